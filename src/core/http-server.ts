@@ -1,0 +1,92 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+export interface ProbeResult {
+  ok: boolean;
+  detail?: unknown;
+}
+
+export interface OpsServerOptions {
+  registry: Registry;
+  host?: string;
+  port: number;
+  /** Liveness: the process is alive and its event loop turns. */
+  healthz?: () => ProbeResult | Promise<ProbeResult>;
+  /** Readiness: the component can do its job right now. */
+  readyz?: () => ProbeResult | Promise<ProbeResult>;
+  /** Extra GET routes, e.g. /status. */
+  routes?: Record<string, RouteHandler>;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * The HTTP side every long-running command shares: /metrics, /healthz, /readyz and
+ * component routes. Only GET/HEAD; no request body is ever read, so there is no
+ * input to bound.
+ */
+export class OpsServer {
+  private server: Server;
+  constructor(private readonly opts: OpsServerOptions) {
+    this.server = createServer((req, res) => {
+      void this.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) });
+        else res.destroy();
+      });
+    });
+    this.server.keepAliveTimeout = 5000;
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 30_000;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? "/").split("?")[0]!;
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD" }).end();
+      return;
+    }
+    if (path === "/metrics") {
+      const body = await this.opts.registry.metrics();
+      res.writeHead(200, { "content-type": this.opts.registry.contentType });
+      res.end(body);
+      return;
+    }
+    if (path === "/healthz" || path === "/readyz") {
+      const probe = path === "/healthz" ? this.opts.healthz : this.opts.readyz;
+      const r = probe ? await probe() : { ok: true };
+      sendJson(res, r.ok ? 200 : 503, { ok: r.ok, ...(r.detail !== undefined ? { detail: r.detail } : {}) });
+      return;
+    }
+    const route = this.opts.routes?.[path];
+    if (route) {
+      await route(req, res);
+      return;
+    }
+    sendJson(res, 404, { error: `no route ${path}` });
+  }
+
+  /** Resolves with the bound port (useful with port 0 in tests). */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.opts.port, this.opts.host ?? "0.0.0.0", () => {
+        this.server.off("error", reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}

@@ -1,0 +1,1 @@
+export { parseDuration, formatDuration } from "./core/duration.js";
