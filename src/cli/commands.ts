@@ -1,4 +1,13 @@
 import type { Command } from "commander";
+import { register as registerServe } from "./serve.js";
+import { register as registerExporter } from "./exporter.js";
+import { register as registerAudit } from "./audit.js";
+import { register as registerFlows } from "./flows.js";
 
 // Each capability's CLI wiring lives in its own file and registers itself here.
-export function registerCommands(_program: Command): void {}
+export function registerCommands(program: Command): void {
+  registerServe(program);
+  registerExporter(program);
+  registerAudit(program);
+  registerFlows(program);
+}
