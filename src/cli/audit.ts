@@ -1,3 +1,217 @@
-import type { Command } from "commander";
+import { readFile } from "node:fs/promises";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { UsageError } from "../core/errors.js";
+import { durationParser, intParser, sizeParser } from "../core/options.js";
+import { registerPolicy } from "./audit-policy.js";
+import { openStore, type AuditStore } from "../audit/store.js";
+import { ingestPaths, type IngestReport } from "../audit/ingest.js";
+import * as q from "../audit/queries.js";
+import { NO_MATCH, OUTPUT_FORMATS, render, renderSections, type OutputFormat } from "../audit/format.js";
+import { parseListen, parseTimeArg } from "../audit/time-arg.js";
+import { runAuditServer } from "../audit/server.js";
 
-export function register(_program: Command): void {}
+const DB_ENV = "WATCH_AUDITOR_AUDIT_DB";
+
+interface CommonOpts {
+  db: string;
+  since?: Date;
+  until?: Date;
+  namespace?: string;
+  user?: string;
+  output: OutputFormat;
+  limit?: number;
+}
+
+function dbOption(): Option {
+  return new Option("--db <file>", "DuckDB audit store").env(DB_ENV).default("./audit.duckdb");
+}
+
+function withQueryOptions(cmd: Command): Command {
+  return cmd
+    .addOption(dbOption())
+    .option("--since <time>", "only events at or after this RFC3339 time or duration ago (e.g. 1h)", (v) => parseTimeArg(v))
+    .option("--until <time>", "only events before this RFC3339 time or duration ago", (v) => parseTimeArg(v))
+    .option("-n, --namespace <ns>", "only this namespace")
+    .option("--user <name>", "only this user (user.username)")
+    .addOption(new Option("-o, --output <format>", "output format").choices(OUTPUT_FORMATS).default("table"))
+    .option("--limit <n>", "maximum rows", intParser(1, 10_000_000));
+}
+
+function filterOf(o: CommonOpts): q.QueryFilter {
+  return { since: o.since, until: o.until, namespace: o.namespace, user: o.user, limit: o.limit };
+}
+
+async function withReadOnlyStore<T>(db: string, fn: (s: AuditStore) => Promise<T>): Promise<T> {
+  const store = await openStore(db, { readOnly: true });
+  try {
+    // Queries never need to touch other files; this also fences `audit sql`.
+    await store.run("SET enable_external_access = false");
+    await store.run("SET lock_configuration = true");
+    return await fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+function print(result: q.QueryResult, o: CommonOpts, text?: string): void {
+  if (result.rows.length === 0 && o.output !== "table") process.stderr.write(`${NO_MATCH}\n`);
+  process.stdout.write(text ?? render(result, o.output));
+}
+
+function choice<T extends string>(allowed: readonly T[], what: string): (v: string) => T {
+  return (v) => {
+    if (!(allowed as readonly string[]).includes(v)) throw new InvalidArgumentError(`${what} must be one of ${allowed.join(", ")}, got "${v}".`);
+    return v as T;
+  };
+}
+
+function latencyDims(v: string): q.LatencyDimension[] {
+  const dims = v.split(",").map((s) => s.trim()).filter(Boolean);
+  if (dims.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of ${q.LATENCY_DIMENSIONS.join(", ")}.`);
+  return dims.map(choice(q.LATENCY_DIMENSIONS, "each --by dimension"));
+}
+
+function printIngest(r: IngestReport, format: OutputFormat): void {
+  for (const m of r.malformedLines) process.stderr.write(`${m.file}:${m.line}: malformed: ${m.reason}\n`);
+  if (r.malformed > r.malformedLines.length) process.stderr.write(`... and ${r.malformed - r.malformedLines.length} more malformed lines\n`);
+  if (format === "json") {
+    process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+    return;
+  }
+  process.stdout.write(
+    `read ${r.eventsRead} events from ${r.files} file(s): ${r.inserted} inserted, ${r.duplicates} duplicates, ${r.malformed} malformed lines\n`,
+  );
+}
+
+export function register(program: Command): void {
+  const audit = program.command("audit").description("Ingest and query Kubernetes API-server audit logs (DuckDB store)");
+
+  audit
+    .command("ingest")
+    .description("Load audit events (JSON lines, .gz, rotated files, directories, globs, EventList documents, - for stdin) into the store")
+    .argument("<paths...>", "files, directories, globs or - (stdin)")
+    .addOption(dbOption())
+    .option("--max-event-bytes <size>", "largest single event line", sizeParser, 64 << 20)
+    .addOption(new Option("-o, --output <format>", "report format").choices(["table", "json"]).default("table"))
+    .action(async (paths: string[], o: { db: string; maxEventBytes: number; output: OutputFormat }) => {
+      const store = await openStore(o.db);
+      try {
+        printIngest(await ingestPaths(store, paths, { maxEventBytes: o.maxEventBytes }), o.output);
+      } finally {
+        store.close();
+      }
+    });
+
+  withQueryOptions(audit.command("who-deleted"))
+    .description("Successful delete/deletecollection requests for RESOURCE (e.g. configmaps, deployments.apps), and failed attempts")
+    .argument("<resource>", "resource (plural, optionally .group)")
+    .argument("[name]", "object name")
+    .action(async (resource: string, name: string | undefined, o: CommonOpts) => {
+      await withReadOnlyStore(o.db, async (s) => {
+        const r = await q.whoDeleted(s, resource, name, filterOf(o));
+        print(r, o, renderSections(r, "outcome", { deleted: "Deleted", failed: "Failed attempts" }, o.output));
+      });
+    });
+
+  withQueryOptions(audit.command("top"))
+    .description("Requests, errors and share of traffic grouped by one dimension")
+    .addOption(new Option("--by <dimension>", "group by").choices(q.TOP_DIMENSIONS).default("user"))
+    .action(async (o: CommonOpts & { by: q.TopDimension }) => {
+      await withReadOnlyStore(o.db, async (s) => print(await q.top(s, o.by, filterOf(o)), o));
+    });
+
+  withQueryOptions(audit.command("errors"))
+    .description("401/403/404/409/422/429/5xx grouped by code, user, verb and resource, with reason and likely cause")
+    .action(async (o: CommonOpts) => {
+      await withReadOnlyStore(o.db, async (s) => print(await q.errors(s, filterOf(o)), o));
+    });
+
+  withQueryOptions(audit.command("latency"))
+    .description("count, p50/p95/p99/max of stageTimestamp - requestReceivedTimestamp (ResponseComplete); long-running requests apart")
+    .option("--by <dims>", `comma-separated: ${q.LATENCY_DIMENSIONS.join(", ")}`, latencyDims, ["resource", "verb"] as q.LatencyDimension[])
+    .action(async (o: CommonOpts & { by: q.LatencyDimension[] }) => {
+      await withReadOnlyStore(o.db, async (s) => print(await q.latency(s, o.by, filterOf(o)), o));
+    });
+
+  withQueryOptions(audit.command("timeline"))
+    .description("Every request that touched one object, in order")
+    .argument("<resource>", "resource (plural, optionally .group)")
+    .argument("<name>", "object name")
+    .action(async (resource: string, name: string, o: CommonOpts) => {
+      await withReadOnlyStore(o.db, async (s) => print(await q.timeline(s, resource, name, filterOf(o)), o));
+    });
+
+  withQueryOptions(audit.command("rate"))
+    .description("Requests per second over time by user or group")
+    .addOption(new Option("--by <dimension>", "group by").choices(q.RATE_DIMENSIONS).default("user"))
+    .option("--step <duration>", "bucket width (Go duration)", durationParser({ min: 1 }), 60_000)
+    .action(async (o: CommonOpts & { by: q.RateDimension; step: number }) => {
+      await withReadOnlyStore(o.db, async (s) => print(await q.rate(s, o.by, o.step, filterOf(o)), o));
+    });
+
+  audit
+    .command("sql")
+    .description("Read-only SQL over the store (table `events`)")
+    .argument("<query>", "a SELECT statement, or @FILE to read it from a file")
+    .addOption(dbOption())
+    .addOption(new Option("-o, --output <format>", "output format").choices(OUTPUT_FORMATS).default("table"))
+    .action(async (text: string, o: CommonOpts) => {
+      const sqlText = text.startsWith("@") ? await readFile(text.slice(1), "utf8") : text;
+      const problem = q.checkReadOnlySql(sqlText);
+      if (problem) throw new UsageError(`<query>: ${problem}`);
+      await withReadOnlyStore(o.db, async (s) => print(await q.sql(s, sqlText), o));
+    });
+
+  const serverOptions = (cmd: Command): Command =>
+    cmd
+      .addOption(dbOption())
+      .requiredOption("--listen <addr>", "webhook listen address HOST:PORT (POST EventList to /, /audit or /webhook)", parseListen)
+      .option("--tls-cert <file>", "TLS certificate (PEM); with --tls-key serves HTTPS")
+      .option("--tls-key <file>", "TLS private key (PEM)")
+      .option("--client-ca <file>", "require client certificates signed by this CA (mTLS)")
+      .option("--max-body-bytes <size>", "largest accepted request body (413 above)", sizeParser, 16 << 20)
+      .option("--flush-interval <duration>", "how often received events are written to the store", durationParser({ min: 10 }), 1000)
+      .option("--max-batch-events <n>", "write to the store once this many events are buffered", intParser(1, 1_000_000), 5000);
+
+  serverOptions(audit.command("webhook"))
+    .description("Receive the API server's audit webhook backend (EventList batches) into the store")
+    .action(async (o: ServerCliOpts) => {
+      await runAuditServer(toServerOpts(o, false));
+    });
+
+  serverOptions(audit.command("serve"))
+    .description("Webhook receiver + Prometheus metrics derived from the stream + read-only JSON API (/api/v1/...)")
+    .requiredOption("--http-listen <addr>", "metrics, health and JSON API listen address HOST:PORT", parseListen)
+    .action(async (o: ServerCliOpts) => {
+      await runAuditServer(toServerOpts(o, true));
+    });
+
+  registerPolicy(audit);
+}
+
+interface ServerCliOpts {
+  db: string;
+  listen: { host: string; port: number };
+  httpListen?: { host: string; port: number };
+  tlsCert?: string;
+  tlsKey?: string;
+  clientCa?: string;
+  maxBodyBytes: number;
+  flushInterval: number;
+  maxBatchEvents: number;
+}
+
+function toServerOpts(o: ServerCliOpts, withApi: boolean): Parameters<typeof runAuditServer>[0] {
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new UsageError("--tls-cert and --tls-key must be given together");
+  if (o.clientCa !== undefined && o.tlsCert === undefined) throw new UsageError("--client-ca requires --tls-cert and --tls-key (mTLS needs TLS)");
+  if (o.maxBodyBytes <= 0) throw new UsageError("--max-body-bytes must be greater than 0");
+  return {
+    db: o.db,
+    listen: o.listen,
+    httpListen: withApi ? o.httpListen : undefined,
+    tls: o.tlsCert && o.tlsKey ? { certFile: o.tlsCert, keyFile: o.tlsKey, clientCaFile: o.clientCa } : undefined,
+    maxBodyBytes: o.maxBodyBytes,
+    flushIntervalMs: o.flushInterval,
+    maxBatchEvents: o.maxBatchEvents,
+  };
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// Idle footprint of `watch-auditor serve --every 30s` against the test API server with a
+// healthy simulated controller, beside a bare Node process measured in the same run.
+//
+//   npm run build && node bench/auditor-idle.mjs [--duration 3m] [--warmup 15s] [--every 30s]
+//
+// Samples RSS (VmRSS) and CPU time (utime+stime) of both processes from /proc every second;
+// prints median/max RSS and CPU % of one core over the window after warm-up.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { register } from "tsx/esm/api";
+
+register();
+const { parseDuration } = await import("../src/core/duration.ts");
+const { startTestApiServer } = await import("../test/support/kube-apiserver/index.ts");
+const { SimKubelet } = await import("../test/auditor/sim/kubelet.ts");
+const { SimController } = await import("../test/auditor/sim/controller.ts");
+
+function arg(name, dflt) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : dflt;
+}
+const durationMs = parseDuration(arg("duration", "3m"));
+const warmupMs = parseDuration(arg("warmup", "15s"));
+const every = arg("every", "30s");
+const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+if (!existsSync(CLI)) {
+  console.error("dist/cli/main.js is missing: run `npm run build` first");
+  process.exit(1);
+}
+const TICK_HZ = 100; // USER_HZ on Linux
+
+function sample(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  return { rssMb: rssKb / 1024, cpuMs: (ticks * 1000) / TICK_HZ, at: Date.now() };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const api = await startTestApiServer();
+const kubelet = new SimKubelet(api.store, { namespaces: ["neuvector"] });
+const controller = new SimController(api.store, { mode: "healthy", namespace: "pepr-system" });
+const dir = mkdtempSync(join(tmpdir(), "auditor-bench-"));
+const kubeconfig = await api.writeKubeconfig(dir);
+
+const serve = spawn(process.execPath, [CLI, "serve", "--every", every, "--kubeconfig", kubeconfig, "--port", "0", "--host", "127.0.0.1", "--leader-elect", "false", "--log-level", "error"], {
+  stdio: ["ignore", "ignore", "inherit"],
+});
+const bare = spawn(process.execPath, ["-e", "setInterval(()=>{},1e9)"], { stdio: "ignore" });
+
+const samples = { serve: [], bare: [] };
+console.error(`auditor-idle: serve --every ${every}, warm-up ${warmupMs / 1000}s, window ${durationMs / 1000}s ...`);
+await new Promise((r) => setTimeout(r, warmupMs));
+const end = Date.now() + durationMs;
+while (Date.now() < end) {
+  if (serve.exitCode !== null) throw new Error(`serve exited early with ${serve.exitCode}`);
+  samples.serve.push(sample(serve.pid));
+  samples.bare.push(sample(bare.pid));
+  await new Promise((r) => setTimeout(r, 1000));
+}
+serve.kill("SIGTERM");
+bare.kill("SIGTERM");
+await new Promise((r) => serve.once("exit", r));
+kubelet.stop();
+controller.stop();
+await api.close();
+rmSync(dir, { recursive: true, force: true });
+
+function summary(xs) {
+  const first = xs[0];
+  const last = xs.at(-1);
+  return {
+    rssMedianMb: +median(xs.map((s) => s.rssMb)).toFixed(1),
+    rssMaxMb: +Math.max(...xs.map((s) => s.rssMb)).toFixed(1),
+    cpuPercent: +((100 * (last.cpuMs - first.cpuMs)) / (last.at - first.at)).toFixed(3),
+  };
+}
+const s = summary(samples.serve);
+const b = summary(samples.bare);
+const checks = controller.killed.length;
+console.log(JSON.stringify({ bench: "auditor-idle", every, windowSeconds: durationMs / 1000, samples: samples.serve.length, checksPassedDuringRun: checks, serve: s, bareNode: b, rssRatio: +(s.rssMedianMb / b.rssMedianMb).toFixed(2) }, null, 2));
+console.log(
+  `serve: RSS median ${s.rssMedianMb} MB (max ${s.rssMaxMb}), CPU ${s.cpuPercent}% of one core | bare node: RSS median ${b.rssMedianMb} MB, CPU ${b.cpuPercent}% | RSS ratio ${(s.rssMedianMb / b.rssMedianMb).toFixed(2)}x | target <= 60 MB, < 1%: ${s.rssMaxMb <= 60 && s.cpuPercent < 1 ? "MET" : "NOT MET"}`,
+);

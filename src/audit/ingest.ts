@@ -1,0 +1,218 @@
+import { readFile, stat } from "node:fs/promises";
+import { createGunzip } from "node:zlib";
+import { Readable } from "node:stream";
+import { EVENT_COLUMNS } from "./schema.js";
+import { stageSelectSql } from "./event-sql.js";
+import { isGzip, scanLines } from "./line-scan.js";
+import { resolveInputs, type ResolvedInput } from "./inputs.js";
+import type { AuditStore } from "./store.js";
+
+export interface MalformedLine {
+  /** The file as named by the user ("-" for stdin, "webhook" for webhook batches). */
+  file: string;
+  line: number;
+  reason: string;
+}
+
+export interface IngestReport {
+  files: number;
+  /** Audit events found (EventList items count one each), including duplicates. */
+  eventsRead: number;
+  inserted: number;
+  /** Events already in the store, or repeated in the input, by (auditID, stage). */
+  duplicates: number;
+  malformed: number;
+  /** The first `maxMalformedListed` malformed lines, in file order. */
+  malformedLines: MalformedLine[];
+}
+
+export interface IngestOptions {
+  /** Largest single event line DuckDB will parse (default 64 MiB). */
+  maxEventBytes?: number;
+  /** Largest whole-file JSON document (EventList) held in memory (default 256 MiB). */
+  maxDocumentBytes?: number;
+  maxMalformedListed?: number;
+  stdin?: Readable;
+}
+
+const DEFAULTS = { maxEventBytes: 64 << 20, maxDocumentBytes: 256 << 20, maxMalformedListed: 1000 };
+
+function sqlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+export function emptyReport(): IngestReport {
+  return { files: 0, eventsRead: 0, inserted: 0, duplicates: 0, malformed: 0, malformedLines: [] };
+}
+
+function addReport(into: IngestReport, r: IngestReport, limit: number): void {
+  into.files += r.files;
+  into.eventsRead += r.eventsRead;
+  into.inserted += r.inserted;
+  into.duplicates += r.duplicates;
+  into.malformed += r.malformed;
+  for (const m of r.malformedLines) if (into.malformedLines.length < limit) into.malformedLines.push(m);
+}
+
+// One DuckDB connection runs one statement at a time; the webhook may call in concurrently.
+const locks = new WeakMap<AuditStore, Promise<unknown>>();
+function serialized<T>(store: AuditStore, fn: () => Promise<T>): Promise<T> {
+  const prev = locks.get(store) ?? Promise.resolve();
+  const next = prev.then(fn, fn);
+  locks.set(store, next.catch(() => undefined));
+  return next;
+}
+
+/**
+ * Moves the staged rows into `events` (de-duplicated on (audit_id, stage))
+ * after expanding EventList items, and reports what happened.
+ */
+async function finishStage(store: AuditStore, file: string, sourceExpr: string, limit: number): Promise<IngestReport> {
+  const expand = `SELECT line, unnest(generate_series(1, len(items)))::INTEGER AS item, unnest(items) AS j FROM _stage WHERE problem = 'EventList'`;
+  await store.run(`INSERT INTO _stage ${stageSelectSql(expand, sourceExpr)}`);
+  const counts = await store.query(
+    `SELECT count(*) FILTER (WHERE problem IS NULL) AS good,
+            count(DISTINCT (audit_id, stage)) FILTER (WHERE problem IS NULL) AS uniq,
+            count(*) FILTER (WHERE problem IS NOT NULL AND problem <> 'EventList') AS bad FROM _stage`,
+  );
+  const good = Number(counts[0]?.good ?? 0);
+  const before = await store.count();
+  const cols = EVENT_COLUMNS.map((c) => `"${c}"`).join(", ");
+  // The cheap plain insert is the common case; pay for de-duplication only when needed.
+  const conds = ["problem IS NULL"];
+  if (Number(counts[0]?.uniq ?? 0) < good) conds.push("s.rowid IN (SELECT min(rowid) FROM _stage WHERE problem IS NULL GROUP BY audit_id, stage)");
+  if (before > 0) conds.push("NOT EXISTS (SELECT 1 FROM events e WHERE e.audit_id = s.audit_id AND e.stage = s.stage)");
+  await store.run(`INSERT INTO events (${cols}) SELECT ${cols} FROM _stage s WHERE ${conds.join(" AND ")}`);
+  const after = await store.count();
+  const bad = await store.query(
+    `SELECT line, item, problem FROM _stage WHERE problem IS NOT NULL AND problem <> 'EventList' ORDER BY line, item LIMIT ${limit}`,
+  );
+  await store.run("DROP TABLE _stage");
+  return {
+    files: 1,
+    eventsRead: good,
+    inserted: after - before,
+    duplicates: good - (after - before),
+    malformed: Number(counts[0]?.bad ?? 0),
+    malformedLines: bad.map((r) => ({
+      file,
+      line: Number(r.line),
+      reason: Number(r.item) > 0 ? `items[${Number(r.item) - 1}]: ${String(r.problem)}` : String(r.problem),
+    })),
+  };
+}
+
+function fileSourceExpr(label: string): string {
+  return `${sqlString(label + ":")} || line || CASE WHEN item > 0 THEN '#items[' || (item - 1) || ']' ELSE '' END`;
+}
+
+async function ingestJsonLines(store: AuditStore, input: ResolvedInput, gzip: boolean, gaps: { rnFrom: number; delta: number }[], o: typeof DEFAULTS): Promise<IngestReport> {
+  await store.run("CREATE OR REPLACE TEMP TABLE _gaps (rn_from BIGINT, delta BIGINT)");
+  const rows = gaps[0]?.rnFrom === 1 ? gaps : [{ rnFrom: 1, delta: 0 }, ...gaps];
+  await store.run(`INSERT INTO _gaps VALUES ${rows.map((g) => `(${g.rnFrom}, ${g.delta})`).join(", ")}`);
+  const read = `read_json_objects(${sqlString(input.path)}, format = 'newline_delimited', ignore_errors = true, maximum_object_size = ${o.maxEventBytes}, compression = '${gzip ? "gzip" : "uncompressed"}')`;
+  // row_number() OVER () follows file order: DuckDB preserves insertion order for scans.
+  const src = `SELECT raw.rn + g.delta AS line, 0 AS item, raw.j FROM (SELECT row_number() OVER () AS rn, j FROM ${read} AS t(j)) raw ASOF JOIN _gaps g ON raw.rn >= g.rn_from`;
+  const sourceExpr = fileSourceExpr(input.label);
+  await store.run(`CREATE OR REPLACE TEMP TABLE _stage AS ${stageSelectSql(src, sourceExpr)}`);
+  const report = await finishStage(store, input.label, sourceExpr, o.maxMalformedListed);
+  await store.run("DROP TABLE _gaps");
+  return report;
+}
+
+/** Loads JSON texts (one event or EventList each) through the same staging as files. */
+async function ingestTexts(store: AuditStore, texts: { line: number; text: string }[], label: string, sourceExpr: string, limit: number): Promise<IngestReport> {
+  await store.run("CREATE OR REPLACE TEMP TABLE _in (line BIGINT, j VARCHAR)");
+  const appender = await store.connection.createAppender("_in", "temp");
+  for (const t of texts) {
+    appender.appendBigInt(BigInt(t.line));
+    appender.appendVarchar(t.text);
+    appender.endRow();
+  }
+  appender.closeSync();
+  const src = `SELECT line, 0 AS item, CASE WHEN json_valid(j) THEN j::JSON END AS j FROM _in`;
+  await store.run(`CREATE OR REPLACE TEMP TABLE _stage AS ${stageSelectSql(src, sourceExpr)}`);
+  await store.run("DROP TABLE _in");
+  return finishStage(store, label, sourceExpr, limit);
+}
+
+async function readWhole(path: string, gzip: boolean, max: number, label: string): Promise<string | null> {
+  const size = (await stat(path)).size;
+  if (!gzip && size > max) return null;
+  const raw = await readFile(path);
+  if (!gzip) return raw.toString("utf8");
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of Readable.from([raw]).pipe(createGunzip()) as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > max) throw new Error(`${label}: JSON document larger than ${max} bytes`);
+    parts.push(c);
+  }
+  return Buffer.concat(parts).toString("utf8");
+}
+
+async function ingestOne(store: AuditStore, input: ResolvedInput, o: typeof DEFAULTS): Promise<IngestReport> {
+  const scan = await scanLines(input.path);
+  if (scan.rows === 0) return { ...emptyReport(), files: 1 };
+  let firstOk = true;
+  try {
+    JSON.parse(scan.firstLine);
+  } catch {
+    firstOk = false;
+  }
+  if (!firstOk && scan.rows > 1) {
+    // Not JSON lines: maybe one JSON document (an EventList, typically pretty-printed).
+    const text = await readWhole(input.path, scan.gzip || (await isGzip(input.path)), o.maxDocumentBytes, input.label);
+    let doc: unknown;
+    try {
+      doc = text === null ? undefined : JSON.parse(text);
+    } catch {
+      doc = undefined;
+    }
+    if (doc !== null && typeof doc === "object" && !Array.isArray(doc)) {
+      const d = doc as { kind?: unknown; items?: unknown };
+      const items = d.kind === "EventList" && Array.isArray(d.items) ? d.items : [doc];
+      const firstLine = (scan.gaps[0]?.rnFrom === 1 ? scan.gaps[0].delta : 0) + 1;
+      const texts = items.map((it, i) => ({ line: i + 1, text: JSON.stringify(it) }));
+      const sourceExpr = `${sqlString(`${input.label}:${firstLine}#items[`)} || (line - 1) || ']'`;
+      const r = await ingestTexts(store, texts, input.label, sourceExpr, o.maxMalformedListed);
+      r.malformedLines = r.malformedLines.map((m) => ({ ...m, reason: `items[${m.line - 1}]: ${m.reason}`, line: firstLine }));
+      return r;
+    }
+  }
+  return ingestJsonLines(store, input, scan.gzip, scan.gaps, o);
+}
+
+/**
+ * Reads audit.k8s.io/v1 and v1beta1 events from files, directories, globs and "-" (stdin) into
+ * the store. Malformed lines are counted and listed with file:line; they never abort the run.
+ */
+export async function ingestPaths(store: AuditStore, paths: string[], opts: IngestOptions = {}): Promise<IngestReport> {
+  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS;
+  const { inputs, cleanup } = await resolveInputs(paths, opts.stdin);
+  const total = emptyReport();
+  try {
+    for (const input of inputs) {
+      const r = await serialized(store, () => ingestOne(store, input, o));
+      addReport(total, r, o.maxMalformedListed);
+    }
+  } finally {
+    await cleanup();
+  }
+  return total;
+}
+
+/**
+ * Inserts events received by the webhook: `items` are already-parsed Event objects (from an
+ * EventList body). Returns the same report as a file ingest, with file "webhook".
+ */
+export function ingestEvents(store: AuditStore, items: unknown[], label = "webhook", maxMalformedListed = DEFAULTS.maxMalformedListed): Promise<IngestReport> {
+  const texts = items.map((it, i) => ({ line: i + 1, text: JSON.stringify(it) }));
+  const sourceExpr = sqlString(label);
+  return serialized(store, async () => {
+    if (texts.length === 0) return emptyReport();
+    const r = await ingestTexts(store, texts, label, sourceExpr, maxMalformedListed);
+    r.files = 0;
+    return r;
+  });
+}

@@ -1,0 +1,94 @@
+import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
+import { createGunzip } from "node:zlib";
+import type { Readable } from "node:stream";
+
+/**
+ * DuckDB's NDJSON reader yields one row per non-blank line (NULL for a malformed one) and
+ * skips blank lines. To report malformed lines as file:line we need to map row numbers back to
+ * line numbers, so this pass records where blank lines are: `gaps` says that from row `rnFrom`
+ * on, line = row + delta. It also keeps the first non-blank line to tell JSON lines from a
+ * single (possibly pretty-printed) JSON document.
+ */
+export interface LineScan {
+  gzip: boolean;
+  rows: number;
+  lines: number;
+  gaps: { rnFrom: number; delta: number }[];
+  firstLine: string;
+}
+
+const FIRST_LINE_MAX = 1 << 20;
+
+export async function isGzip(path: string): Promise<boolean> {
+  const fh = await open(path, "r");
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(b, 0, 2, 0);
+    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+export function openMaybeGzip(path: string, gzip: boolean): Readable {
+  const raw = createReadStream(path, { highWaterMark: 4 << 20 });
+  return gzip ? raw.pipe(createGunzip({ chunkSize: 1 << 20 })) : raw;
+}
+
+function isSpace(b: number): boolean {
+  return b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0b || b === 0x0c;
+}
+
+export async function scanLines(path: string): Promise<LineScan> {
+  const gzip = await isGzip(path);
+  const scan: LineScan = { gzip, rows: 0, lines: 0, gaps: [], firstLine: "" };
+  let blanks = 0;
+  let content = false; // the current (unfinished) line has a non-space byte
+  let firstParts: Buffer[] | null = [];
+  let firstLen = 0;
+  const endLine = (): void => {
+    scan.lines++;
+    if (content) {
+      scan.rows++;
+    } else {
+      blanks++;
+      const last = scan.gaps[scan.gaps.length - 1];
+      if (last && last.rnFrom === scan.rows + 1) last.delta = blanks;
+      else scan.gaps.push({ rnFrom: scan.rows + 1, delta: blanks });
+    }
+    content = false;
+  };
+  for await (const chunk of openMaybeGzip(path, gzip) as AsyncIterable<Buffer>) {
+    let pos = 0;
+    while (pos < chunk.length) {
+      const nl = chunk.indexOf(10, pos);
+      const end = nl === -1 ? chunk.length : nl;
+      if (!content) {
+        // Audit lines start with "{": one byte decides almost always.
+        if (end > pos && chunk[pos] === 0x7b) content = true;
+        else for (let i = pos; i < end; i++) if (!isSpace(chunk[i]!)) { content = true; break; }
+      }
+      if (firstParts !== null && (content || scan.rows > 0)) {
+        const take = Math.min(end - pos, FIRST_LINE_MAX - firstLen);
+        if (take > 0) {
+          firstParts.push(chunk.subarray(pos, pos + take));
+          firstLen += take;
+        }
+      }
+      if (nl === -1) break;
+      const wasContent = content;
+      endLine();
+      if (firstParts !== null && wasContent) {
+        scan.firstLine = Buffer.concat(firstParts).toString("utf8");
+        firstParts = null;
+      }
+      pos = nl + 1;
+    }
+  }
+  if (content) {
+    endLine();
+    if (firstParts !== null) scan.firstLine = Buffer.concat(firstParts).toString("utf8");
+  }
+  return scan;
+}

@@ -1,0 +1,45 @@
+// The `events` table is a contract with `audit policy simulate` (src/audit/policy): columns may be
+// added, never renamed. One row per (audit_id, stage): an audit event is emitted once per stage.
+export const EVENTS_DDL = `
+CREATE TABLE IF NOT EXISTS events (
+  audit_id VARCHAR NOT NULL,
+  stage VARCHAR NOT NULL,
+  level VARCHAR,
+  ts TIMESTAMPTZ,
+  received_ts TIMESTAMPTZ,
+  latency_ms DOUBLE,
+  verb VARCHAR,
+  request_uri VARCHAR,
+  "user" VARCHAR,
+  user_groups VARCHAR[],
+  impersonated_user VARCHAR,
+  user_agent VARCHAR,
+  source_ip VARCHAR,
+  namespace VARCHAR,
+  resource VARCHAR,
+  subresource VARCHAR,
+  api_group VARCHAR,
+  api_version VARCHAR,
+  name VARCHAR,
+  code INTEGER,
+  status_reason VARCHAR,
+  status_message VARCHAR,
+  authz_decision VARCHAR,
+  authz_reason VARCHAR,
+  event_bytes INTEGER,
+  request_object_bytes INTEGER,
+  response_object_bytes INTEGER,
+  source VARCHAR,
+  event_api_version VARCHAR
+)`;
+// No PRIMARY KEY: maintaining DuckDB's ART index made bulk loads ~5x slower. Ingest
+// de-duplicates on (audit_id, stage) itself (anti-join + in-batch DISTINCT), and all writes to
+// one store go through one serialized connection.
+
+/** Columns in table order, for INSERT statements. */
+export const EVENT_COLUMNS = [
+  "audit_id", "stage", "level", "ts", "received_ts", "latency_ms", "verb", "request_uri", "user", "user_groups",
+  "impersonated_user", "user_agent", "source_ip", "namespace", "resource", "subresource", "api_group", "api_version",
+  "name", "code", "status_reason", "status_message", "authz_decision", "authz_reason", "event_bytes",
+  "request_object_bytes", "response_object_bytes", "source", "event_api_version",
+] as const;

@@ -1,0 +1,89 @@
+import { existsSync } from "node:fs";
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
+import { EVENTS_DDL } from "./schema.js";
+
+export type Row = Record<string, unknown>;
+
+export interface OpenStoreOptions {
+  /** Open an existing file read-only (queries, `audit sql`): no writes, and other readers may share it. */
+  readOnly?: boolean;
+}
+
+/** Raised when the DB file does not exist for a read-only open (CLI exit 1 with a clear message). */
+export class StoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreError";
+  }
+}
+
+export interface AuditStore {
+  readonly path: string;
+  readonly readOnly: boolean;
+  readonly connection: DuckDBConnection;
+  /** Runs a statement and returns rows as plain JS objects (BigInt → number, timestamps → ISO strings). */
+  query(sql: string, params?: DuckDBValue[]): Promise<Row[]>;
+  run(sql: string, params?: DuckDBValue[]): Promise<void>;
+  count(): Promise<number>;
+  close(): void;
+}
+
+function toPlain(v: unknown): unknown {
+  if (typeof v === "bigint") return Number(v);
+  if (v instanceof Date) return v.toISOString();
+  if (Array.isArray(v)) return v.map(toPlain);
+  return v;
+}
+
+function lockMessage(path: string, err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/lock/i.test(msg)) {
+    return `audit store ${path} is locked by another process (DuckDB allows one writer per file; \`audit serve\`/\`audit webhook\` hold it while running). Query the running server's HTTP API (/api/v1/...) or copy the file and pass --db COPY. (${msg})`;
+  }
+  return `cannot open audit store ${path}: ${msg}`;
+}
+
+/**
+ * Opens (creating if needed) the DuckDB audit store. ":memory:" gives a private in-memory store.
+ * DuckDB parses timestamps with offsets; we pin the session to UTC so output is stable.
+ */
+export async function openStore(path: string, opts: OpenStoreOptions = {}): Promise<AuditStore> {
+  const readOnly = opts.readOnly === true;
+  if (path !== ":memory:" && readOnly && !existsSync(path)) {
+    throw new StoreError(`audit store ${path} does not exist (create it with \`watch-auditor audit ingest --db ${path} FILE...\`)`);
+  }
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(path, readOnly ? { access_mode: "READ_ONLY" } : {});
+  } catch (err) {
+    throw new StoreError(lockMessage(path, err));
+  }
+  const connection = await instance.connect();
+  await connection.run("SET TimeZone = 'UTC'");
+  if (!readOnly) await connection.run(EVENTS_DDL);
+  const store: AuditStore = {
+    path,
+    readOnly,
+    connection,
+    async query(sql, params) {
+      const reader = await connection.runAndReadAll(sql, params);
+      return reader.getRowObjectsJS().map((r) => {
+        const out: Row = {};
+        for (const [k, v] of Object.entries(r)) out[k] = toPlain(v);
+        return out;
+      });
+    },
+    async run(sql, params) {
+      await connection.run(sql, params);
+    },
+    async count() {
+      const rows = await store.query("SELECT count(*) AS n FROM events");
+      return Number(rows[0]?.n ?? 0);
+    },
+    close() {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+  return store;
+}

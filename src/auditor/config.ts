@@ -1,0 +1,214 @@
+// Probe configuration: the defaults come from flags/env; `--config FILE` may declare
+// several named probes, each overriding any of them. Everything is validated up
+// front so a bad value stops the process with a message naming file and field.
+import { readFileSync, statSync } from "node:fs";
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import { z } from "zod";
+import { parseDuration } from "../core/duration.js";
+import { UsageError } from "../core/errors.js";
+
+export const MODES = ["audit", "enforcing"] as const;
+export type Mode = (typeof MODES)[number];
+export const SIDECAR_MODES = ["declared", "injected"] as const;
+export type SidecarMode = (typeof SIDECAR_MODES)[number];
+
+/** Bound on the config file we read: a probe list is a few KiB, anything larger is a mistake. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** "watch-auditor-" + probe + "-" + 6 random chars must fit a 63-char DNS label. */
+export const MAX_PROBE_NAME = 42;
+
+export interface ProbeConfig {
+  name: string;
+  mode: Mode;
+  everyMs: number;
+  failureThreshold: number;
+  cooldownMs: number;
+  maxRollsPerHour: number;
+  canary: {
+    namespace: string;
+    image: string;
+    lifetimeMs: number;
+    deadlineMs: number;
+    startTimeoutMs: number;
+    pollIntervalMs: number;
+    mainContainer: string;
+    sidecarContainer: string;
+    sidecarMode: SidecarMode;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    /** A full pod spec replacing the default one (the auditor still sets name, labels, restartPolicy). */
+    podSpec?: Record<string, unknown>;
+  };
+  controller: {
+    namespace: string;
+    selector: string;
+  };
+}
+
+const dnsLabel = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS label (lowercase letters, digits, '-')");
+const probeName = dnsLabel.max(MAX_PROBE_NAME, `must be at most ${MAX_PROBE_NAME} characters (the canary pod name embeds it)`);
+const duration = (opts: { allowZero?: boolean } = {}) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    // A bare number is ambiguous (seconds? ms?): require Go syntax like the flags.
+    if (typeof v === "number") {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a duration such as "30s", got the number ${v}` });
+      return z.NEVER;
+    }
+    try {
+      const ms = parseDuration(v);
+      if (ms === 0 && !opts.allowZero) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be greater than 0, got "${v}"` });
+        return z.NEVER;
+      }
+      return ms;
+    } catch (err) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+const labelMap = z.record(z.string().max(317), z.string().max(63));
+const annotationMap = z.record(z.string().max(317), z.string().max(64 * 1024));
+
+const selector = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((s) => parseEqualitySelector(s) !== undefined, "must be an equality label selector such as app=x,tier=y");
+
+const probeSchema = z
+  .object({
+    name: probeName,
+    mode: z.enum(MODES).optional(),
+    every: duration().optional(),
+    failureThreshold: z.number().int().min(1).max(1000).optional(),
+    cooldown: duration({ allowZero: true }).optional(),
+    maxRollsPerHour: z.number().int().min(0).max(1000).optional(),
+    canary: z
+      .object({
+        namespace: dnsLabel.optional(),
+        image: z.string().min(1).max(512).optional(),
+        lifetime: duration().optional(),
+        deadline: duration().optional(),
+        startTimeout: duration().optional(),
+        pollInterval: duration().optional(),
+        mainContainer: dnsLabel.optional(),
+        sidecarContainer: dnsLabel.optional(),
+        sidecarMode: z.enum(SIDECAR_MODES).optional(),
+        labels: labelMap.optional(),
+        annotations: annotationMap.optional(),
+        podSpec: z.record(z.unknown()).optional(),
+      })
+      .strict()
+      .optional(),
+    controller: z
+      .object({
+        namespace: dnsLabel.optional(),
+        selector: selector.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const fileSchema = z
+  .object({
+    probes: z.array(probeSchema).min(1).max(50),
+  })
+  .strict()
+  .superRefine((f, ctx) => {
+    const seen = new Set<string>();
+    f.probes.forEach((p, i) => {
+      if (seen.has(p.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["probes", i, "name"], message: `duplicate probe name "${p.name}"` });
+      seen.add(p.name);
+    });
+  });
+
+/** Parses `a=b,c=d` (the only selector form the auditor needs); undefined when malformed. */
+export function parseEqualitySelector(s: string): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const part of s.split(",")) {
+    const m = /^\s*([A-Za-z0-9][-A-Za-z0-9_./]*)\s*==?\s*([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?\s*$/.exec(part);
+    if (!m) return undefined;
+    out[m[1]!] = m[2] ?? "";
+  }
+  return out;
+}
+
+function formatPath(path: (string | number)[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), "");
+}
+
+/** Checks the cross-field rules that zod's per-field schema cannot express. */
+export function validateProbe(p: ProbeConfig, where: string): void {
+  const c = p.canary;
+  if (c.pollIntervalMs > c.deadlineMs) throw new UsageError(`${where}: canary.pollInterval (${c.pollIntervalMs}ms) must not exceed canary.deadline (${c.deadlineMs}ms)`);
+  if (c.mainContainer === c.sidecarContainer) throw new UsageError(`${where}: canary.mainContainer and canary.sidecarContainer must differ`);
+  if (c.podSpec) {
+    const containers = c.podSpec.containers;
+    if (!Array.isArray(containers)) throw new UsageError(`${where}: canary.podSpec.containers: required array`);
+    const names = containers.map((x) => (x && typeof x === "object" ? (x as { name?: unknown }).name : undefined));
+    if (!names.includes(c.mainContainer)) throw new UsageError(`${where}: canary.podSpec.containers: no container named "${c.mainContainer}" (canary.mainContainer)`);
+    if (c.sidecarMode === "declared" && !names.includes(c.sidecarContainer))
+      throw new UsageError(`${where}: canary.podSpec.containers: no container named "${c.sidecarContainer}" (canary.sidecarContainer) while sidecarMode is "declared"`);
+  }
+}
+
+/** Reads and validates a probes file; each probe inherits unset fields from `defaults`. */
+export function loadProbesFile(file: string, defaults: ProbeConfig): ProbeConfig[] {
+  let text: string;
+  try {
+    const size = statSync(file).size;
+    if (size > MAX_CONFIG_BYTES) throw new UsageError(`config ${file}: ${size} bytes exceeds the ${MAX_CONFIG_BYTES}-byte limit`);
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`config ${file}: cannot read: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { maxAliasCount: 100 });
+  } catch (err) {
+    const line = err instanceof YAMLParseError && err.linePos ? `:${err.linePos[0].line}` : "";
+    throw new UsageError(`config ${file}${line}: invalid YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UsageError(`config ${file}: ${formatPath(issue.path) || "(root)"}: ${issue.message}`);
+  }
+  return parsed.data.probes.map((p, i) => {
+    const c = p.canary ?? {};
+    const probe: ProbeConfig = {
+      name: p.name,
+      mode: p.mode ?? defaults.mode,
+      everyMs: p.every ?? defaults.everyMs,
+      failureThreshold: p.failureThreshold ?? defaults.failureThreshold,
+      cooldownMs: p.cooldown ?? defaults.cooldownMs,
+      maxRollsPerHour: p.maxRollsPerHour ?? defaults.maxRollsPerHour,
+      canary: {
+        namespace: c.namespace ?? defaults.canary.namespace,
+        image: c.image ?? defaults.canary.image,
+        lifetimeMs: c.lifetime ?? defaults.canary.lifetimeMs,
+        deadlineMs: c.deadline ?? defaults.canary.deadlineMs,
+        startTimeoutMs: c.startTimeout ?? defaults.canary.startTimeoutMs,
+        pollIntervalMs: c.pollInterval ?? defaults.canary.pollIntervalMs,
+        mainContainer: c.mainContainer ?? defaults.canary.mainContainer,
+        sidecarContainer: c.sidecarContainer ?? defaults.canary.sidecarContainer,
+        sidecarMode: c.sidecarMode ?? defaults.canary.sidecarMode,
+        labels: { ...defaults.canary.labels, ...c.labels },
+        annotations: { ...defaults.canary.annotations, ...c.annotations },
+        ...(c.podSpec ? { podSpec: c.podSpec } : {}),
+      },
+      controller: {
+        namespace: p.controller?.namespace ?? defaults.controller.namespace,
+        selector: p.controller?.selector ?? defaults.controller.selector,
+      },
+    };
+    validateProbe(probe, `config ${file}: probes[${i}]`);
+    return probe;
+  });
+}

@@ -1,0 +1,174 @@
+// One probe's sequential loop: a cycle starts on a tick of `every`; a tick that falls
+// while a cycle still runs is skipped, so cycles never overlap whatever `every` is.
+import type { Logger } from "../core/logger.js";
+import type { ProbeConfig } from "./config.js";
+import { abortableSleep, runCycle, type CanaryApi, type CheckResult } from "./cycle.js";
+import type { AuditorMetrics } from "./metrics.js";
+import { RollPolicy } from "./roll-policy.js";
+import { rollController, type ControllerApi, type RollOutcome } from "./roller.js";
+import { errorMessage } from "../core/errors.js";
+
+export interface RollRecord {
+  at: string;
+  method: RollOutcome["method"];
+  deployments: string[];
+  podsDeleted: string[];
+  errors: string[];
+}
+
+export interface ProbeStatus {
+  name: string;
+  mode: ProbeConfig["mode"];
+  every: number;
+  consecutiveFailures: number;
+  failureThreshold: number;
+  lastSuccess?: string;
+  lastCompleted?: string;
+  rollsLastHour: number;
+  lastRoll?: RollRecord;
+  checks: CheckResult[];
+}
+
+export interface ProbeRunnerDeps {
+  canaryApi: CanaryApi;
+  controllerApi: ControllerApi;
+  metrics: AuditorMetrics;
+  logger: Logger;
+  historySize?: number;
+  now?: () => number;
+}
+
+export class ProbeRunner {
+  readonly policy: RollPolicy;
+  private history: CheckResult[] = [];
+  private lastSuccessAt?: number;
+  private lastCompletedAt?: number;
+  private lastRoll?: RollRecord;
+  /** Canaries whose delete failed: retried before every cycle until gone. */
+  private pendingDeletes = new Map<string, string>();
+  private readonly now: () => number;
+  private readonly log: Logger;
+
+  constructor(
+    readonly probe: ProbeConfig,
+    private readonly deps: ProbeRunnerDeps,
+  ) {
+    this.policy = new RollPolicy(probe);
+    this.now = deps.now ?? Date.now;
+    this.log = deps.logger.child({ probe: probe.name });
+    deps.metrics.initProbe(probe.name);
+  }
+
+  get completedAt(): number | undefined {
+    return this.lastCompletedAt;
+  }
+
+  /** Runs cycles until `signal` aborts; the cycle in flight is aborted and its canary deleted. */
+  async run(signal: AbortSignal): Promise<void> {
+    const every = this.probe.everyMs;
+    let next = this.now();
+    while (!signal.aborted) {
+      await this.retryPendingDeletes();
+      const result = await runCycle(this.probe, signal, { api: this.deps.canaryApi });
+      await this.handle(result);
+      if (signal.aborted) break;
+      next += every;
+      const t = this.now();
+      if (next < t) {
+        const missed = Math.ceil((t - next) / every);
+        this.deps.metrics.ticksSkipped.inc({ probe: this.probe.name }, missed);
+        next += missed * every;
+      }
+      await abortableSleep(next - t, signal);
+    }
+  }
+
+  private async retryPendingDeletes(): Promise<void> {
+    for (const [name, ns] of this.pendingDeletes) {
+      try {
+        await this.deps.canaryApi.deletePod(ns, name);
+        this.pendingDeletes.delete(name);
+      } catch (err) {
+        this.log.warn({ canary: name, namespace: ns, err: errorMessage(err) }, "canary still not deleted");
+      }
+    }
+  }
+
+  async handle(r: CheckResult): Promise<void> {
+    const probe = this.probe.name;
+    const m = this.deps.metrics;
+    this.history.unshift(r);
+    this.history.length = Math.min(this.history.length, this.deps.historySize ?? 20);
+    if (r.cleanup === "failed") {
+      m.canaryCleanupFailures.inc({ probe });
+      this.pendingDeletes.set(r.canary, r.namespace);
+    }
+    const fields = { canary: r.canary, runId: r.runId, result: r.result, reason: r.reason, durationMs: r.durationMs, reactionSeconds: r.reactionSeconds, cleanupError: r.cleanupError };
+    if (r.result === "aborted") {
+      this.log.info(fields, "check aborted");
+      return;
+    }
+    const t = this.now();
+    this.lastCompletedAt = t;
+    m.checks.inc({ probe, result: r.result });
+    if (r.result === "pass") {
+      this.lastSuccessAt = t;
+      m.lastSuccess.set({ probe }, t / 1000);
+      if (r.reactionSeconds !== undefined) m.reaction.observe({ probe }, r.reactionSeconds);
+    } else if (r.result === "fail") {
+      m.controllerFailures.inc({ probe });
+    } else if (r.inconclusive) {
+      m.inconclusive.inc({ probe, reason: r.inconclusive });
+    }
+    const decision = this.policy.record(r.result, t);
+    m.consecutiveFailures.set({ probe }, this.policy.consecutiveFailures);
+    const level = r.result === "pass" ? "info" : "warn";
+    this.log[level]({ ...fields, consecutiveFailures: this.policy.consecutiveFailures }, `check ${r.result}`);
+    if (!decision.roll) {
+      if (decision.skipped) {
+        m.rollsSkipped.inc({ probe, reason: decision.skipped });
+        this.log.warn({ consecutiveFailures: this.policy.consecutiveFailures, skipped: decision.skipped }, "failure threshold reached; not rolling");
+      }
+      return;
+    }
+    await this.roll(t);
+  }
+
+  private async roll(t: number): Promise<void> {
+    const probe = this.probe.name;
+    const m = this.deps.metrics;
+    const { namespace, selector } = this.probe.controller;
+    this.policy.rolled(t);
+    const why = `${this.policy.consecutiveFailures} consecutive failed checks of probe ${probe} (threshold ${this.probe.failureThreshold})`;
+    let out: RollOutcome;
+    try {
+      out = await rollController(this.deps.controllerApi, namespace, selector, why, new Date(t));
+    } catch (err) {
+      out = { method: "none", deployments: [], podsDeleted: [], errors: [errorMessage(err)] };
+    }
+    this.lastRoll = { at: new Date(t).toISOString(), ...out };
+    if (out.method !== "none") m.rolls.inc({ probe, method: out.method });
+    const acted = out.deployments.length + out.podsDeleted.length;
+    if (acted > 0) m.controllerDeletions.inc({ probe }, acted);
+    if (out.errors.length > 0) m.rollErrors.inc({ probe });
+    const fields = { namespace, selector, method: out.method, deployments: out.deployments, podsDeleted: out.podsDeleted, errors: out.errors, why };
+    if (acted > 0) this.log.warn(fields, "rolled the watch controller");
+    else this.log.error(fields, "could not roll the watch controller");
+  }
+
+  status(): ProbeStatus {
+    const t = this.now();
+    return {
+      name: this.probe.name,
+      mode: this.probe.mode,
+      every: this.probe.everyMs,
+      consecutiveFailures: this.policy.consecutiveFailures,
+      failureThreshold: this.probe.failureThreshold,
+      ...(this.lastSuccessAt !== undefined ? { lastSuccess: new Date(this.lastSuccessAt).toISOString() } : {}),
+      ...(this.lastCompletedAt !== undefined ? { lastCompleted: new Date(this.lastCompletedAt).toISOString() } : {}),
+      rollsLastHour: this.policy.rollsInLastHour(t),
+      ...(this.lastRoll ? { lastRoll: this.lastRoll } : {}),
+      checks: this.history,
+    };
+  }
+}

@@ -1,0 +1,56 @@
+// `watch-auditor serve`: turns flags into probes, connects to Kubernetes, runs the
+// Auditor until SIGTERM/SIGINT, then shuts down cleanly (canary deleted, lease released).
+import { hostname } from "node:os";
+import { UsageError, errorMessage } from "../core/errors.js";
+import { createLogger } from "../core/logger.js";
+import { KubeClient } from "../core/kube/index.js";
+import { Auditor, AlwaysLeader, type Leadership } from "./auditor.js";
+import { probesFromFlags, type ServeFlags } from "./flags.js";
+import { randomSuffix } from "./canary.js";
+import { KubeAuditorApi } from "./kube-api.js";
+import { LeaseLeadership } from "./leadership.js";
+
+export async function runServe(f: ServeFlags): Promise<void> {
+  if (f.renewDeadline >= f.leaseDuration) throw new UsageError(`--renew-deadline (${f.renewDeadline}ms) must be shorter than --lease-duration (${f.leaseDuration}ms)`);
+  if (f.retryPeriod >= f.renewDeadline) throw new UsageError(`--retry-period (${f.retryPeriod}ms) must be shorter than --renew-deadline (${f.renewDeadline}ms)`);
+  const probes = probesFromFlags(f);
+  const logger = createLogger(f.logLevel, "watch-auditor-serve");
+  let kube: KubeClient;
+  try {
+    kube = await KubeClient.load({ kubeconfig: f.kubeconfig, context: f.context, inCluster: f.inCluster, requestTimeoutMs: f.requestTimeout, logger });
+  } catch (err) {
+    throw new UsageError(errorMessage(err));
+  }
+  const api = new KubeAuditorApi(kube, probes[0]!.canary.namespace);
+  const identity = f.identity ?? process.env.POD_NAME ?? `${hostname()}-${randomSuffix(5)}`;
+  const leadership: Leadership = f.leaderElect
+    ? new LeaseLeadership(kube, {
+        name: f.leaseName,
+        namespace: f.leaseNamespace ?? process.env.POD_NAMESPACE ?? "watch-auditor",
+        identity,
+        leaseDurationMs: f.leaseDuration,
+        renewDeadlineMs: f.renewDeadline,
+        retryPeriodMs: f.retryPeriod,
+        logger,
+      })
+    : new AlwaysLeader();
+  const auditor = new Auditor({ probes, canaryApi: api, controllerApi: api, sweepApi: api, leadership, logger, port: f.port, host: f.host });
+  const port = await auditor.start();
+  logger.info(
+    { port, identity: leadership.identity, mode: f.mode, probes: probes.map((p) => ({ name: p.name, mode: p.mode, every: p.everyMs, canaryNamespace: p.canary.namespace, controller: p.controller })) },
+    "watch-auditor serve started",
+  );
+
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      logger.info({ signal: sig }, "shutting down: aborting checks, deleting canaries, releasing the lease");
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      resolve();
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+  await auditor.stop();
+  logger.info("stopped");
+}

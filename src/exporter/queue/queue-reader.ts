@@ -1,0 +1,164 @@
+import { open, type FileHandle } from "node:fs/promises";
+import type { DurableQueue, QueuedRecord } from "./durable-queue.js";
+import { SEGMENT_HEADER_BYTES, decodeFrame } from "./format.js";
+
+const CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * One sink's sequential reader: hands out durable records after the sink's cursor, in
+ * order. It reads ahead of the cursor; the cursor moves only through DurableQueue.ack().
+ */
+export class QueueReader {
+  private segFirst: bigint | undefined;
+  private fh: FileHandle | undefined;
+  private offset = 0;
+  private expected: bigint;
+
+  constructor(
+    private readonly queue: DurableQueue,
+    readonly sink: string,
+  ) {
+    this.expected = queue.ackedSeq(sink) + 1n;
+  }
+
+  /** Restarts reading right after the sink's cursor (after a failed send, nothing is lost). */
+  async rewind(): Promise<void> {
+    await this.closeSegment();
+    this.expected = this.queue.ackedSeq(this.sink) + 1n;
+  }
+
+  /** Waits until at least one record is available (or the signal aborts: returns []). */
+  async read(maxRecords: number, maxBytes: number, signal: AbortSignal): Promise<QueuedRecord[]> {
+    for (;;) {
+      if (signal.aborted) return [];
+      // Subscribe before reading so that a commit between the read and the wait is not missed.
+      let wake!: () => void;
+      const woken = new Promise<void>((r) => (wake = r));
+      this.queue.once("committed", wake);
+      this.queue.once("dropped", wake);
+      signal.addEventListener("abort", wake, { once: true });
+      try {
+        const out = await this.readAvailable(maxRecords, maxBytes);
+        if (out.length > 0) return out;
+        await woken;
+      } finally {
+        this.queue.off("committed", wake);
+        this.queue.off("dropped", wake);
+        signal.removeEventListener("abort", wake);
+      }
+    }
+  }
+
+  private async closeSegment(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    this.segFirst = undefined;
+    await fh?.close().catch(() => {});
+  }
+
+  private async enter(first: bigint): Promise<boolean> {
+    await this.closeSegment();
+    const seg = this.queue.segmentList().find((s) => s.firstSeq === first);
+    if (!seg) return false;
+    try {
+      this.fh = await open(seg.path, "r");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      this.queue.segmentMissing(first);
+      return false;
+    }
+    this.segFirst = first;
+    this.offset = SEGMENT_HEADER_BYTES;
+    return true;
+  }
+
+  /** Positions on the segment holding `expected` (or the first one after it). */
+  private async locate(): Promise<boolean> {
+    for (let tries = 0; tries < 1000; tries++) {
+      const segs = this.queue.segmentList();
+      if (segs.length === 0) return false;
+      let pick = segs[0]!;
+      for (const s of segs) if (s.firstSeq <= this.expected) pick = s;
+      if (pick.firstSeq > this.expected) {
+        this.queue.reportGap(this.expected, pick.firstSeq);
+        this.expected = pick.firstSeq;
+      }
+      if (await this.enter(pick.firstSeq)) return true;
+    }
+    return false;
+  }
+
+  private async readAvailable(maxRecords: number, maxBytes: number): Promise<QueuedRecord[]> {
+    if (this.expected < this.queue.droppedBelowSeq) {
+      // drop-oldest removed what we were about to read.
+      this.expected = this.queue.droppedBelowSeq;
+      await this.closeSegment();
+    }
+    if (this.segFirst === undefined && !(await this.locate())) return [];
+    const out: QueuedRecord[] = [];
+    let bytes = 0;
+    while (out.length < maxRecords && bytes < maxBytes) {
+      const segs = this.queue.segmentList();
+      const idx = segs.findIndex((s) => s.firstSeq === this.segFirst);
+      const seg = idx >= 0 ? segs[idx]! : undefined;
+      if (!seg || this.offset >= seg.size) {
+        if (seg && this.queue.isActive(seg)) break;
+        // Sealed and read to its end (or gone): go on with the next segment.
+        const next = segs.find((s) => s.firstSeq > (this.segFirst ?? 0n));
+        if (!next) break;
+        if (next.firstSeq > this.expected) {
+          this.queue.reportGap(this.expected, next.firstSeq);
+          this.expected = next.firstSeq;
+        }
+        if (!(await this.enter(next.firstSeq)) && !(await this.locate())) break;
+        continue;
+      }
+      const want = Math.min(CHUNK_BYTES, seg.size - this.offset);
+      const buf = Buffer.allocUnsafe(want);
+      const { bytesRead } = await this.fh!.read(buf, 0, want, this.offset);
+      const chunk = buf.subarray(0, bytesRead);
+      let at = 0;
+      let progressed = false;
+      while (at < chunk.length && out.length < maxRecords && bytes < maxBytes) {
+        const f = decodeFrame(chunk, at);
+        if (f.kind === "frame") {
+          if (f.seq >= this.expected) {
+            out.push({ seq: f.seq, data: Buffer.from(f.payload), appendedAtMs: f.appendedAtMs, segFirst: seg.firstSeq, end: this.offset + f.end });
+            bytes += f.payload.length;
+            this.expected = f.seq + 1n;
+          }
+          at = f.end;
+          progressed = true;
+          continue;
+        }
+        if (f.kind === "incomplete" && progressed) break;
+        if (f.kind === "incomplete" && this.offset + f.need <= seg.size && f.need > chunk.length) {
+          // One frame larger than the chunk: read exactly that frame next time round.
+          const big = Buffer.allocUnsafe(f.need);
+          const r = await this.fh!.read(big, 0, f.need, this.offset);
+          const g = decodeFrame(big.subarray(0, r.bytesRead), 0);
+          if (g.kind === "frame") {
+            if (g.seq >= this.expected) {
+              out.push({ seq: g.seq, data: Buffer.from(g.payload), appendedAtMs: g.appendedAtMs, segFirst: seg.firstSeq, end: this.offset + g.end });
+              bytes += g.payload.length;
+              this.expected = g.seq + 1n;
+            }
+            this.offset += g.end;
+            at = 0;
+            break;
+          }
+        }
+        // Damage inside durable data (a frame running past the end counts too).
+        const reason = f.kind === "corrupt" ? f.reason : "frame runs past the end of the segment";
+        await this.queue.corruptionFound(seg.firstSeq, this.offset + at, reason);
+        break;
+      }
+      this.offset += at;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.closeSegment();
+  }
+}

@@ -1,0 +1,126 @@
+import type { IpMetadata } from "../core/kube-metadata/metadata-index.js";
+import { matchCidr, type NamedCidr } from "../core/kube-metadata/cidr.js";
+import { guessWorkloadFromPodName, HELM_INSTANCE_LABEL } from "../core/kube-metadata/owners.js";
+import type { EventPod, HubbleEndpoint } from "./events.js";
+
+/** What the flow processor needs from the metadata cache (KubeMetadataCache satisfies it). */
+export interface IpResolver {
+  readonly ready: boolean;
+  readonly version: number;
+  lookup(ip: string): IpMetadata | undefined;
+  lookupPod(namespace: string, name: string): IpMetadata | undefined;
+  serviceFor(ip: string, port: number): string | undefined;
+}
+
+/** One side of a flow, reduced to what becomes labels. */
+export interface Peer {
+  namespace: string;
+  workload: string;
+  kind: string;
+  pod?: string;
+  release?: string;
+  services: readonly string[];
+  ignored: boolean;
+}
+
+export const WORLD = "world";
+
+function fromMetadata(m: IpMetadata): Peer {
+  return {
+    namespace: m.namespace,
+    workload: m.workload,
+    kind: m.workloadKind,
+    ...(m.pod ? { pod: m.pod } : {}),
+    ...(m.release ? { release: m.release } : {}),
+    services: m.services,
+    ignored: m.ignored,
+  };
+}
+
+function fromEventPod(p: EventPod): Peer {
+  const guess = p.workload ? { workload: p.workload, workloadKind: p.workloadKind ?? "Workload" } : guessWorkloadFromPodName(p.name);
+  const release = p.labels?.[HELM_INSTANCE_LABEL];
+  return { namespace: p.namespace, workload: guess.workload, kind: guess.workloadKind, pod: p.name, ...(release ? { release } : {}), services: [], ignored: false };
+}
+
+const MEMO_MAX = 50_000;
+
+/**
+ * Maps addresses and event-carried pod identities to peers: the live cache first (owner chain,
+ * Helm release, services, ignore annotations), then what the event itself says, then a configured
+ * CIDR name, then "world". Answers are memoised until the cache changes.
+ */
+export class Enricher {
+  private memo = new Map<string, Peer>();
+  private memoVersion = -1;
+
+  constructor(
+    private readonly resolver: IpResolver | undefined,
+    private readonly cidrs: readonly NamedCidr[] = [],
+  ) {}
+
+  private fresh(): Map<string, Peer> {
+    const v = this.resolver?.ready ? this.resolver.version : -1;
+    if (v !== this.memoVersion || this.memo.size > MEMO_MAX) {
+      this.memo = new Map();
+      this.memoVersion = v;
+    }
+    return this.memo;
+  }
+
+  private cached(): IpResolver | undefined {
+    return this.resolver?.ready ? this.resolver : undefined;
+  }
+
+  /** The traced process's side: its pod (from the event) or, for host processes, its address. */
+  local(ip: string, pod: EventPod | undefined, node: string | undefined): Peer {
+    const memo = this.fresh();
+    const key = pod ? `p\u0000${pod.namespace}\u0000${pod.name}` : `i\u0000${ip}`;
+    let peer = memo.get(key);
+    if (peer) return peer;
+    const r = this.cached();
+    if (pod) {
+      const m = r?.lookupPod(pod.namespace, pod.name);
+      peer = m ? fromMetadata(m) : fromEventPod(pod);
+    } else {
+      const m = r?.lookup(ip);
+      peer = m ? fromMetadata(m) : { namespace: "", workload: node ?? "host", kind: "Host", services: [], ignored: false };
+    }
+    memo.set(key, peer);
+    return peer;
+  }
+
+  /** The other side of a socket: in the cluster, in a named network, or the world. */
+  remote(ip: string): Peer {
+    const memo = this.fresh();
+    let peer = memo.get(ip);
+    if (peer) return peer;
+    const m = this.cached()?.lookup(ip);
+    if (m) peer = fromMetadata(m);
+    else {
+      const named = matchCidr(this.cidrs, ip);
+      peer = { namespace: "", workload: named ? named.name : WORLD, kind: named ? "Network" : "World", services: [], ignored: false };
+    }
+    memo.set(ip, peer);
+    return peer;
+  }
+
+  /** The service a client reached at ip:port: the ClusterIP's service or the backend's EndpointSlice service. */
+  service(peer: Peer, ip: string, port: number): string {
+    if (peer.services.length === 0) return "";
+    if (peer.services.length === 1) return peer.services[0]!;
+    return this.cached()?.serviceFor(ip, port) ?? peer.services[0]!;
+  }
+
+  /** A Hubble endpoint: the cache by IP, else the endpoint's own namespace/pod/workload, else the world. */
+  hubble(ep: HubbleEndpoint): Peer {
+    const m = ep.ip ? this.cached()?.lookup(ep.ip) : undefined;
+    if (m) return fromMetadata(m);
+    if (ep.namespace && ep.pod) {
+      const guess = ep.workload ? { workload: ep.workload, workloadKind: ep.workloadKind ?? "Workload" } : guessWorkloadFromPodName(ep.pod);
+      const release = ep.labels?.[HELM_INSTANCE_LABEL];
+      return { namespace: ep.namespace, workload: guess.workload, kind: guess.workloadKind, pod: ep.pod, ...(release ? { release } : {}), services: ep.service ? [ep.service] : [], ignored: false };
+    }
+    return ep.ip ? this.remote(ep.ip) : { namespace: "", workload: WORLD, kind: "World", services: [], ignored: false };
+  }
+}

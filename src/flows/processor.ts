@@ -1,0 +1,293 @@
+import type { Registry } from "prom-client";
+import { InvalidEventError, type FlowEvent, type HttpEvent, type IoEvent, type SkippedEvent, type TcpEvent } from "./events.js";
+import { parseTetragonEvent } from "./tetragon.js";
+import { parseHubbleFlow } from "./hubble.js";
+import type { Enricher, Peer } from "./enrich.js";
+import { HistogramTable, KeyedCounter, registerHistogram, registerTableCounter, SeriesTable, type Row } from "./series.js";
+
+export type FlowSource = "tetragon" | "hubble";
+
+/** OpenTelemetry's default explicit buckets for http.server.request.duration, in seconds. */
+export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] as const;
+
+const HTTP_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]);
+
+export interface FlowProcessorOptions {
+  registry: Registry;
+  enricher: Enricher;
+  /** Cap on distinct label sets per metric (and per flows-out interval). */
+  maxSeries: number;
+  /** Add src_pod/dst_pod (and pod) labels: opt-in because pods churn. */
+  podLabels: boolean;
+  /** Keep only events from this node (a DaemonSet agent's own node). */
+  node?: string;
+}
+
+/** One aggregated flow of an interval, as written by --flows-out. */
+export interface FlowRecord {
+  ts: string;
+  interval_s: number;
+  src: FlowPeer;
+  dst: FlowPeer;
+  dst_port: number;
+  protocol: "TCP";
+  connections: number;
+  bytes_sent: number;
+  bytes_received: number;
+}
+
+export interface FlowPeer {
+  namespace: string;
+  workload: string;
+  kind: string;
+  pod?: string;
+  release?: string;
+  service?: string;
+}
+
+const SEP = "\u0000";
+// Connections we saw this side open (tcp_connect): their later sends/receives are the client's.
+const CLIENT_SOCKETS_MAX = 200_000;
+
+function statusClass(code: number): string {
+  return code >= 100 && code < 600 ? `${Math.floor(code / 100)}xx` : "unknown";
+}
+
+/**
+ * Events in, aggregates out. All per-event work is plain Map operations; prom-client only sees
+ * the tables when /metrics is scraped.
+ */
+export class FlowProcessor {
+  readonly tcp: SeriesTable;
+  readonly io: SeriesTable;
+  readonly httpRequests: SeriesTable;
+  readonly httpDuration: HistogramTable;
+  /** Current --flows-out interval, cleared by drainFlows(). */
+  readonly flows: SeriesTable;
+  private flowPeers = new Map<string, { src: FlowPeer; dst: FlowPeer; port: number }>();
+  private readonly events: KeyedCounter;
+  private readonly invalid: KeyedCounter;
+  private readonly ignored: KeyedCounter;
+  private readonly overflow: KeyedCounter;
+  private readonly clientSockets = new Map<string, true>();
+  private readonly enricher: Enricher;
+  private readonly podLabels: boolean;
+  private readonly node: string | undefined;
+  private lastFlush = Date.now();
+
+  constructor(opts: FlowProcessorOptions) {
+    const r = opts.registry;
+    this.enricher = opts.enricher;
+    this.podLabels = opts.podLabels;
+    this.node = opts.node;
+    const pod = (names: string[], ...extra: string[]): string[] => (opts.podLabels ? [...names, ...extra] : names);
+    this.tcp = new SeriesTable("tcp", pod(["src_namespace", "src_workload", "dst_namespace", "dst_workload", "dst_service"], "src_pod", "dst_pod"), 3, opts.maxSeries);
+    registerTableCounter(r, this.tcp, 0, "watch_auditor_flows_tcp_connections_total", "TCP connections opened (tcp_connect) from source to destination workload.");
+    registerTableCounter(r, this.tcp, 1, "watch_auditor_flows_tcp_sent_bytes_total", "Bytes sent by the client (source) to the server (destination) over TCP.");
+    registerTableCounter(r, this.tcp, 2, "watch_auditor_flows_tcp_received_bytes_total", "Bytes the client (source) received from the server (destination) over TCP.");
+    this.io = new SeriesTable("io", pod(["namespace", "workload", "direction"], "pod"), 1, opts.maxSeries);
+    registerTableCounter(r, this.io, 0, "watch_auditor_flows_io_bytes_total", "Bytes read or written by workloads through read/write syscalls.");
+    const httpLabels = pod(["namespace", "service", "workload", "method", "status_code_class"], "pod");
+    this.httpRequests = new SeriesTable("http_requests", httpLabels, 1, opts.maxSeries);
+    registerTableCounter(r, this.httpRequests, 0, "http_server_requests_total", "HTTP requests served, from Hubble L7 responses.");
+    this.httpDuration = new HistogramTable("http_duration", httpLabels, HTTP_DURATION_BUCKETS, opts.maxSeries);
+    registerHistogram(r, this.httpDuration, "http_server_request_duration_seconds", "Duration of HTTP server requests as measured by Hubble (latency_ns).");
+    this.flows = new SeriesTable("flows", [], 3, opts.maxSeries);
+    this.events = new KeyedCounter(r, "watch_auditor_flows_events_total", "Events read, by source and type.", ["source", "type"]);
+    this.invalid = new KeyedCounter(r, "watch_auditor_flows_events_invalid_total", "Lines rejected, by source and reason (json, shape, field, too_long).", ["source", "reason"]);
+    this.ignored = new KeyedCounter(r, "watch_auditor_flows_events_ignored_total", "Events dropped on purpose: ignore annotations, other nodes.", ["source", "reason"]);
+    this.overflow = new KeyedCounter(r, "watch_auditor_flows_series_overflow_total", "Observations folded into the overflow series because the metric hit --max-series.", ["metric"]);
+    registerTableCounter(r, this.overflowView(), 0, "watch_auditor_flows_series", "Distinct label sets per metric table.", "gauge");
+  }
+
+  private overflowView(): SeriesTable {
+    // A gauge of table sizes, computed when scraped.
+    const view = new SeriesTable("series", ["metric"], 1, 16);
+    const tables = (): SeriesTable[] => [this.tcp, this.io, this.httpRequests, this.httpDuration];
+    const origAll = view.all.bind(view);
+    view.all = function* () {
+      for (const t of tables()) {
+        view.row(t.name, () => [t.name]).values[0] = t.rows.size + (t.overflowRow ? 1 : 0);
+      }
+      yield* origAll();
+    };
+    return view;
+  }
+
+  /** Parses and processes one line. Returns the error for the caller to log (with the line number), or undefined. */
+  handleLine(source: FlowSource, line: string): InvalidEventError | undefined {
+    let obj: unknown;
+    try {
+      obj = JSON.parse(line);
+    } catch (err) {
+      return this.reject(source, new InvalidEventError("json", `invalid JSON: ${(err as Error).message}`));
+    }
+    let ev: FlowEvent | SkippedEvent;
+    try {
+      ev = source === "tetragon" ? parseTetragonEvent(obj) : parseHubbleFlow(obj);
+    } catch (err) {
+      if (err instanceof InvalidEventError) return this.reject(source, err);
+      throw err;
+    }
+    this.handleEvent(source, ev);
+    return undefined;
+  }
+
+  /** Counts a line rejected before parsing (e.g. longer than --max-line-bytes). */
+  reject(source: FlowSource, err: InvalidEventError): InvalidEventError {
+    this.invalid.inc([source, err.reason]);
+    return err;
+  }
+
+  handleEvent(source: FlowSource, ev: FlowEvent | SkippedEvent): void {
+    if (ev.kind === "skip") {
+      this.events.inc([source, ev.type]);
+      return;
+    }
+    this.events.inc([source, ev.kind === "tcp" ? ev.fn : ev.kind === "io" ? ev.direction : "http_response"]);
+    if (this.node !== undefined && ev.node !== undefined && ev.node !== this.node) {
+      this.ignored.inc([source, "other_node"]);
+      return;
+    }
+    if (ev.kind === "tcp") this.onTcp(ev);
+    else if (ev.kind === "io") this.onIo(ev);
+    else this.onHttp(ev);
+  }
+
+  private onTcp(ev: TcpEvent): void {
+    const local = this.enricher.local(ev.localIp, ev.pod, ev.node);
+    const remote = this.enricher.remote(ev.remoteIp);
+    if (local.ignored || remote.ignored) {
+      this.ignored.inc(["tetragon", "annotation"]);
+      return;
+    }
+    const sock = `${ev.localIp}:${ev.localPort}>${ev.remoteIp}:${ev.remotePort}`;
+    let localIsClient: boolean;
+    if (ev.type === "connect") {
+      localIsClient = true;
+      if (this.clientSockets.size >= CLIENT_SOCKETS_MAX) this.clientSockets.delete(this.clientSockets.keys().next().value!);
+      this.clientSockets.set(sock, true);
+    } else {
+      // Without a tcp_connect for this socket, the side on the ephemeral (higher) port is the client.
+      localIsClient = this.clientSockets.has(sock) || ev.localPort > ev.remotePort;
+      if (ev.type === "close") this.clientSockets.delete(sock);
+    }
+    const src = localIsClient ? local : remote;
+    const dst = localIsClient ? remote : local;
+    const dstIp = localIsClient ? ev.remoteIp : ev.localIp;
+    const dstPort = localIsClient ? ev.remotePort : ev.localPort;
+    const service = this.enricher.service(dst, dstIp, dstPort);
+    const conn = ev.type === "connect" ? 1 : 0;
+    const sent = (ev.type === "send") === localIsClient && (ev.type === "send" || ev.type === "recv") ? ev.bytes : 0;
+    const received = (ev.type === "recv") === localIsClient && (ev.type === "send" || ev.type === "recv") ? ev.bytes : 0;
+
+    const srcPod = src.pod ?? "";
+    const dstPod = dst.pod ?? "";
+    const key = this.podLabels
+      ? src.namespace + SEP + src.workload + SEP + dst.namespace + SEP + dst.workload + SEP + service + SEP + srcPod + SEP + dstPod
+      : src.namespace + SEP + src.workload + SEP + dst.namespace + SEP + dst.workload + SEP + service;
+    const row = this.tcp.row(key, () => (this.podLabels ? [src.namespace, src.workload, dst.namespace, dst.workload, service, srcPod, dstPod] : [src.namespace, src.workload, dst.namespace, dst.workload, service]));
+    this.add(row, this.tcp, conn, sent, received);
+
+    const fkey = key + SEP + src.kind + SEP + dst.kind + SEP + (src.release ?? "") + SEP + (dst.release ?? "") + SEP + dstPort;
+    const frow = this.flows.row(fkey, () => []);
+    if (frow !== this.flows.overflowRow && !this.flowPeers.has(fkey)) {
+      this.flowPeers.set(fkey, { src: this.flowPeer(src, ""), dst: this.flowPeer(dst, service), port: dstPort });
+    }
+    frow.values[0]! += conn;
+    frow.values[1]! += sent;
+    frow.values[2]! += received;
+  }
+
+  private add(row: Row, table: SeriesTable, conn: number, sent: number, received: number): void {
+    if (row === table.overflowRow) this.overflow.inc([table.name]);
+    row.values[0]! += conn;
+    row.values[1]! += sent;
+    row.values[2]! += received;
+  }
+
+  private flowPeer(p: Peer, service: string): FlowPeer {
+    return {
+      namespace: p.namespace,
+      workload: p.workload,
+      kind: p.kind,
+      ...(this.podLabels && p.pod ? { pod: p.pod } : {}),
+      ...(p.release ? { release: p.release } : {}),
+      ...(service ? { service } : {}),
+    };
+  }
+
+  private onIo(ev: IoEvent): void {
+    const p = this.enricher.local("", ev.pod, ev.node);
+    if (p.ignored) {
+      this.ignored.inc(["tetragon", "annotation"]);
+      return;
+    }
+    const pod = p.pod ?? "";
+    const key = p.namespace + SEP + p.workload + SEP + ev.direction + (this.podLabels ? SEP + pod : "");
+    const row = this.io.row(key, () => (this.podLabels ? [p.namespace, p.workload, ev.direction, pod] : [p.namespace, p.workload, ev.direction]));
+    if (row === this.io.overflowRow) this.overflow.inc(["io"]);
+    row.values[0]! += ev.bytes;
+  }
+
+  private onHttp(ev: HttpEvent): void {
+    const server = this.enricher.hubble(ev.server);
+    if (server.ignored) {
+      this.ignored.inc(["hubble", "annotation"]);
+      return;
+    }
+    const client = ev.client.ip ? this.enricher.hubble(ev.client) : undefined;
+    if (client?.ignored) {
+      this.ignored.inc(["hubble", "annotation"]);
+      return;
+    }
+    const service = ev.server.service ?? this.enricher.service(server, ev.server.ip, ev.server.port);
+    const method = HTTP_METHODS.has(ev.method) ? ev.method : "_OTHER";
+    const cls = statusClass(ev.code);
+    const pod = server.pod ?? "";
+    const key = server.namespace + SEP + service + SEP + server.workload + SEP + method + SEP + cls + (this.podLabels ? SEP + pod : "");
+    const labels = (): string[] => (this.podLabels ? [server.namespace, service, server.workload, method, cls, pod] : [server.namespace, service, server.workload, method, cls]);
+    const row = this.httpRequests.row(key, labels);
+    if (row === this.httpRequests.overflowRow) this.overflow.inc(["http_requests"]);
+    row.values[0]!++;
+    const hrow = this.httpDuration.row(key, labels);
+    if (hrow === this.httpDuration.overflowRow) this.overflow.inc(["http_duration"]);
+    this.httpDuration.observe(hrow, ev.latencySeconds);
+  }
+
+  /** The flows aggregated since the last call, as --flows-out records; starts a new interval. */
+  drainFlows(now = Date.now()): FlowRecord[] {
+    const ts = new Date(now).toISOString();
+    const interval_s = Math.round((now - this.lastFlush) / 100) / 10;
+    this.lastFlush = now;
+    const out: FlowRecord[] = [];
+    const record = (src: FlowPeer, dst: FlowPeer, port: number, v: Float64Array): FlowRecord => ({
+      ts,
+      interval_s,
+      src,
+      dst,
+      dst_port: port,
+      protocol: "TCP",
+      connections: v[0]!,
+      bytes_sent: v[1]!,
+      bytes_received: v[2]!,
+    });
+    for (const [k, row] of this.flows.rows) {
+      const p = this.flowPeers.get(k)!;
+      out.push(record(p.src, p.dst, p.port, row.values));
+    }
+    if (this.flows.overflowRow) {
+      const o = { namespace: "overflow", workload: "overflow", kind: "overflow" };
+      out.push(record(o, o, 0, this.flows.overflowRow.values));
+      this.overflow.inc(["flows"], this.flows.folded);
+      this.flows.folded = 0;
+    }
+    this.flows.clear();
+    this.flowPeers = new Map();
+    return out;
+  }
+
+  counters(): { events: KeyedCounter; invalid: KeyedCounter; ignored: KeyedCounter; overflow: KeyedCounter } {
+    return { events: this.events, invalid: this.invalid, ignored: this.ignored, overflow: this.overflow };
+  }
+}

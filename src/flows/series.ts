@@ -1,0 +1,150 @@
+import type { Registry } from "prom-client";
+
+export const OVERFLOW = "overflow";
+
+/** A row of a table: its label values and one or more accumulated numbers. */
+export interface Row {
+  labels: string[];
+  values: Float64Array;
+}
+
+/**
+ * Label set → numbers, kept in a plain Map on the hot path (prom-client hashes labels on every
+ * inc, which costs more than everything else we do per event). At most `maxSeries` distinct label
+ * sets; beyond that, additions fold into one row whose labels are all "overflow" and are counted.
+ */
+export class SeriesTable {
+  readonly rows = new Map<string, Row>();
+  overflowRow: Row | undefined;
+  /** Observations folded into the overflow row. */
+  folded = 0;
+
+  constructor(
+    readonly name: string,
+    readonly labelNames: readonly string[],
+    readonly width: number,
+    readonly maxSeries: number,
+  ) {}
+
+  /** The row for labels (created if there is room), else the overflow row. key must identify labels. */
+  row(key: string, labels: () => string[]): Row {
+    const r = this.rows.get(key);
+    if (r) return r;
+    if (this.rows.size < this.maxSeries) {
+      const nr = { labels: labels(), values: new Float64Array(this.width) };
+      this.rows.set(key, nr);
+      return nr;
+    }
+    this.folded++;
+    return (this.overflowRow ??= { labels: this.labelNames.map(() => OVERFLOW), values: new Float64Array(this.width) });
+  }
+
+  *all(): Iterable<Row> {
+    yield* this.rows.values();
+    if (this.overflowRow) yield this.overflowRow;
+  }
+
+  clear(): void {
+    this.rows.clear();
+    this.overflowRow = undefined;
+  }
+}
+
+interface MetricValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+}
+
+function labelObject(names: readonly string[], values: readonly string[]): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (let i = 0; i < names.length; i++) o[names[i]!] = values[i]!;
+  return o;
+}
+
+/**
+ * A metric prom-client's Registry can render, whose values are read from a table only when
+ * scraped. Implements the small part of prom-client's metric interface the Registry uses.
+ */
+class TableMetric {
+  readonly aggregator = "sum";
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: "counter" | "gauge" | "histogram",
+    private readonly values: () => MetricValue[],
+  ) {}
+
+  get(): { name: string; help: string; type: string; values: MetricValue[]; aggregator: string } {
+    return { name: this.name, help: this.help, type: this.type, values: this.values(), aggregator: this.aggregator };
+  }
+
+  reset(): void {}
+}
+
+/** Registers a counter (or gauge) that reads column `column` of table. */
+export function registerTableCounter(registry: Registry, table: SeriesTable, column: number, name: string, help: string, type: "counter" | "gauge" = "counter"): void {
+  const metric = new TableMetric(name, help, type, () => {
+    const out: MetricValue[] = [];
+    for (const r of table.all()) out.push({ labels: labelObject(table.labelNames, r.labels), value: r.values[column]! });
+    return out;
+  });
+  (registry as unknown as { registerMetric(m: unknown): void }).registerMetric(metric);
+}
+
+/**
+ * A histogram in a SeriesTable: columns 0..n-1 are per-bucket (non-cumulative) counts,
+ * column n the +Inf overflow count, n+1 the sum.
+ */
+export class HistogramTable extends SeriesTable {
+  constructor(name: string, labelNames: readonly string[], readonly buckets: readonly number[], maxSeries: number) {
+    super(name, labelNames, buckets.length + 2, maxSeries);
+  }
+
+  observe(row: Row, v: number): void {
+    const b = this.buckets;
+    let i = 0;
+    while (i < b.length && v > b[i]!) i++;
+    row.values[i]!++;
+    row.values[b.length + 1]! += v;
+  }
+}
+
+export function registerHistogram(registry: Registry, table: HistogramTable, name: string, help: string): void {
+  const n = table.buckets.length;
+  const metric = new TableMetric(name, help, "histogram", () => {
+    const out: MetricValue[] = [];
+    for (const r of table.all()) {
+      const labels = labelObject(table.labelNames, r.labels);
+      let cum = 0;
+      for (let i = 0; i < n; i++) {
+        cum += r.values[i]!;
+        out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: table.buckets[i]! }, value: cum });
+      }
+      cum += r.values[n]!;
+      out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: "+Inf" }, value: cum });
+      out.push({ metricName: `${name}_sum`, labels, value: r.values[n + 1]! });
+      out.push({ metricName: `${name}_count`, labels, value: cum });
+    }
+    return out;
+  });
+  (registry as unknown as { registerMetric(m: unknown): void }).registerMetric(metric);
+}
+
+/** A small counter keyed by a few bounded labels (event types, reasons), rendered like a table. */
+export class KeyedCounter {
+  private readonly table: SeriesTable;
+  constructor(registry: Registry, name: string, help: string, labelNames: readonly string[]) {
+    // Label values here come from fixed sets; the cap only guards against a bug.
+    this.table = new SeriesTable(name, labelNames, 1, 1000);
+    registerTableCounter(registry, this.table, 0, name, help);
+  }
+
+  inc(labels: string[], v = 1): void {
+    this.table.row(labels.join("\u0000"), () => labels).values[0]! += v;
+  }
+
+  get(labels: string[]): number {
+    return this.table.rows.get(labels.join("\u0000"))?.values[0] ?? 0;
+  }
+}

@@ -1,0 +1,648 @@
+// HTTP handling: routing of Kubernetes REST paths, authentication, authorization, faults,
+// request bodies, and the verbs (get/list/watch/create/update/patch/delete/deletecollection).
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import YAML from "yaml";
+import type { Faults } from "./faults.js";
+import { applyPatch, patchTypeOf, type Json, type PatchType } from "./patch.js";
+import { forbiddenMessage, type RbacAuthorizer, type RequestAttributes, type UserInfo } from "./rbac.js";
+import { groupVersion, isBuiltinGroup, resourceInfo, type ResourceInfo, type ResourceRegistry } from "./resources.js";
+import { fieldMatcher, labelMatcher } from "./selectors.js";
+import { ApiError, errors, statusObject } from "./status.js";
+import type { DeleteOptions, KubeObject, ObjectStore, PropagationPolicy } from "./store.js";
+import { labelCauses, nameCauses, parseFieldValidation, schemaCauses, unknownFields, type FieldValidation } from "./validation.js";
+import type { WatchHub } from "./watch.js";
+
+export interface RequestRecord {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  user: string;
+  verb?: string;
+  resource?: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  status: number;
+  time: number;
+}
+
+export interface HandlerOptions {
+  authz: "allow-all" | "rbac";
+  tokens: Record<string, { user: string; groups?: string[] }>;
+  validation: "strict" | "off";
+  bookmarkIntervalMs: number;
+  maxBodyBytes: number;
+  kubernetesVersion: { major: string; minor: string; gitVersion: string };
+}
+
+interface ResourceRoute {
+  group: string;
+  version: string;
+  info: ResourceInfo;
+  known: boolean;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+  legacyWatch: boolean;
+}
+
+const ANONYMOUS: UserInfo = { user: "system:anonymous", groups: ["system:unauthenticated"] };
+const HEALTH = new Set(["/healthz", "/readyz", "/livez", "/healthz/ping", "/livez/ping", "/readyz/ping"]);
+const VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+
+function reasonFor(code: number): string {
+  return (
+    {
+      400: "BadRequest",
+      401: "Unauthorized",
+      403: "Forbidden",
+      404: "NotFound",
+      405: "MethodNotAllowed",
+      409: "Conflict",
+      410: "Expired",
+      413: "RequestEntityTooLarge",
+      422: "Invalid",
+      429: "TooManyRequests",
+      500: "InternalError",
+      503: "ServiceUnavailable",
+      504: "Timeout",
+    } as Record<number, string>
+  )[code] ?? "Unknown";
+}
+
+function stripTypeMeta(o: KubeObject): KubeObject {
+  const { apiVersion: _a, kind: _k, ...rest } = o;
+  return rest as KubeObject;
+}
+
+export class ApiHandler {
+  readonly requests: RequestRecord[] = [];
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly registry: ResourceRegistry,
+    private readonly hub: WatchHub,
+    private readonly faults: Faults,
+    private readonly rbac: RbacAuthorizer,
+    private readonly opts: HandlerOptions,
+    private readonly serverUrl: () => string,
+  ) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const method = (req.method ?? "GET").toUpperCase();
+    const path = url.pathname.replace(/\/+$/, "") || "/";
+    const record: RequestRecord = { method, path, query: Object.fromEntries(url.searchParams), user: "", status: 0, time: Date.now() };
+    this.requests.push(record);
+    res.setHeader("Audit-Id", randomUUID());
+    res.on("close", () => {
+      if (record.status === 0 && res.headersSent) record.status = res.statusCode;
+    });
+    try {
+      const user = this.authenticate(req);
+      record.user = user.user;
+      const route = this.route(path);
+      const attrs = this.attributes(method, path, url.searchParams, route);
+      Object.assign(record, {
+        verb: attrs.verb,
+        ...(route && { resource: route.info.resource, subresource: route.subresource, namespace: route.namespace, name: route.name }),
+      });
+      const fault = this.faults.take(method, path, attrs.verb);
+      if (fault) {
+        if (fault.hang) return; // never answered; the socket closes with the server or the client
+        if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+        if (fault.status !== undefined) {
+          const headers: Record<string, string> = {};
+          const st = statusObject(fault.status, reasonFor(fault.status), fault.message ?? `injected fault: ${reasonFor(fault.status)}`);
+          if (fault.status === 429 || fault.retryAfterSeconds !== undefined) {
+            const secs = fault.retryAfterSeconds ?? 1;
+            headers["Retry-After"] = String(secs);
+            st.details = { retryAfterSeconds: secs };
+          }
+          throw new ApiError(st, headers);
+        }
+      }
+      if (this.opts.authz === "rbac" && !this.rbac.authorize(user, attrs)) {
+        throw errors.forbidden(forbiddenMessage(user, attrs), {
+          group: attrs.apiGroup,
+          resource: attrs.resource,
+          ...(attrs.name && { name: attrs.name }),
+        });
+      }
+      if (!route) return this.nonResource(method, path, res, record);
+      if (route.group === "authorization.k8s.io" && attrs.verb === "create") return await this.accessReview(req, res, route, user, record);
+      await this.resource(req, res, method, url.searchParams, route, attrs, record);
+    } catch (err) {
+      const e =
+        err instanceof ApiError ? err : new ApiError(statusObject(500, "InternalError", `Internal error occurred: ${(err as Error).message}`));
+      if (!(err instanceof ApiError)) console.error("kube-apiserver: internal error", err);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      record.status = e.code;
+      this.json(res, e.code, e.status, e.headers);
+    }
+  }
+
+  private json(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+    const text = JSON.stringify(body);
+    res.writeHead(code, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), ...headers });
+    res.end(text);
+  }
+
+  private authenticate(req: IncomingMessage): UserInfo {
+    const h = req.headers.authorization;
+    if (!h) return ANONYMOUS;
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+    const entry = m ? this.opts.tokens[m[1]!] : undefined;
+    if (!entry) throw errors.unauthorized();
+    const groups = [...(entry.groups ?? [])];
+    const sa = /^system:serviceaccount:([^:]+):[^:]+$/.exec(entry.user);
+    if (sa) groups.push("system:serviceaccounts", `system:serviceaccounts:${sa[1]}`);
+    if (!groups.includes("system:authenticated")) groups.push("system:authenticated");
+    return { user: entry.user, groups };
+  }
+
+  /** Parses a resource path; undefined for non-resource paths (discovery, health, version). */
+  private route(path: string): ResourceRoute | undefined {
+    const segs = path.split("/").filter(Boolean).map(decodeURIComponent);
+    let group: string;
+    let version: string;
+    let rest: string[];
+    if (segs[0] === "api" && segs.length >= 3) {
+      group = "";
+      version = segs[1]!;
+      rest = segs.slice(2);
+    } else if (segs[0] === "apis" && segs.length >= 4) {
+      group = segs[1]!;
+      version = segs[2]!;
+      rest = segs.slice(3);
+    } else return undefined;
+    let legacyWatch = false;
+    if (rest[0] === "watch") {
+      legacyWatch = true;
+      rest = rest.slice(1);
+    }
+    let namespace: string | undefined;
+    if (rest[0] === "namespaces" && rest.length >= 3 && !(rest.length === 3 && (rest[2] === "status" || rest[2] === "finalize"))) {
+      namespace = rest[1];
+      rest = rest.slice(2);
+    }
+    if (rest.length === 0 || rest.length > 3) throw errors.notFoundPath();
+    const [resource, name, subresource] = rest as [string, string | undefined, string | undefined];
+    let info = this.registry.get(group, version, resource);
+    const known = info !== undefined;
+    if (!info) {
+      if (group === "" || (isBuiltinGroup(group) && [...this.registry.groups().keys()].includes(group))) throw errors.notFoundPath();
+      // An unknown (CRD-like) resource: provisional until a create teaches us its kind and scope.
+      const kind = resource.replace(/s$/, "").replace(/^./, (c) => c.toUpperCase());
+      info = resourceInfo({ group, version, resource, kind, namespaced: namespace !== undefined, generation: true });
+    }
+    if (info.namespaced === false && namespace !== undefined && known) throw errors.notFoundPath();
+    if (subresource !== undefined && !(subresource === "status" && info.statusSubresource)) throw errors.notFoundPath();
+    return { group, version, info, known, namespace, name, subresource, legacyWatch };
+  }
+
+  private attributes(method: string, path: string, q: URLSearchParams, r: ResourceRoute | undefined): RequestAttributes {
+    if (!r) return { verb: method.toLowerCase(), resourceRequest: false, apiGroup: "", resource: "", subresource: "", namespace: "", name: "", path };
+    const watch = r.legacyWatch || q.get("watch") === "1" || q.get("watch") === "true";
+    let verb: string;
+    switch (method) {
+      case "GET":
+      case "HEAD":
+        verb = watch ? "watch" : r.name ? "get" : "list";
+        break;
+      case "POST":
+        verb = "create";
+        break;
+      case "PUT":
+        verb = "update";
+        break;
+      case "PATCH":
+        verb = "patch";
+        break;
+      case "DELETE":
+        verb = r.name ? "delete" : "deletecollection";
+        break;
+      default:
+        throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
+    }
+    let name = r.name ?? "";
+    if (!name && (verb === "list" || verb === "watch")) {
+      // As the real authorizer does: a list/watch narrowed to one name is authorized as that name.
+      const m = /(?:^|,)metadata\.name==?([^,]+)/.exec(q.get("fieldSelector") ?? "");
+      if (m) name = m[1]!;
+    }
+    return {
+      verb,
+      resourceRequest: true,
+      apiGroup: r.group,
+      resource: r.info.resource,
+      subresource: r.subresource ?? "",
+      namespace: r.namespace ?? "",
+      name,
+      path,
+    };
+  }
+
+  /** SelfSubjectAccessReview / SubjectAccessReview: evaluated, never stored. */
+  private async accessReview(req: IncomingMessage, res: ServerResponse, r: ResourceRoute, self: UserInfo, record: RequestRecord): Promise<void> {
+    const body = this.objectBody(this.decode(await this.readBody(req), req.headers["content-type"], "create"));
+    this.resolveForWrite(r, body);
+    const spec = (body.spec ?? {}) as {
+      resourceAttributes?: Record<string, string | undefined>;
+      nonResourceAttributes?: { path?: string; verb?: string };
+      user?: string;
+      groups?: string[];
+    };
+    let subject = self;
+    if (r.info.resource === "subjectaccessreviews") {
+      if (!spec.user && !spec.groups) throw errors.invalid(r.info.kind, { group: r.group, resource: r.info.resource }, [{ reason: "FieldValueRequired", field: "spec.user", message: "Required value: at least one of user or group must be specified" }]);
+      subject = { user: spec.user ?? "", groups: spec.groups ?? [] };
+    }
+    let attrs: RequestAttributes;
+    if (spec.resourceAttributes) {
+      const ra = spec.resourceAttributes;
+      attrs = {
+        verb: ra.verb ?? "",
+        resourceRequest: true,
+        apiGroup: ra.group ?? "",
+        resource: ra.resource ?? "",
+        subresource: ra.subresource ?? "",
+        namespace: ra.namespace ?? "",
+        name: ra.name ?? "",
+        path: "",
+      };
+    } else if (spec.nonResourceAttributes) {
+      const na = spec.nonResourceAttributes;
+      attrs = { verb: na.verb ?? "", resourceRequest: false, apiGroup: "", resource: "", subresource: "", namespace: "", name: "", path: na.path ?? "" };
+    } else
+      throw errors.invalid(r.info.kind, { group: r.group, resource: r.info.resource }, [
+        { reason: "FieldValueRequired", field: "spec.resourceAttributes", message: "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified" },
+      ]);
+    const allowed = this.opts.authz === "allow-all" || this.rbac.authorize(subject, attrs);
+    record.status = 201;
+    this.json(res, 201, { ...body, metadata: { ...body.metadata, creationTimestamp: null }, status: { allowed, ...(allowed ? { reason: "allowed by test API server" } : {}) } });
+  }
+
+  // ---- non-resource endpoints ----------------------------------------------------------------
+
+  private nonResource(method: string, path: string, res: ServerResponse, record: RequestRecord): void {
+    if (method !== "GET" && method !== "HEAD") throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
+    const ok = (body: unknown): void => {
+      record.status = 200;
+      this.json(res, 200, body);
+    };
+    if (HEALTH.has(path)) {
+      record.status = 200;
+      res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
+      res.end("ok");
+      return;
+    }
+    const segs = path.split("/").filter(Boolean);
+    if (path === "/version") return ok({ ...this.opts.kubernetesVersion, platform: "linux/amd64", goVersion: "go1.22.0", compiler: "gc" });
+    if (path === "/") return ok({ paths: ["/api", "/api/v1", "/apis", ...[...this.registry.groups().keys()].map((g) => `/apis/${g}`), "/healthz", "/livez", "/readyz", "/version"] });
+    if (path === "/api") {
+      const host = new URL(this.serverUrl()).host;
+      return ok({ kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: host }] });
+    }
+    if (path === "/api/v1") return ok(this.resourceList("", "v1"));
+    if (path === "/apis") {
+      const groups = [...this.registry.groups()].map(([name, versions]) => this.apiGroup(name, versions));
+      return ok({ kind: "APIGroupList", apiVersion: "v1", groups });
+    }
+    if (segs[0] === "apis" && segs.length === 2) {
+      const versions = this.registry.groups().get(segs[1]!);
+      if (versions) return ok({ kind: "APIGroup", apiVersion: "v1", ...this.apiGroup(segs[1]!, versions) });
+    }
+    if (segs[0] === "apis" && segs.length === 3 && this.registry.groups().get(segs[1]!)?.includes(segs[2]!))
+      return ok(this.resourceList(segs[1]!, segs[2]!));
+    throw errors.notFoundPath();
+  }
+
+  private apiGroup(name: string, versions: string[]): Record<string, unknown> {
+    const vs = versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v }));
+    return { name, versions: vs, preferredVersion: vs[0] };
+  }
+
+  private resourceList(group: string, version: string): Record<string, unknown> {
+    const resources: Record<string, unknown>[] = [];
+    for (const r of this.registry.all()) {
+      if (r.group !== group || r.version !== version) continue;
+      resources.push({ name: r.resource, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: VERBS, ...(r.shortNames && { shortNames: r.shortNames }) });
+      if (r.statusSubresource)
+        resources.push({ name: `${r.resource}/status`, singularName: "", namespaced: r.namespaced, kind: r.kind, verbs: ["get", "patch", "update"] });
+    }
+    return { kind: "APIResourceList", apiVersion: "v1", groupVersion: groupVersion(group, version), resources };
+  }
+
+  // ---- resources -------------------------------------------------------------------------------
+
+  private async readBody(req: IncomingMessage): Promise<Buffer> {
+    const declared = Number(req.headers["content-length"] ?? "0");
+    if (declared > this.opts.maxBodyBytes) {
+      req.resume();
+      throw errors.tooLarge(this.opts.maxBodyBytes);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req as AsyncIterable<Buffer>) {
+      size += c.length;
+      if (size > this.opts.maxBodyBytes) {
+        req.resume();
+        throw errors.tooLarge(this.opts.maxBodyBytes);
+      }
+      chunks.push(c);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  private decode(body: Buffer, contentType: string | undefined, what: string): unknown {
+    const ct = (contentType ?? "application/json").split(";")[0]!.trim().toLowerCase();
+    const text = body.toString("utf8");
+    if (text.trim() === "") throw errors.badRequest(`${what}: the request body is empty`);
+    try {
+      if (ct === "application/yaml" || ct === "application/apply-patch+yaml") return YAML.parse(text, { maxAliasCount: 100 });
+      if (ct === "application/json" || ct.endsWith("+json") || ct === "") return JSON.parse(text);
+    } catch (err) {
+      throw errors.badRequest(`${what}: couldn't decode the request body as ${ct}: ${(err as Error).message}`);
+    }
+    throw errors.unsupportedMediaType(ct);
+  }
+
+  private async resource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    q: URLSearchParams,
+    r: ResourceRoute,
+    attrs: RequestAttributes,
+    record: RequestRecord,
+  ): Promise<void> {
+    if (attrs.verb !== "list" && attrs.verb !== "watch" && attrs.verb !== "deletecollection" && attrs.verb !== "create" && r.info.namespaced && !r.namespace && r.known)
+      throw errors.notFoundPath();
+    const dryRun = this.dryRun(q);
+    const send = (code: number, body: unknown, headers: Record<string, string> = {}): void => {
+      record.status = code;
+      this.json(res, code, body, headers);
+    };
+    switch (attrs.verb) {
+      case "get": {
+        const o = this.store.getRaw(r.info, r.namespace, r.name!);
+        if (!o) throw errors.notFound({ group: r.group, resource: r.info.resource, name: r.name });
+        return send(200, o);
+      }
+      case "list":
+        return send(200, this.list(r, q));
+      case "watch": {
+        const ts = q.get("timeoutSeconds");
+        if (ts !== null && !/^[0-9]+$/.test(ts)) throw errors.badRequest(`timeoutSeconds: invalid value ${JSON.stringify(ts)}`);
+        this.hub.serve(req, res, this.store, {
+          info: r.info,
+          namespace: r.namespace,
+          name: r.name,
+          label: labelMatcher(q.get("labelSelector")),
+          field: fieldMatcher(q.get("fieldSelector"), r.info.fields),
+          resourceVersion: q.get("resourceVersion") ?? undefined,
+          allowBookmarks: q.get("allowWatchBookmarks") === "true" || q.get("allowWatchBookmarks") === "1",
+          sendInitialEvents: q.get("sendInitialEvents") === "true",
+          timeoutSeconds: ts === null ? undefined : Number(ts),
+          bookmarkIntervalMs: this.opts.bookmarkIntervalMs,
+        });
+        record.status = res.statusCode;
+        return;
+      }
+      case "create": {
+        if (r.name) throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
+        const obj = this.objectBody(this.decode(await this.readBody(req), req.headers["content-type"], "create"));
+        const info = this.resolveForWrite(r, obj);
+        this.checkIdentity(info, r, obj);
+        const warnings = await this.validate(info, obj, q);
+        if (info.statusSubresource) this.resetStatusOnCreate(info, obj);
+        const created = this.store.createIn(info, r.namespace, obj, { dryRun });
+        return send(201, created, warnings);
+      }
+      case "update": {
+        if (!r.name) throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
+        const obj = this.objectBody(this.decode(await this.readBody(req), req.headers["content-type"], "update"));
+        const info = this.resolveForWrite(r, obj);
+        this.checkIdentity(info, r, obj);
+        if (obj.metadata?.name !== r.name)
+          throw errors.badRequest(`the name of the object (${String(obj.metadata?.name)}) does not match the name on the URL (${r.name})`);
+        const warnings = await this.validate(info, obj, q);
+        const scope = r.subresource === "status" ? "status" : "main";
+        return send(200, this.store.replace(info, r.namespace, r.name, obj, { dryRun, scope }), warnings);
+      }
+      case "patch":
+        return this.patch(req, q, r, dryRun, send);
+      case "delete": {
+        const opts = await this.deleteOptions(req, q);
+        const deleted = this.store.remove(r.info, r.namespace, r.name!, { ...opts, dryRun });
+        return send(200, deleted);
+      }
+      case "deletecollection": {
+        const opts = await this.deleteOptions(req, q);
+        const label = labelMatcher(q.get("labelSelector"));
+        const field = fieldMatcher(q.get("fieldSelector"), r.info.fields);
+        const victims = this.store.listCurrent(r.info, r.namespace).filter((o) => label(o) && field(o));
+        const items = victims.map((o) =>
+          this.store.remove(r.info, o.metadata.namespace, o.metadata.name!, { ...opts, dryRun }),
+        );
+        return send(200, {
+          kind: r.info.listKind,
+          apiVersion: groupVersion(r.info.group, r.info.version),
+          metadata: { resourceVersion: String(this.store.resourceVersion) },
+          items: isBuiltinGroup(r.group) ? items.map(stripTypeMeta) : items,
+        });
+      }
+    }
+    void method;
+  }
+
+  private dryRun(q: URLSearchParams): boolean {
+    const vals = q.getAll("dryRun");
+    for (const v of vals) if (v !== "All") throw errors.badRequest(`Invalid dry run value: ${JSON.stringify(v)}; supported values: "All"`);
+    return vals.length > 0;
+  }
+
+  private objectBody(v: unknown): KubeObject {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) throw errors.badRequest("the request body must be a JSON object");
+    const o = v as KubeObject;
+    if (o.metadata !== undefined && (o.metadata === null || typeof o.metadata !== "object" || Array.isArray(o.metadata)))
+      throw errors.badRequest("metadata: must be an object");
+    o.metadata = o.metadata ?? {};
+    return o;
+  }
+
+  /** Checks apiVersion/kind in the body against the URL, learning unknown (CRD-like) resources. */
+  private resolveForWrite(r: ResourceRoute, obj: KubeObject): ResourceInfo {
+    if (typeof obj.kind !== "string" || obj.kind === "") throw errors.badRequest(`Object 'Kind' is missing in '${JSON.stringify(obj).slice(0, 200)}'`);
+    const gv = groupVersion(r.group, r.version);
+    if (obj.apiVersion !== gv)
+      throw errors.badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${gv})`);
+    if (!r.known) {
+      const learned = this.registry.learn(r.group, r.version, r.info.resource, obj.kind, r.namespace !== undefined);
+      r.info = learned;
+      r.known = true;
+    }
+    if (obj.kind !== r.info.kind)
+      throw errors.badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${r.info.kind})`);
+    return r.info;
+  }
+
+  private checkIdentity(info: ResourceInfo, r: ResourceRoute, obj: KubeObject): void {
+    const ns = obj.metadata.namespace;
+    if (info.namespaced && ns !== undefined && ns !== "" && ns !== r.namespace)
+      throw errors.badRequest("the namespace of the provided object does not match the namespace sent on the request");
+    if (info.namespaced && !r.namespace) throw errors.notFoundPath();
+  }
+
+  private resetStatusOnCreate(info: ResourceInfo, obj: KubeObject): void {
+    // As the registry strategies do in PrepareForCreate: clients cannot create an object with a status.
+    if (info.group !== "") delete obj.status;
+    else if (info.resource === "pods") obj.status = { phase: "Pending" };
+    else if (info.resource === "namespaces") obj.status = { phase: "Active" };
+    else if (info.resource === "services") obj.status = { loadBalancer: {} };
+  }
+
+  /** Applies fieldValidation and schema checks; returns response headers (Warning) to send. */
+  private async validate(info: ResourceInfo, obj: KubeObject, q: URLSearchParams): Promise<Record<string, string>> {
+    if (this.opts.validation === "off") return {};
+    const mode: FieldValidation = parseFieldValidation(q.get("fieldValidation"), "Strict");
+    const unknown = unknownFields(info, obj, mode !== "Strict");
+    if (unknown.length > 0 && mode === "Strict") {
+      const list = unknown.map((f) => `unknown field "${f}"`).join(", ");
+      throw errors.badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: strict decoding error: ${list}`);
+    }
+    const name = obj.metadata.name;
+    const causes = [
+      ...(typeof name === "string" && name !== "" ? nameCauses(info, name) : []),
+      ...(obj.metadata.generateName && !name ? nameCauses(info, `${obj.metadata.generateName}x`) : []),
+      ...labelCauses(obj),
+      ...(await schemaCauses(info, obj)),
+    ];
+    if (causes.length > 0) throw errors.invalid(info.kind, { group: info.group, resource: info.resource, name: String(name ?? "") }, causes);
+    if (unknown.length > 0 && mode === "Warn") return { Warning: unknown.map((f) => `299 - "unknown field \\"${f}\\""`).join(", ") };
+    return {};
+  }
+
+  private async patch(
+    req: IncomingMessage,
+    q: URLSearchParams,
+    r: ResourceRoute,
+    dryRun: boolean,
+    send: (code: number, body: unknown, headers?: Record<string, string>) => void,
+  ): Promise<void> {
+    if (!r.name) throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
+    const type: PatchType = patchTypeOf(req.headers["content-type"]);
+    const patch = this.decode(await this.readBody(req), req.headers["content-type"], "patch") as Json;
+    const cur = this.store.getRaw(r.info, r.namespace, r.name);
+    if (type === "apply") {
+      const manager = q.get("fieldManager");
+      if (!manager) throw errors.badRequest('PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
+      const body = this.objectBody(patch);
+      const info = this.resolveForWrite(r, body);
+      if (body.metadata.name !== r.name)
+        throw errors.badRequest(`the name of the object (${String(body.metadata.name)}) does not match the name on the URL (${r.name})`);
+      this.checkIdentity(info, r, body);
+      if (!cur) {
+        if (r.subresource) throw errors.notFound({ group: r.group, resource: r.info.resource, name: r.name });
+        const warnings = await this.validate(info, body, q);
+        if (info.statusSubresource) this.resetStatusOnCreate(info, body);
+        return send(201, this.store.createIn(info, r.namespace, body, { dryRun }), warnings);
+      }
+    }
+    if (!cur) throw errors.notFound({ group: r.group, resource: r.info.resource, name: r.name });
+    if (type === "merge" || type === "strategic" || type === "apply") this.objectBody(patch);
+    const patched = applyPatch(type, structuredClone(cur) as unknown as Json, patch) as unknown as KubeObject;
+    const obj = this.objectBody(patched);
+    if (obj.metadata.name !== r.name) throw errors.badRequest("metadata.name: the name of an object cannot be changed by a patch");
+    const info = this.resolveForWrite(r, obj);
+    const warnings = await this.validate(info, obj, q);
+    const scope = r.subresource === "status" ? "status" : "main";
+    send(200, this.store.replace(info, r.namespace, r.name, obj, { dryRun, scope }), warnings);
+  }
+
+  private async deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<DeleteOptions> {
+    const body = await this.readBody(req);
+    const fromQuery: Record<string, unknown> = {};
+    if (q.get("propagationPolicy")) fromQuery.propagationPolicy = q.get("propagationPolicy");
+    if (q.get("gracePeriodSeconds")) fromQuery.gracePeriodSeconds = Number(q.get("gracePeriodSeconds"));
+    const o =
+      body.length === 0 || body.toString().trim() === ""
+        ? fromQuery
+        : ({ ...fromQuery, ...(this.decode(body, req.headers["content-type"], "DeleteOptions") as object) } as Record<string, unknown>);
+    if (o === null || typeof o !== "object" || Array.isArray(o)) throw errors.badRequest("DeleteOptions: must be a JSON object");
+    const policy = o.propagationPolicy;
+    if (policy !== undefined && policy !== null && !["Orphan", "Background", "Foreground"].includes(String(policy)))
+      throw errors.badRequest(`DeleteOptions.propagationPolicy: Unsupported value: ${JSON.stringify(policy)}: supported values: "Foreground", "Background", "Orphan"`);
+    const grace = o.gracePeriodSeconds;
+    if (grace !== undefined && grace !== null && (typeof grace !== "number" || grace < 0 || !Number.isInteger(grace)))
+      throw errors.badRequest(`DeleteOptions.gracePeriodSeconds: Invalid value: ${JSON.stringify(grace)}: must be a non-negative integer`);
+    const out: DeleteOptions = {};
+    const pre = o.preconditions as DeleteOptions["preconditions"];
+    if (pre) out.preconditions = pre;
+    if (policy) out.propagationPolicy = policy as PropagationPolicy;
+    return out;
+  }
+
+  private list(r: ResourceRoute, q: URLSearchParams): Record<string, unknown> {
+    const label = labelMatcher(q.get("labelSelector"));
+    const field = fieldMatcher(q.get("fieldSelector"), r.info.fields);
+    const limitRaw = q.get("limit");
+    if (limitRaw !== null && !/^[0-9]+$/.test(limitRaw)) throw errors.badRequest(`limit: invalid value ${JSON.stringify(limitRaw)}`);
+    const limit = limitRaw === null ? 0 : Number(limitRaw);
+    const rvParam = q.get("resourceVersion") ?? "";
+    const match = q.get("resourceVersionMatch") ?? "";
+    const cont = q.get("continue") ?? "";
+    let at = this.store.resourceVersion;
+    let after = "";
+    if (cont) {
+      if (rvParam !== "") throw errors.badRequest("specifying resource version is not allowed when using continue");
+      let token: { rv?: unknown; start?: unknown };
+      try {
+        token = JSON.parse(Buffer.from(cont, "base64url").toString("utf8")) as typeof token;
+      } catch {
+        throw errors.badRequest("continue key is not valid: illegal base64 data");
+      }
+      if (typeof token.rv !== "number" || typeof token.start !== "string") throw errors.badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+      if (token.rv < this.store.oldestResourceVersion)
+        throw errors.gone(
+          "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+        );
+      at = token.rv;
+      after = token.start;
+    } else if (match !== "") {
+      if (rvParam === "") throw errors.badRequest("resourceVersionMatch is forbidden unless resourceVersion is provided");
+      if (match !== "Exact" && match !== "NotOlderThan") throw errors.badRequest(`resourceVersionMatch: Unsupported value: ${JSON.stringify(match)}`);
+      if (!/^[0-9]+$/.test(rvParam)) throw errors.badRequest(`invalid resource version: ${JSON.stringify(rvParam)}`);
+      if (match === "Exact") {
+        if (rvParam === "0") throw errors.badRequest('resourceVersionMatch "Exact" is forbidden for resourceVersion "0"');
+        at = Number(rvParam);
+      } else if (Number(rvParam) > at) throw errors.timeout(`Too large resource version: ${rvParam}, current: ${at}`);
+    } else if (rvParam !== "" && rvParam !== "0") {
+      if (!/^[0-9]+$/.test(rvParam)) throw errors.badRequest(`invalid resource version: ${JSON.stringify(rvParam)}`);
+      if (Number(rvParam) > at) throw errors.timeout(`Too large resource version: ${rvParam}, current: ${at}`);
+    }
+    const all = at === this.store.resourceVersion ? this.store.listCurrent(r.info, r.namespace) : this.store.snapshot(r.info, r.namespace, at);
+    const keyOf = (o: KubeObject) => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : String(o.metadata.name));
+    let items = all.filter((o) => label(o) && field(o));
+    if (after) items = items.filter((o) => keyOf(o) > after);
+    const metadata: Record<string, unknown> = { resourceVersion: String(at) };
+    if (limit > 0 && items.length > limit) {
+      const remaining = items.length - limit;
+      items = items.slice(0, limit);
+      metadata.continue = Buffer.from(JSON.stringify({ v: "meta.k8s.io/v1", rv: at, start: keyOf(items[items.length - 1]!) })).toString("base64url");
+      if (!q.get("labelSelector") && !q.get("fieldSelector")) metadata.remainingItemCount = remaining;
+    }
+    return {
+      kind: r.info.listKind,
+      apiVersion: groupVersion(r.info.group, r.info.version),
+      metadata,
+      // Typed lists of built-in kinds carry no apiVersion/kind on their items; CRD lists do.
+      items: isBuiltinGroup(r.group) ? items.map(stripTypeMeta) : items,
+    };
+  }
+}

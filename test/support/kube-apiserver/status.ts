@@ -1,0 +1,84 @@
+// Kubernetes `Status` error objects, shaped like k8s.io/apimachinery/pkg/api/errors builds them.
+
+export interface StatusCause {
+  reason?: string;
+  message: string;
+  field?: string;
+}
+
+export interface StatusObject {
+  kind: "Status";
+  apiVersion: "v1";
+  metadata: Record<string, unknown>;
+  status: "Failure" | "Success";
+  message: string;
+  reason: string;
+  details?: { name?: string; group?: string; kind?: string; uid?: string; causes?: StatusCause[]; retryAfterSeconds?: number };
+  code: number;
+}
+
+/** An error that the HTTP layer answers with its Status; store methods throw it too. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: StatusObject,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(status.message);
+    this.name = "ApiError";
+  }
+  get code(): number {
+    return this.status.code;
+  }
+}
+
+interface Target {
+  group: string;
+  resource: string;
+  name?: string;
+}
+
+function qualified(t: Target): string {
+  return t.group ? `${t.resource}.${t.group}` : t.resource;
+}
+
+export function statusObject(code: number, reason: string, message: string, details?: StatusObject["details"]): StatusObject {
+  const s: StatusObject = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
+  if (details) s.details = details;
+  return s;
+}
+
+function details(t: Target): StatusObject["details"] {
+  const d: NonNullable<StatusObject["details"]> = { kind: t.resource };
+  if (t.name !== undefined) d.name = t.name;
+  if (t.group) d.group = t.group;
+  return d;
+}
+
+export const errors = {
+  notFound: (t: Target) => new ApiError(statusObject(404, "NotFound", `${qualified(t)} "${t.name ?? ""}" not found`, details(t))),
+  alreadyExists: (t: Target) =>
+    new ApiError(statusObject(409, "AlreadyExists", `${qualified(t)} "${t.name ?? ""}" already exists`, details(t))),
+  conflict: (t: Target, why: string) =>
+    new ApiError(
+      statusObject(409, "Conflict", `Operation cannot be fulfilled on ${qualified(t)} "${t.name ?? ""}": ${why}`, details(t)),
+    ),
+  badRequest: (message: string) => new ApiError(statusObject(400, "BadRequest", message)),
+  invalid: (kind: string, t: Target, causes: StatusCause[]) => {
+    const gk = t.group ? `${kind}.${t.group}` : kind;
+    const summary = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message));
+    const msg = `${gk} "${t.name ?? ""}" is invalid: ${summary.length === 1 ? summary[0] : `[${summary.join(", ")}]`}`;
+    return new ApiError(
+      statusObject(422, "Invalid", msg, { name: t.name ?? "", group: t.group, kind, causes }),
+    );
+  },
+  forbidden: (message: string, t: Target) => new ApiError(statusObject(403, "Forbidden", message, details(t))),
+  unauthorized: () => new ApiError(statusObject(401, "Unauthorized", "Unauthorized")),
+  gone: (message: string) => new ApiError(statusObject(410, "Expired", message)),
+  methodNotAllowed: (message: string) => new ApiError(statusObject(405, "MethodNotAllowed", message)),
+  unsupportedMediaType: (contentType: string) =>
+    new ApiError(statusObject(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/merge-patch+json, application/strategic-merge-patch+json, application/json-patch+json, application/apply-patch+yaml (got ${JSON.stringify(contentType)})`)),
+  tooLarge: (limit: number) =>
+    new ApiError(statusObject(413, "RequestEntityTooLarge", `Request entity too large: limit is ${limit}`)),
+  notFoundPath: () => new ApiError(statusObject(404, "NotFound", "the server could not find the requested resource")),
+  timeout: (message: string) => new ApiError(statusObject(504, "Timeout", message)),
+};

@@ -1,0 +1,475 @@
+// Object storage with etcd-like semantics: one global, monotonically increasing resourceVersion,
+// an event log (bounded by the compaction window) that watches replay from, and snapshots of any
+// retained revision for consistent paginated lists.
+import { randomUUID, randomInt } from "node:crypto";
+import { errors, ApiError } from "./status.js";
+import { groupVersion, gvrKey, type GvrRef, type ResourceInfo, type ResourceRegistry } from "./resources.js";
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  ownerReferences?: unknown[];
+  [k: string]: unknown;
+}
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  [k: string]: unknown;
+}
+
+export type EventType = "ADDED" | "MODIFIED" | "DELETED";
+
+export interface StoreEvent {
+  type: EventType;
+  /** The object after the change (for DELETED: its last state, carrying the deletion's resourceVersion). */
+  object: KubeObject;
+  /** The object before the change (absent for ADDED). */
+  oldObject?: KubeObject;
+  resource: ResourceInfo;
+  resourceVersion: number;
+}
+
+export interface DeletePreconditions {
+  uid?: string;
+  resourceVersion?: string;
+}
+
+export interface WriteOptions {
+  dryRun?: boolean;
+}
+
+export type PropagationPolicy = "Orphan" | "Background" | "Foreground";
+
+export interface DeleteOptions extends WriteOptions {
+  preconditions?: DeletePreconditions;
+  /** What happens to objects whose ownerReferences point at the deleted one (default Background). */
+  propagationPolicy?: PropagationPolicy;
+}
+
+const GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+
+export function nowTimestamp(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+function objKey(ns: string | undefined, name: string): string {
+  return ns ? `${ns}/${name}` : name;
+}
+
+function specOf(obj: KubeObject): Record<string, unknown> {
+  const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = obj;
+  return rest;
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export class ObjectStore {
+  private rv: number;
+  private compactedRv: number;
+  private readonly log: StoreEvent[] = [];
+  private readonly data = new Map<string, Map<string, KubeObject>>();
+  private readonly listeners = new Set<(e: StoreEvent) => void>();
+  private readonly pending: StoreEvent[] = [];
+  private dispatching = false;
+
+  constructor(
+    readonly registry: ResourceRegistry,
+    private readonly opts: { compactionWindow: number; requireNamespaces: boolean },
+  ) {
+    // Start well above 0: "0" means "any version" to the API, so no real object ever carries it.
+    this.rv = 100;
+    this.compactedRv = this.rv;
+  }
+
+  /** Current (latest) resourceVersion of the whole store. */
+  get resourceVersion(): number {
+    return this.rv;
+  }
+
+  /** Oldest resourceVersion a watch or exact list may still start from. */
+  get oldestResourceVersion(): number {
+    return this.compactedRv;
+  }
+
+  // ---- public API for simulated cluster actors (kubelet, controllers) -----------------------
+
+  // Generic in the object type so tests can use kubernetes-types (`store.get<Pod>("pods", ns, n)`).
+
+  get<T = KubeObject>(gvr: GvrRef, namespace: string | undefined, name: string): T | undefined {
+    const info = this.registry.resolve(gvr);
+    const o = this.bucket(info).get(objKey(info.namespaced ? namespace : undefined, name));
+    return o ? (clone(o) as T) : undefined;
+  }
+
+  list<T = KubeObject>(gvr: GvrRef, namespace?: string): T[] {
+    return this.listCurrent(this.registry.resolve(gvr), namespace).map((o) => clone(o) as T);
+  }
+
+  /** Creates an object (apiVersion/kind pick the resource; metadata.namespace for namespaced kinds). */
+  create<T extends object>(obj: T, opts: WriteOptions = {}): T {
+    const o = obj as unknown as KubeObject;
+    const info = this.infoOf(o);
+    return this.createIn(info, o.metadata?.namespace, o, opts) as unknown as T;
+  }
+
+  /** Full replacement (spec and status). A set metadata.resourceVersion must be current (409 otherwise). */
+  update<T extends object>(obj: T, opts: WriteOptions = {}): T {
+    const o = obj as unknown as KubeObject;
+    const info = this.infoOf(o);
+    return this.replace(info, o.metadata?.namespace, String(o.metadata?.name ?? ""), o, { ...opts, scope: "all" }) as unknown as T;
+  }
+
+  /** Merges `status` into the object's status (a JSON merge patch of .status) or applies fn to it. */
+  patchStatus<T = KubeObject>(
+    gvr: GvrRef,
+    namespace: string | undefined,
+    name: string,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    status: Record<string, unknown> | ((old: any) => Record<string, unknown>),
+  ): T {
+    const info = this.registry.resolve(gvr);
+    const cur = this.bucket(info).get(objKey(info.namespaced ? namespace : undefined, name));
+    if (!cur) throw errors.notFound({ group: info.group, resource: info.resource, name });
+    const old = (clone(cur).status as Record<string, unknown> | undefined) ?? {};
+    const next = typeof status === "function" ? status(old) : mergeStatus(old, status);
+    const updated = clone(cur);
+    updated.status = next;
+    return this.replace(info, namespace, name, updated, { scope: "all" }) as T;
+  }
+
+  delete(gvr: GvrRef, namespace: string | undefined, name: string, opts: DeleteOptions = {}): KubeObject {
+    return this.remove(this.registry.resolve(gvr), namespace, name, opts);
+  }
+
+  /** Subscribes to every committed change; returns the unsubscribe function. */
+  onChange(fn: (e: StoreEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  // ---- internals used by the HTTP layer ------------------------------------------------------
+
+  infoOf(obj: KubeObject): ResourceInfo {
+    if (!obj || typeof obj !== "object") throw errors.badRequest("object is not a JSON object");
+    if (!obj.apiVersion || !obj.kind) throw errors.badRequest(`Object 'Kind' is missing in '${JSON.stringify(obj).slice(0, 200)}'`);
+    const info = this.registry.byKind(obj.apiVersion, obj.kind);
+    if (!info) throw errors.badRequest(`no resource registered for ${obj.apiVersion}, Kind=${obj.kind}`);
+    return info;
+  }
+
+  bucket(info: ResourceInfo): Map<string, KubeObject> {
+    const k = gvrKey(info);
+    let b = this.data.get(k);
+    if (!b) {
+      b = new Map();
+      this.data.set(k, b);
+    }
+    return b;
+  }
+
+  getRaw(info: ResourceInfo, namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.bucket(info).get(objKey(info.namespaced ? namespace : undefined, name));
+  }
+
+  listCurrent(info: ResourceInfo, namespace?: string): KubeObject[] {
+    const items = [...this.bucket(info).entries()]
+      .filter(([, o]) => !namespace || !info.namespaced || o.metadata.namespace === namespace)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, o]) => o);
+    return items;
+  }
+
+  /** The objects of a resource as they were at resourceVersion `at` (410 if compacted away). */
+  snapshot(info: ResourceInfo, namespace: string | undefined, at: number): KubeObject[] {
+    if (at > this.rv) throw errors.timeout(`Too large resource version: ${at}, current: ${this.rv}`);
+    if (at < this.compactedRv) throw errors.gone(`too old resource version: ${at} (${this.compactedRv})`);
+    const state = new Map<string, KubeObject>(this.bucket(info));
+    const k = gvrKey(info);
+    for (let i = this.log.length - 1; i >= 0; i--) {
+      const e = this.log[i]!;
+      if (e.resourceVersion <= at) break;
+      if (gvrKey(e.resource) !== k) continue;
+      const key = objKey(e.object.metadata.namespace, e.object.metadata.name!);
+      if (e.type === "ADDED") state.delete(key);
+      else state.set(key, e.oldObject!);
+    }
+    return [...state.entries()]
+      .filter(([, o]) => !namespace || !info.namespaced || o.metadata.namespace === namespace)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, o]) => o);
+  }
+
+  /** Logged events after resourceVersion `after`; throws 410 if some were compacted away. */
+  eventsSince(after: number): StoreEvent[] {
+    if (after < this.compactedRv) throw errors.gone(`too old resource version: ${after} (${this.compactedRv})`);
+    const out: StoreEvent[] = [];
+    for (let i = this.log.length - 1; i >= 0; i--) {
+      const e = this.log[i]!;
+      if (e.resourceVersion <= after) break;
+      out.push(e);
+    }
+    return out.reverse();
+  }
+
+  /** Forgets all history: watches and exact lists from any older resourceVersion get 410 Gone. */
+  compact(): void {
+    this.log.length = 0;
+    this.compactedRv = this.rv;
+  }
+
+  private checkNamespace(info: ResourceInfo, namespace: string | undefined): void {
+    if (!info.namespaced) return;
+    if (!namespace) throw errors.badRequest("the server could not find the requested resource: a namespace is required");
+    if (this.opts.requireNamespaces) {
+      const nsInfo = this.registry.resolve("namespaces");
+      if (!this.getRaw(nsInfo, undefined, namespace)) throw errors.notFound({ group: "", resource: "namespaces", name: namespace });
+    }
+  }
+
+  createIn(info: ResourceInfo, namespace: string | undefined, input: KubeObject, opts: WriteOptions = {}): KubeObject {
+    const obj = clone(input);
+    obj.metadata = obj.metadata ?? {};
+    obj.apiVersion = groupVersion(info.group, info.version);
+    obj.kind = info.kind;
+    const ns = info.namespaced ? (namespace ?? obj.metadata.namespace) : undefined;
+    this.checkNamespace(info, ns);
+    const b = this.bucket(info);
+    if (!obj.metadata.name) {
+      if (!obj.metadata.generateName)
+        throw errors.invalid(info.kind, { group: info.group, resource: info.resource }, [
+          { reason: "FieldValueRequired", field: "metadata.name", message: "Required value: name or generateName is required" },
+        ]);
+      do {
+        let suffix = "";
+        for (let i = 0; i < 5; i++) suffix += GENERATE_ALPHABET[randomInt(GENERATE_ALPHABET.length)];
+        obj.metadata.name = obj.metadata.generateName + suffix;
+      } while (b.has(objKey(ns, obj.metadata.name)));
+    }
+    const name = obj.metadata.name;
+    if (b.has(objKey(ns, name))) throw errors.alreadyExists({ group: info.group, resource: info.resource, name });
+    if (ns) obj.metadata.namespace = ns;
+    else delete obj.metadata.namespace;
+    obj.metadata.uid = randomUUID();
+    obj.metadata.creationTimestamp = nowTimestamp();
+    delete obj.metadata.deletionTimestamp;
+    delete obj.metadata.deletionGracePeriodSeconds;
+    if (info.generation) obj.metadata.generation = 1;
+    if (opts.dryRun) {
+      delete obj.metadata.resourceVersion;
+      return clone(obj);
+    }
+    this.rv++;
+    obj.metadata.resourceVersion = String(this.rv);
+    b.set(objKey(ns, name), obj);
+    this.emit({ type: "ADDED", object: obj, resource: info, resourceVersion: this.rv });
+    return clone(obj);
+  }
+
+  /**
+   * Replaces an object. `scope` says which part a write may change, as the real registry does for
+   * kinds with a status subresource: "main" keeps the stored status, "status" keeps everything
+   * but status, "all" (store actors, kinds without the subresource) takes the whole object.
+   */
+  replace(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    input: KubeObject,
+    opts: WriteOptions & { scope: "main" | "status" | "all" },
+  ): KubeObject {
+    const ns = info.namespaced ? namespace : undefined;
+    const b = this.bucket(info);
+    const key = objKey(ns, name);
+    const cur = b.get(key);
+    const target = { group: info.group, resource: info.resource, name };
+    if (!cur) throw errors.notFound(target);
+    const given = input.metadata?.resourceVersion;
+    if (given !== undefined && given !== "" && given !== cur.metadata.resourceVersion)
+      throw errors.conflict(target, "the object has been modified; please apply your changes to the latest version and try again");
+    if (input.metadata?.uid && input.metadata.uid !== cur.metadata.uid)
+      throw errors.conflict(target, `Precondition failed: UID in precondition: ${input.metadata.uid}, UID in object meta: ${cur.metadata.uid}`);
+    let next: KubeObject;
+    if (opts.scope === "status") {
+      next = clone(cur);
+      if (input.status === undefined) delete next.status;
+      else next.status = clone(input.status);
+    } else {
+      next = clone(input);
+      next.metadata = next.metadata ?? {};
+      if (opts.scope === "main" && info.statusSubresource) {
+        if (cur.status === undefined) delete next.status;
+        else next.status = clone(cur.status);
+      }
+      // Fields the server owns: identity and history cannot be changed by a client write.
+      next.metadata.name = cur.metadata.name;
+      if (ns) next.metadata.namespace = ns;
+      else delete next.metadata.namespace;
+      next.metadata.uid = cur.metadata.uid;
+      next.metadata.creationTimestamp = cur.metadata.creationTimestamp;
+      if (cur.metadata.deletionTimestamp) {
+        next.metadata.deletionTimestamp = cur.metadata.deletionTimestamp;
+        next.metadata.deletionGracePeriodSeconds = cur.metadata.deletionGracePeriodSeconds;
+      } else {
+        delete next.metadata.deletionTimestamp;
+        delete next.metadata.deletionGracePeriodSeconds;
+      }
+      if (info.generation) {
+        const gen = cur.metadata.generation ?? 1;
+        next.metadata.generation = deepEqual(specOf(next), specOf(cur)) ? gen : gen + 1;
+      } else if (cur.metadata.generation !== undefined) next.metadata.generation = cur.metadata.generation;
+    }
+    next.apiVersion = groupVersion(info.group, info.version);
+    next.kind = info.kind;
+    next.metadata.resourceVersion = cur.metadata.resourceVersion;
+    // A no-op write does not create a new revision, as with the real server.
+    if (deepEqual(next, cur)) return clone(cur);
+    if (opts.dryRun) return clone(next);
+    if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
+      const deleted = this.commitDelete(info, key, next);
+      this.collectDependents(next.metadata.uid!, "Background");
+      return deleted;
+    }
+    this.rv++;
+    next.metadata.resourceVersion = String(this.rv);
+    b.set(key, next);
+    this.emit({ type: "MODIFIED", object: next, oldObject: cur, resource: info, resourceVersion: this.rv });
+    return clone(next);
+  }
+
+  remove(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+    opts: DeleteOptions = {},
+  ): KubeObject {
+    const ns = info.namespaced ? namespace : undefined;
+    const key = objKey(ns, name);
+    const cur = this.bucket(info).get(key);
+    const target = { group: info.group, resource: info.resource, name };
+    if (!cur) throw errors.notFound(target);
+    const pre = opts.preconditions;
+    if (pre?.uid && pre.uid !== cur.metadata.uid)
+      throw errors.conflict(target, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
+    if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion)
+      throw errors.conflict(
+        target,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`,
+      );
+    if ((cur.metadata.finalizers ?? []).length > 0) {
+      // Finalizers hold the object: it only gets a deletionTimestamp until they are removed.
+      if (cur.metadata.deletionTimestamp) return clone(cur);
+      const next = clone(cur);
+      next.metadata.deletionTimestamp = nowTimestamp();
+      next.metadata.deletionGracePeriodSeconds = 0;
+      if (opts.dryRun) return next;
+      this.rv++;
+      next.metadata.resourceVersion = String(this.rv);
+      this.bucket(info).set(key, next);
+      this.emit({ type: "MODIFIED", object: next, oldObject: cur, resource: info, resourceVersion: this.rv });
+      return clone(next);
+    }
+    if (opts.dryRun) return clone(cur);
+    const policy = opts.propagationPolicy ?? "Background";
+    if (policy === "Foreground") this.collectDependents(cur.metadata.uid!, policy);
+    const deleted = this.commitDelete(info, key, cur);
+    if (info.group === "" && info.resource === "namespaces") this.deleteNamespaceContents(name);
+    else if (policy !== "Foreground") this.collectDependents(cur.metadata.uid!, policy);
+    return deleted;
+  }
+
+  /**
+   * Stands in for the garbage collector, synchronously: dependents (objects with an ownerReference
+   * to `uid`) are deleted in turn, or for Orphan just lose that ownerReference.
+   */
+  private collectDependents(uid: string, policy: PropagationPolicy): void {
+    for (const info of this.registry.all()) {
+      for (const o of [...this.bucket(info).values()]) {
+        const refs = (o.metadata.ownerReferences ?? []) as { uid?: string }[];
+        if (!refs.some((r) => r?.uid === uid)) continue;
+        if (policy === "Orphan") {
+          const next = clone(o);
+          next.metadata.ownerReferences = refs.filter((r) => r?.uid !== uid);
+          if ((next.metadata.ownerReferences as unknown[]).length === 0) delete next.metadata.ownerReferences;
+          this.replace(info, o.metadata.namespace, o.metadata.name!, next, { scope: "all" });
+        } else if (this.getRaw(info, o.metadata.namespace, o.metadata.name!)) {
+          this.remove(info, o.metadata.namespace, o.metadata.name!, { propagationPolicy: policy });
+        }
+      }
+    }
+  }
+
+  private commitDelete(info: ResourceInfo, key: string, last: KubeObject): KubeObject {
+    const b = this.bucket(info);
+    const cur = b.get(key)!;
+    b.delete(key);
+    this.rv++;
+    const obj = clone(last);
+    obj.metadata.resourceVersion = String(this.rv);
+    this.emit({ type: "DELETED", object: obj, oldObject: cur, resource: info, resourceVersion: this.rv });
+    return clone(obj);
+  }
+
+  /** Stands in for the namespace controller: everything in a deleted namespace goes with it. */
+  private deleteNamespaceContents(ns: string): void {
+    for (const info of this.registry.all()) {
+      if (!info.namespaced) continue;
+      const b = this.bucket(info);
+      for (const [key, o] of [...b.entries()]) if (o.metadata.namespace === ns) this.commitDelete(info, key, o);
+    }
+  }
+
+  private emit(e: StoreEvent): void {
+    this.log.push(e);
+    while (this.log.length > this.opts.compactionWindow) {
+      const dropped = this.log.shift()!;
+      this.compactedRv = dropped.resourceVersion;
+    }
+    // Listeners may write (actors reacting to a change); queue so everyone sees events in order.
+    this.pending.push(e);
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      for (let next = this.pending.shift(); next; next = this.pending.shift()) {
+        for (const fn of [...this.listeners]) {
+          try {
+            fn(next);
+          } catch (err) {
+            // A failing listener (a test's actor) must not break the write that triggered it.
+            if (!(err instanceof ApiError)) console.error("kube-apiserver: onChange listener threw", err);
+          }
+        }
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+}
+
+function mergeStatus(old: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...old };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else if (v && typeof v === "object" && !Array.isArray(v) && out[k] && typeof out[k] === "object" && !Array.isArray(out[k]))
+      out[k] = mergeStatus(out[k] as Record<string, unknown>, v as Record<string, unknown>);
+    else out[k] = v;
+  }
+  return out;
+}
