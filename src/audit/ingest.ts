@@ -6,6 +6,7 @@ import { stageSelectSql } from "./event-sql.js";
 import { isGzip, scanLines } from "./line-scan.js";
 import { resolveInputs, type ResolvedInput } from "./inputs.js";
 import type { AuditStore } from "./store.js";
+import { serialized } from "./serial.js";
 
 export interface MalformedLine {
   /** The file as named by the user ("-" for stdin, "webhook" for webhook batches). */
@@ -52,15 +53,6 @@ function addReport(into: IngestReport, r: IngestReport, limit: number): void {
   into.duplicates += r.duplicates;
   into.malformed += r.malformed;
   for (const m of r.malformedLines) if (into.malformedLines.length < limit) into.malformedLines.push(m);
-}
-
-// One DuckDB connection runs one statement at a time; the webhook may call in concurrently.
-const locks = new WeakMap<AuditStore, Promise<unknown>>();
-function serialized<T>(store: AuditStore, fn: () => Promise<T>): Promise<T> {
-  const prev = locks.get(store) ?? Promise.resolve();
-  const next = prev.then(fn, fn);
-  locks.set(store, next.catch(() => undefined));
-  return next;
 }
 
 /**
@@ -123,7 +115,7 @@ async function ingestJsonLines(store: AuditStore, input: ResolvedInput, gzip: bo
 /** Loads JSON texts (one event or EventList each) through the same staging as files. */
 async function ingestTexts(store: AuditStore, texts: { line: number; text: string }[], label: string, sourceExpr: string, limit: number): Promise<IngestReport> {
   await store.run("CREATE OR REPLACE TEMP TABLE _in (line BIGINT, j VARCHAR)");
-  const appender = await store.connection.createAppender("_in", "temp");
+  const appender = await store.connection.createAppender("_in", "main", "temp");
   for (const t of texts) {
     appender.appendBigInt(BigInt(t.line));
     appender.appendVarchar(t.text);

@@ -25,6 +25,8 @@ export interface AuditStore {
   query(sql: string, params?: DuckDBValue[]): Promise<Row[]>;
   run(sql: string, params?: DuckDBValue[]): Promise<void>;
   count(): Promise<number>;
+  /** Another connection to the same database (readers run beside the writer, MVCC). */
+  duplicate(): Promise<AuditStore>;
   close(): void;
 }
 
@@ -58,9 +60,14 @@ export async function openStore(path: string, opts: OpenStoreOptions = {}): Prom
   } catch (err) {
     throw new StoreError(lockMessage(path, err));
   }
+  const first = await wrap(instance, path, readOnly, true);
+  if (!readOnly) await first.run(EVENTS_DDL);
+  return first;
+}
+
+async function wrap(instance: DuckDBInstance, path: string, readOnly: boolean, ownsInstance: boolean): Promise<AuditStore> {
   const connection = await instance.connect();
   await connection.run("SET TimeZone = 'UTC'");
-  if (!readOnly) await connection.run(EVENTS_DDL);
   const store: AuditStore = {
     path,
     readOnly,
@@ -80,9 +87,12 @@ export async function openStore(path: string, opts: OpenStoreOptions = {}): Prom
       const rows = await store.query("SELECT count(*) AS n FROM events");
       return Number(rows[0]?.n ?? 0);
     },
+    duplicate() {
+      return wrap(instance, path, readOnly, false);
+    },
     close() {
       connection.closeSync();
-      instance.closeSync();
+      if (ownsInstance) instance.closeSync();
     },
   };
   return store;

@@ -27,6 +27,8 @@ export function observe(pod: Pod, mainName: string, sidecarName: string): Observ
   const main = status(pod, mainName);
   const sidecar = status(pod, sidecarName);
   const mainFinishedAt = time(main?.state?.terminated?.finishedAt);
+  if (main?.state?.terminated && sidecar?.state?.terminated)
+    return { kind: "done", how: "sidecar-terminated", mainFinishedAt, sidecarFinishedAt: time(sidecar.state.terminated.finishedAt) };
   if (phase === "Succeeded" || phase === "Failed") {
     // The kubelet's activeDeadlineSeconds is our safety net, not the controller acting.
     if (pod.status?.reason === "DeadlineExceeded") return { kind: "broken", reason: "canary hit activeDeadlineSeconds" };

@@ -170,8 +170,7 @@ export function register(program: Command): void {
       .option("--tls-key <file>", "TLS private key (PEM)")
       .option("--client-ca <file>", "require client certificates signed by this CA (mTLS)")
       .option("--max-body-bytes <size>", "largest accepted request body (413 above)", sizeParser, 16 << 20)
-      .option("--flush-interval <duration>", "how often received events are written to the store", durationParser({ min: 10 }), 1000)
-      .option("--max-batch-events <n>", "write to the store once this many events are buffered", intParser(1, 1_000_000), 5000);
+      .addOption(new Option("--log-level <level>", "log level").choices(["debug", "info", "warn", "error"]).default("info"));
 
   serverOptions(audit.command("webhook"))
     .description("Receive the API server's audit webhook backend (EventList batches) into the store")
@@ -197,8 +196,7 @@ interface ServerCliOpts {
   tlsKey?: string;
   clientCa?: string;
   maxBodyBytes: number;
-  flushInterval: number;
-  maxBatchEvents: number;
+  logLevel: "debug" | "info" | "warn" | "error";
 }
 
 function toServerOpts(o: ServerCliOpts, withApi: boolean): Parameters<typeof runAuditServer>[0] {
@@ -211,7 +209,6 @@ function toServerOpts(o: ServerCliOpts, withApi: boolean): Parameters<typeof run
     httpListen: withApi ? o.httpListen : undefined,
     tls: o.tlsCert && o.tlsKey ? { certFile: o.tlsCert, keyFile: o.tlsKey, clientCaFile: o.clientCa } : undefined,
     maxBodyBytes: o.maxBodyBytes,
-    flushIntervalMs: o.flushInterval,
-    maxBatchEvents: o.maxBatchEvents,
+    logLevel: o.logLevel,
   };
 }

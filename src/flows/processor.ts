@@ -21,6 +21,8 @@ export interface FlowProcessorOptions {
   podLabels: boolean;
   /** Keep only events from this node (a DaemonSet agent's own node). */
   node?: string;
+  /** Aggregate per-interval flow records for --flows-out (default true). */
+  flowsOut?: boolean;
 }
 
 /** One aggregated flow of an interval, as written by --flows-out. */
@@ -73,6 +75,7 @@ export class FlowProcessor {
   private readonly enricher: Enricher;
   private readonly podLabels: boolean;
   private readonly node: string | undefined;
+  private readonly flowsOut: boolean;
   private lastFlush = Date.now();
 
   constructor(opts: FlowProcessorOptions) {
@@ -80,6 +83,7 @@ export class FlowProcessor {
     this.enricher = opts.enricher;
     this.podLabels = opts.podLabels;
     this.node = opts.node;
+    this.flowsOut = opts.flowsOut ?? true;
     const pod = (names: string[], ...extra: string[]): string[] => (opts.podLabels ? [...names, ...extra] : names);
     this.tcp = new SeriesTable("tcp", pod(["src_namespace", "src_workload", "dst_namespace", "dst_workload", "dst_service"], "src_pod", "dst_pod"), 3, opts.maxSeries);
     registerTableCounter(r, this.tcp, 0, "watch_auditor_flows_tcp_connections_total", "TCP connections opened (tcp_connect) from source to destination workload.");
@@ -188,6 +192,7 @@ export class FlowProcessor {
       : src.namespace + SEP + src.workload + SEP + dst.namespace + SEP + dst.workload + SEP + service;
     const row = this.tcp.row(key, () => (this.podLabels ? [src.namespace, src.workload, dst.namespace, dst.workload, service, srcPod, dstPod] : [src.namespace, src.workload, dst.namespace, dst.workload, service]));
     this.add(row, this.tcp, conn, sent, received);
+    if (!this.flowsOut) return;
 
     const fkey = key + SEP + src.kind + SEP + dst.kind + SEP + (src.release ?? "") + SEP + (dst.release ?? "") + SEP + dstPort;
     const frow = this.flows.row(fkey, () => []);

@@ -97,6 +97,7 @@ export class FlowsService {
       enricher: new Enricher(resolver, opts.cidrNames),
       maxSeries: opts.maxSeries,
       podLabels: opts.podLabels,
+      flowsOut: !!opts.flowsOut,
       ...(opts.node ? { node: opts.node } : {}),
     });
     this.readyGauge = new Gauge({

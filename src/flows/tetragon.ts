@@ -150,3 +150,4 @@ export function parseTetragonEvent(obj: unknown): TcpEvent | IoEvent | SkippedEv
     ...(node ? { node } : {}),
   };
 }
+

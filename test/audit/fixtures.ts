@@ -14,9 +14,9 @@ export type AuditEvent = Record<string, unknown> & {
   auditID: string;
   stage: string;
   verb: string;
-  user: { username: string; groups?: string[] };
+  user: { username: string; groups?: string[]; uid?: string };
   objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; apiVersion?: string; subresource?: string };
-  responseStatus?: { code: number; reason?: string; message?: string };
+  responseStatus?: { code: number; reason?: string; message?: string; status?: string; metadata?: object };
   requestReceivedTimestamp: string;
   stageTimestamp: string;
 };

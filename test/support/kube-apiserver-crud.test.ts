@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import type { Pod } from "kubernetes-types/core/v1.js";
 import { startTestApiServer, type TestApiServer } from "./kube-apiserver/index.js";
 import { call, deployment, pod } from "./kube-apiserver/test-helpers.js";
 
@@ -388,16 +389,16 @@ describe("test API server: CRUD, errors, patches, lists", () => {
 
   it("store writes by simulated actors bump resourceVersion and are visible through the API", async () => {
     const before = Number((await call(api.url, "GET", PODS)).body.metadata.resourceVersion);
-    const actorPod = pod("actor") as { metadata: Record<string, unknown> };
-    assert.throws(() => api.store.create(actorPod as never), /a namespace is required/);
-    actorPod.metadata.namespace = "default";
-    const created = api.store.create(actorPod as never);
-    assert.ok(Number(created.metadata.resourceVersion) > before);
-    const patched = api.store.patchStatus("pods", "default", "actor", { phase: "Running", podIP: "10.0.0.5" });
-    assert.equal((patched.status as { phase: string }).phase, "Running");
+    const actorPod: Pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "actor" }, spec: { containers: [{ name: "c", image: "i" }] } };
+    assert.throws(() => api.store.create(actorPod), /a namespace is required/);
+    actorPod.metadata!.namespace = "default";
+    const created = api.store.create(actorPod);
+    assert.ok(Number(created.metadata!.resourceVersion) > before);
+    const patched = api.store.patchStatus<Pod>("pods", "default", "actor", { phase: "Running", podIP: "10.0.0.5" });
+    assert.equal(patched.status!.phase, "Running");
     const g = await call(api.url, "GET", `${PODS}/actor`);
     assert.equal(g.body.status.podIP, "10.0.0.5");
-    assert.throws(() => api.store.create(actorPod as never), (e: { code?: number }) => e.code === 409);
+    assert.throws(() => api.store.create(actorPod), (e: { code?: number }) => e.code === 409);
     assert.equal(api.store.list("v1/pods", "default").some((p) => p.metadata.name === "actor"), true);
     api.store.delete("pods", "default", "actor");
     assert.equal(api.store.get("pods", "default", "actor"), undefined);

@@ -41,7 +41,7 @@ class Linter {
       if (KNOWN_VERBS.has(v)) return;
       const lower = v.toLowerCase();
       const hint = KNOWN_VERBS.has(lower) ? ` (verbs are lower-case: "${lower}")` : "";
-      this.add("warning", "unknown-verb", `rules[${i}]: verb "${v}" is never used by the API server${hint}, so it matches no request`, ["rules", i, "verbs", j]);
+      this.add("warning", "unknown-verb", `verb "${v}" is never used by the API server${hint}, so it matches no request`, ["rules", i, "verbs", j]);
     });
     r.resources.forEach((gr, k) => this.checkGroupResources(r, i, gr, k));
     this.checkResourceNamesVerbs(r, i);
@@ -51,7 +51,7 @@ class Linter {
         this.add(
           "warning",
           "nonresource-url-is-resource",
-          `rules[${i}]: "${u}" is a resource path; requests to it are resource requests and never match nonResourceURLs — use resources (and namespaces) instead`,
+          `"${u}" is a resource path; requests to it are resource requests and never match nonResourceURLs — use resources (and namespaces) instead`,
           ["rules", i, "nonResourceURLs", j],
         );
       }
@@ -73,19 +73,19 @@ class Linter {
         if (served.length > 0) {
           const code = served.includes("") ? "core-resource-wrong-group" : "resource-wrong-group";
           const where = served.map(groupLabel).join(" or ");
-          this.add("warning", code, `rules[${i}]: "${base}" is not served by group ${groupLabel(gr.group)}${omitted} but by ${where}, so this entry never matches it; list it under group: ${served[0] === "" ? '""' : served[0]}`, at);
+          this.add("warning", code, `"${base}" is not served by group ${groupLabel(gr.group)}${omitted} but by ${where}, so this entry never matches it; list it under group: ${served[0] === "" ? '""' : served[0]}`, at);
           return;
         }
         const near = nearResource(base, gr.group);
         if (near) {
-          this.add("warning", "resource-name", `rules[${i}]: group ${groupLabel(gr.group)} has no resource "${base}"; resources are lower-case plurals: "${near}"`, at);
+          this.add("warning", "resource-name", `group ${groupLabel(gr.group)} has no resource "${base}"; resources are lower-case plurals: "${near}"`, at);
         } else {
-          this.add("info", "unknown-resource", `rules[${i}]: "${base}" is not a built-in resource of group ${groupLabel(gr.group)}${omitted} (fine if your API server version adds it)`, at);
+          this.add("info", "unknown-resource", `"${base}" is not a built-in resource of group ${groupLabel(gr.group)}${omitted} (fine if your API server version adds it)`, at);
         }
         return;
       }
       if (BUILTIN_GROUP_RESOURCES[""]!.includes(base)) {
-        this.add("warning", "core-resource-wrong-group", `rules[${i}]: "${base}" is a core resource (group ""), but it is listed under group "${gr.group}", where it only matches a custom resource of that name`, at);
+        this.add("warning", "core-resource-wrong-group", `"${base}" is a core resource (group ""), but it is listed under group "${gr.group}", where it only matches a custom resource of that name`, at);
       }
     });
   }
@@ -97,7 +97,7 @@ class Linter {
     this.add(
       "warning",
       "cluster-scoped-in-namespaces",
-      `rules[${i}]: "${base}" is cluster-scoped (its requests have namespace ""), so with namespaces [${r.namespaces.join(", ")}] it never matches; add "" to namespaces or move it to another rule`,
+      `"${base}" is cluster-scoped (its requests have namespace ""), so with namespaces [${r.namespaces.join(", ")}] it never matches; add "" to namespaces or move it to another rule`,
       at,
     );
   }
@@ -114,7 +114,7 @@ class Linter {
       this.add(
         "warning",
         "resource-names-nameless-verbs",
-        `rules[${i}]: resourceNames [${gr.resourceNames.join(", ")}] with verb(s) ${nameless.join(", ")}: create and deletecollection requests carry no object name, list and watch only with fieldSelector=metadata.name=…, so the names do not match them${never ? " — this rule never matches" : ""}`,
+        `resourceNames [${gr.resourceNames.join(", ")}] with verb(s) ${nameless.join(", ")}: create and deletecollection requests carry no object name, list and watch only with fieldSelector=metadata.name=…, so the names do not match them${never ? " — this rule never matches" : ""}`,
         ["rules", i, "resources", k, "resourceNames"],
       );
     });

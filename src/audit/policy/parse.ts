@@ -53,9 +53,28 @@ function isNull(node: Node | null): boolean {
   return node === null || (isScalar(node) && node.value === null);
 }
 
+/** The option `value` is probably a typo of: same letters ignoring case, or at most 2 edits away. */
 function closest(value: string, options: readonly string[]): string | undefined {
-  const lower = value.toLowerCase().replace(/[^a-z]/g, "");
-  return options.find((o) => o.toLowerCase() === lower);
+  const norm = (s: string): string => s.toLowerCase().replace(/[^a-z]/g, "");
+  const v = norm(value);
+  const exact = options.find((o) => norm(o) === v);
+  if (exact) return exact;
+  let best: { option: string; d: number } | undefined;
+  for (const o of options) {
+    const d = editDistance(v, norm(o));
+    if (d <= 2 && (!best || d < best.d)) best = { option: o, d };
+  }
+  return best?.option;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 function readString(ctx: Context, node: Node | null, path: PathSeg[]): string | undefined {
@@ -231,7 +250,7 @@ export function parsePolicy(text: string): ParsedPolicy {
   };
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
-      const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+      const pos = lines.linePos(e.pos[0]);
       ctx.findings.push({ severity: "error", code: "yaml-syntax", message: `YAML syntax error: ${e.message.split("\n")[0]}`, path: "", line: pos.line, col: pos.col });
     }
     return { findings: ctx.findings, locate };

@@ -143,6 +143,8 @@ export class DurableQueue extends EventEmitter {
   private readonly cursors: CursorStore;
   /** Records below this seq were dropped on purpose (drop-oldest); readers skip them silently. */
   droppedBelowSeq = 0n;
+  /** Records found lost during recovery whose gap readers must not count again. */
+  private pendingLost = 0;
   /** Gaps already counted as lost, keyed by the seq that follows the gap. */
   private readonly countedGaps = new Set<bigint>();
   private maxPendingBytes: number;
@@ -213,22 +215,25 @@ export class DurableQueue extends EventEmitter {
       this.segments.push({ firstSeq, path, size });
     }
     // Headers of every segment: a segment with a bad header is quarantined whole.
+    let seqFloor = 0n;
     for (const seg of [...this.segments]) {
-      const fh = await open(seg.path, "r");
-      const head = Buffer.alloc(SEGMENT_HEADER_BYTES);
-      const { bytesRead } = await fh.read(head, 0, SEGMENT_HEADER_BYTES, 0);
-      await fh.close();
-      const check = decodeSegmentHeader(head.subarray(0, bytesRead));
+      const buf = await readFile(seg.path);
+      const check = decodeSegmentHeader(buf.subarray(0, SEGMENT_HEADER_BYTES));
       const isLast = seg === this.segments[this.segments.length - 1];
       if (check.ok && check.firstSeq === seg.firstSeq) continue;
-      if (isLast && bytesRead < SEGMENT_HEADER_BYTES) {
+      if (isLast && buf.length < SEGMENT_HEADER_BYTES) {
         // Crashed while creating the segment: nothing was ever written to it.
         await unlink(seg.path);
       } else {
         const reason = check.ok ? `header seq ${check.firstSeq} does not match the file name` : check.reason;
         await this.quarantine(seg.path, 0, `bad segment header: ${reason}`);
         await unlink(seg.path);
-        this.metrics.corrupt.inc(0);
+        const walk = walkAfterCorruption(buf, SEGMENT_HEADER_BYTES);
+        const high = seg.firstSeq + BigInt(walk.count) - 1n;
+        const top = walk.maxSeq !== undefined && walk.maxSeq > high ? walk.maxSeq : high;
+        if (top + 1n > seqFloor) seqFloor = top + 1n;
+        // A segment followed by others is counted by the readers (the gap to the next one).
+        if (isLast) this.pendingLost += walk.count;
       }
       this.segments = this.segments.filter((s) => s !== seg);
     }
@@ -242,7 +247,12 @@ export class DurableQueue extends EventEmitter {
     // Never reuse a seq a sink may have seen: cursors survive the segments they passed.
     const maxCursor = this.cursors.maxAcked();
     if (maxCursor >= this.nextSeq) this.nextSeq = maxCursor + 1n;
+    if (seqFloor > this.nextSeq) this.nextSeq = seqFloor;
     if (this.nextSeq < 1n) this.nextSeq = 1n;
+    if (this.pendingLost > 0) {
+      this.metrics.corrupt.inc(this.pendingLost);
+      this.countedGaps.add(this.nextSeq);
+    }
 
     if (!last || last.firstSeq > this.nextSeq || (last.lastSeq === undefined && last.firstSeq !== this.nextSeq)) {
       await this.createSegment(this.nextSeq);
@@ -300,7 +310,8 @@ export class DurableQueue extends EventEmitter {
         // Count what the damage swallowed: walk on by the length fields while frames check out.
         const { count, maxSeq } = walkAfterCorruption(buf, at);
         this.metrics.corrupt.inc(count);
-        if (maxSeq !== undefined && (lastSeq === undefined || maxSeq > lastSeq)) lastSeq = maxSeq;
+        const high = (lastSeq ?? seg.firstSeq - 1n) + BigInt(count);
+        lastSeq = maxSeq !== undefined && maxSeq > high ? maxSeq : high;
         await this.quarantine(seg.path, at, `corrupt frame at offset ${at}`);
         this.log?.error({ segment: seg.path, offset: at, lostRecords: count }, "corrupt queue segment: quarantined the rest of it");
       }

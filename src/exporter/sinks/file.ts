@@ -9,7 +9,7 @@ import { encodeBody } from "./http.js";
 export const FILE_DEFAULTS = { batchRecords: 1000, batchBytes: 8 * 1024 * 1024, maxFileBytes: 64 * 1024 * 1024 } as const;
 
 /**
- * Appends NDJSON to `DIR/records-<UTC timestamp>-<n>.ndjson`, starting a new file before
+ * Appends NDJSON to `DIR/records-<UTC timestamp>-<n, 6 digits>.ndjson` (names sort in write order), starting a new file before
  * one would grow past maxFileBytes. A batch is reported ok only after fdatasync (and, for
  * a new file, an fsync of the directory), because the forwarder deletes what we accept.
  * A failed write is cut back off the file so a retry never leaves a torn or doubled batch.
@@ -85,7 +85,7 @@ export class FileSink implements Sink {
     }
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
     for (;;) {
-      const path = join(this.dir, `records-${stamp}-${this.counter++}.ndjson`);
+      const path = join(this.dir, `records-${stamp}-${String(this.counter++).padStart(6, "0")}.ndjson`);
       try {
         // "wx": never append to a file another writer (or an earlier run) owns.
         const fh = await open(path, "wx", 0o640);

@@ -12,13 +12,15 @@ const gzip = promisify(gzipCb);
 export const HTTP_DEFAULTS = { timeoutMs: 10_000, batchRecords: 500, batchBytes: 4 * 1024 * 1024 } as const;
 /** How much of an error response we keep as the dead-letter reason. */
 const REASON_BYTES = 512;
+const MAX_TOKEN_BYTES = 64 * 1024;
 /** We never need more of a response than this; a larger body is cut off. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /**
  * POSTs batches to an HTTP(S) endpoint. Records go into the body byte for byte (NDJSON or
  * a JSON array); sequence numbers travel in headers so the receiver can de-duplicate:
- * `Idempotency-Key: <first>-<last>`, `X-Watch-Auditor-First-Seq`, `X-Watch-Auditor-Last-Seq`.
+ * `Idempotency-Key: <first>-<last>`, `X-Watch-Auditor-First-Seq`, `X-Watch-Auditor-Last-Seq`, and
+ * `X-Watch-Auditor-Seq-Ranges` (every record's sequence number, as ranges).
  *
  * 413 handling: the batch is split in halves and re-sent within the same send() call, and
  * the sink remembers the smaller size for later batches; a single record that still gets
@@ -86,14 +88,14 @@ export class HttpSink implements Sink {
     if (batch.length === 0) return { kind: "ok" };
     let done = 0;
     while (done < batch.length) {
-      const n = Math.min(batch.length - done, this.learnedMaxRecords);
+      const n = Math.min(batch.length - done, this.learnedMaxRecords, recordsWithinRangeLimit(batch, done));
       const outcome = await this.sendChunk(batch.slice(done, done + n), signal);
       if (outcome === "too-large") {
         if (n === 1) return { kind: "permanent", reason: "HTTP 413 Payload Too Large for a single record", accepted: done, rejected: 1 };
         this.learnedMaxRecords = Math.max(1, Math.floor(n / 2));
         continue;
       }
-      if (outcome.kind !== "ok") return withOffset(outcome, done, n);
+      if (outcome.kind !== "ok") return n === batch.length ? outcome : withOffset(outcome, done, n);
       done += n;
     }
     return { kind: "ok" };
@@ -118,6 +120,7 @@ export class HttpSink implements Sink {
       "Idempotency-Key": `${first}-${last}`,
       "X-Watch-Auditor-First-Seq": first,
       "X-Watch-Auditor-Last-Seq": last,
+      "X-Watch-Auditor-Seq-Ranges": seqRanges(chunk),
     };
     if (this.gzip) headers["Content-Encoding"] = "gzip";
     if (auth) headers.Authorization = auth;
@@ -171,6 +174,7 @@ export class HttpSink implements Sink {
   private async bearer(): Promise<string | undefined> {
     if (!this.tokenFile) return undefined;
     const st = await stat(this.tokenFile);
+    if (st.size > MAX_TOKEN_BYTES) throw new Error(`file is ${st.size} bytes, more than a token (${MAX_TOKEN_BYTES})`);
     const key = `${st.ino}:${st.size}:${st.mtimeMs}`;
     if (this.token?.key !== key) {
       const value = (await readFile(this.tokenFile, "utf8")).trim();
@@ -205,6 +209,40 @@ const NEWLINE = Buffer.from("\n");
 const OPEN = Buffer.from("[");
 const COMMA = Buffer.from(",");
 const CLOSE = Buffer.from("]");
+
+/** Longest X-Watch-Auditor-Seq-Ranges value we send; servers commonly limit a header to 8 KiB. */
+const MAX_RANGES_CHARS = 4000;
+
+/**
+ * The sequence numbers of a batch as ranges, "41-43,45,47-50": consecutive except where the
+ * forwarder skipped records, so this stays short and lets a receiver map every record of the
+ * body to its sequence number.
+ */
+export function seqRanges(records: SinkRecord[], from = 0, to = records.length): string {
+  const out: string[] = [];
+  let i = from;
+  while (i < to) {
+    let j = i;
+    while (j + 1 < to && records[j + 1]!.seq === records[j]!.seq + 1n) j++;
+    out.push(i === j ? `${records[i]!.seq}` : `${records[i]!.seq}-${records[j]!.seq}`);
+    i = j + 1;
+  }
+  return out.join(",");
+}
+
+/** How many records from `from` on fit in one request without the ranges header growing past MAX_RANGES_CHARS. */
+function recordsWithinRangeLimit(records: SinkRecord[], from: number): number {
+  let chars = 0;
+  let i = from;
+  while (i < records.length) {
+    let j = i;
+    while (j + 1 < records.length && records[j + 1]!.seq === records[j]!.seq + 1n) j++;
+    chars += `${records[i]!.seq}-${records[j]!.seq},`.length;
+    if (chars > MAX_RANGES_CHARS) return Math.max(1, i - from);
+    i = j + 1;
+  }
+  return records.length - from;
+}
 
 /** Retry-After is either delta-seconds or an HTTP date. */
 export function parseRetryAfter(v: string | undefined, now = Date.now()): number | undefined {

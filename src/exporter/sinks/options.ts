@@ -67,6 +67,7 @@ const RESERVED_HEADERS = new Set([
   "idempotency-key",
   "x-watch-auditor-first-seq",
   "x-watch-auditor-last-seq",
+  "x-watch-auditor-seq-ranges",
 ]);
 
 const headers = z.record(z.string()).superRefine((h, ctx) => {
@@ -173,8 +174,17 @@ export function parseSinkUrl(raw: string, fromConfig: SinkOptionsInput = {}): Pa
       fromQuery[key] = value;
     }
   }
-  if (Object.keys(queryHeaders).length > 0) fromQuery.headers = queryHeaders;
+  if (Object.keys(queryHeaders).length > 0) {
+    const configHeaders = fromConfig.headers ?? {};
+    for (const h of Object.keys(queryHeaders)) {
+      if (Object.keys(configHeaders).some((c) => c.toLowerCase() === h.toLowerCase())) {
+        throw new SinkConfigError(name, `header "${h}" is set both in the URL and in the options`);
+      }
+    }
+    fromQuery.headers = { ...configHeaders, ...queryHeaders };
+  }
   for (const key of Object.keys(fromQuery)) {
+    if (key === "headers") continue;
     if (key in fromConfig && (fromConfig as Record<string, unknown>)[key] !== undefined) {
       throw new SinkConfigError(name, `option "${key}" is set both in the URL and in the options`);
     }

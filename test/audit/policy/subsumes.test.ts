@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ruleMatches, type RequestAttributes } from "../../../src/audit/policy/checker.js";
 import { resourcePatternCovers, ruleSubsumes, urlPatternCovers } from "../../../src/audit/policy/subsumes.js";
-import type { PolicyRule } from "../../../src/audit/policy/types.js";
+import type { PolicyRule, Stage } from "../../../src/audit/policy/types.js";
 
 const small = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T[]> => fc.array(arb, { maxLength: 2 });
 const user = fc.constantFrom("alice", "bob");
@@ -12,11 +12,7 @@ const group = fc.constantFrom("g1", "g2");
 const verb = fc.constantFrom("get", "list", "create");
 const ns = fc.constantFrom("", "a", "b");
 const apiGroup = fc.constantFrom("", "apps");
-const res = fc.constantFrom("pods", "deployments");
-const sub = fc.constantFrom("", "log", "scale");
 const resPattern = fc.constantFrom("pods", "deployments", "pods/log", "*/scale", "pods/*", "deployments/scale", "*");
-const name = fc.constantFrom("", "x", "y");
-const path = fc.constantFrom("/api", "/apis/apps", "/healthz", "/healthz/etcd", "/version");
 const urlPattern = fc.constantFrom("/api", "/api*", "/apis*", "/healthz", "/healthz*", "*", "/version");
 
 const rule: fc.Arbitrary<PolicyRule> = fc.record({
@@ -29,45 +25,40 @@ const rule: fc.Arbitrary<PolicyRule> = fc.record({
   ),
   namespaces: small(ns),
   nonResourceURLs: small(urlPattern),
-  omitStages: fc.constant([]),
+  omitStages: fc.constant<Stage[]>([]),
 }).map((r) => (r.nonResourceURLs.length > 0 && (r.resources.length > 0 || r.namespaces.length > 0) ? { ...r, nonResourceURLs: [] } : r));
 
-const request: fc.Arbitrary<RequestAttributes> = fc.oneof(
-  fc.record({
-    user: fc.option(user, { nil: undefined }),
-    groups: small(group),
-    verb,
-    resourceRequest: fc.constant(true),
-    namespace: ns,
-    apiGroup,
-    resource: res,
-    subresource: sub,
-    name,
-    path: fc.constant("/api/v1/x"),
-  }),
-  fc.record({
-    user: fc.option(user, { nil: undefined }),
-    groups: small(group),
-    verb,
-    resourceRequest: fc.constant(false),
-    namespace: fc.constant(""),
-    apiGroup: fc.constant(""),
-    resource: fc.constant(""),
-    subresource: fc.constant(""),
-    name: fc.constant(""),
-    path,
-  }),
-);
+// Every request of the small domain the rules are drawn from: checking them all makes the
+// property exact for each proved pair instead of sampled.
+function allRequests(): RequestAttributes[] {
+  const out: RequestAttributes[] = [];
+  const users = ["alice", "bob", undefined];
+  const groupSets = [[], ["g1"], ["g2"], ["g1", "g2"]];
+  for (const u of users)
+    for (const groups of groupSets)
+      for (const verb of ["get", "list", "create"]) {
+        const who = { ...(u !== undefined ? { user: u } : {}), groups, verb };
+        for (const path of ["/api", "/apis/apps", "/healthz", "/healthz/etcd", "/version"])
+          out.push({ ...who, resourceRequest: false, namespace: "", apiGroup: "", resource: "", subresource: "", name: "", path });
+        for (const namespace of ["", "a", "b"])
+          for (const apiGroup of ["", "apps"])
+            for (const resource of ["pods", "deployments"])
+              for (const subresource of ["", "log", "scale"])
+                for (const name of ["", "x", "y"]) out.push({ ...who, resourceRequest: true, namespace, apiGroup, resource, subresource, name, path: "/api/v1/x" });
+      }
+  return out;
+}
+const REQUESTS = allRequests();
 
 test("ruleSubsumes is sound: a covered rule never matches a request the covering rule misses", () => {
   let proved = 0;
   fc.assert(
-    fc.property(rule, rule, fc.array(request, { minLength: 20, maxLength: 20 }), (a, b, reqs) => {
+    fc.property(rule, rule, (a, b) => {
       if (!ruleSubsumes(a, b)) return;
       proved++;
-      for (const r of reqs) if (ruleMatches(b, r)) assert.ok(ruleMatches(a, r), `A=${JSON.stringify(a)} B=${JSON.stringify(b)} r=${JSON.stringify(r)}`);
+      for (const r of REQUESTS) if (ruleMatches(b, r)) assert.ok(ruleMatches(a, r), `A=${JSON.stringify(a)} B=${JSON.stringify(b)} r=${JSON.stringify(r)}`);
     }),
-    { numRuns: 10000, seed: 7 },
+    { numRuns: 5000, seed: 7 },
   );
   // The property is vacuous if nothing is ever proved.
   assert.ok(proved > 100, `proved ${proved}`);

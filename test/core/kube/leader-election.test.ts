@@ -46,7 +46,7 @@ describe("LeaderElector", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "kube-le-"));
     api = await startTestApiServer();
-    kube = await KubeClient.load({ kubeconfig: api.writeKubeconfig(dir), requestTimeoutMs: 2000 });
+    kube = await KubeClient.load({ kubeconfig: api.writeKubeconfig(dir), requestTimeoutMs: 2000, logger: (await import("../../../src/core/logger.js")).createLogger("debug") });
   });
   after(async () => {
     kube.close();
@@ -59,7 +59,7 @@ describe("LeaderElector", () => {
     await until(() => assert.ok(a.elector.isLeader()));
     const b = candidate(kube, "b");
     try {
-      await until(() => assert.ok(b.log.includes("leader=a"), "b sees a as leader"));
+      await until(() => assert.ok(b.log.includes("leader=a"), `b sees a as leader: ${b.log.join(",")} a: ${a.log.join(",")}`));
       // Over several renew periods, b must never take over a lease a keeps renewing.
       const deadline = Date.now() + 2500;
       while (Date.now() < deadline) {

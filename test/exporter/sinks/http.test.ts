@@ -44,10 +44,38 @@ test("posts NDJSON with the records byte for byte, sequence headers and custom h
       assert.equal(r.headers["idempotency-key"], "41-43");
       assert.equal(r.headers["x-watch-auditor-first-seq"], "41");
       assert.equal(r.headers["x-watch-auditor-last-seq"], "43");
+      assert.equal(r.headers["x-watch-auditor-seq-ranges"], "41-43");
       assert.equal(r.headers["x-team"], "platform");
       assert.equal(r.headers["x-env"], "prod");
       assert.equal(r.headers["content-encoding"], undefined);
       assert.deepEqual(r.body, Buffer.concat(batch.flatMap((b) => [b.data, Buffer.from("\n")])));
+    } finally {
+      await sink.close();
+    }
+  });
+});
+
+test("gaps in the sequence show in X-Watch-Auditor-Seq-Ranges; URL userinfo becomes basic auth and never appears in the name", async () => {
+  await withServer(async (s) => {
+    const sink = createSink(s.url.replace("://", "://alice:p%40ss@") + "/x");
+    try {
+      assert.equal(sink.name, `${s.url}/x`);
+      const batch = [...records(1, 3), ...records(7, 1), ...records(9, 2)];
+      assert.deepEqual(await sink.send(batch, never), { kind: "ok" });
+      const r = s.requests[0]!;
+      assert.equal(r.headers["x-watch-auditor-seq-ranges"], "1-3,7,9-10");
+      assert.equal(r.headers["idempotency-key"], "1-10");
+      assert.equal(r.headers.authorization, "Basic " + Buffer.from("alice:p@ss").toString("base64"));
+
+      // Thousands of gaps: the header would get too long, so the batch goes as several requests.
+      const sparse = Array.from({ length: 2000 }, (_, i) => ({ seq: BigInt(1_000_000 + i * 2), data: Buffer.from(`{"i":${i}}`) }));
+      assert.deepEqual(await sink.send(sparse, never), { kind: "ok" });
+      const parts = s.requests.slice(1);
+      assert.ok(parts.length > 1, `split into ${parts.length} requests`);
+      for (const p of parts) assert.ok(String(p.headers["x-watch-auditor-seq-ranges"]).length <= 4000);
+      const seqs = parts.flatMap((p) => String(p.headers["x-watch-auditor-seq-ranges"]).split(",").map(Number));
+      assert.deepEqual(seqs, sparse.map((r) => Number(r.seq)));
+      assert.equal(parts.reduce((n, p) => n + ndjsonLines(p.body).length, 0), 2000);
     } finally {
       await sink.close();
     }

@@ -167,7 +167,16 @@ export class ApiHandler {
 
   /** Parses a resource path; undefined for non-resource paths (discovery, health, version). */
   private route(path: string): ResourceRoute | undefined {
-    const segs = path.split("/").filter(Boolean).map(decodeURIComponent);
+    const segs = path
+      .split("/")
+      .filter(Boolean)
+      .map((seg) => {
+        try {
+          return decodeURIComponent(seg);
+        } catch {
+          throw errors.badRequest(`malformed URL path segment ${JSON.stringify(seg)}`);
+        }
+      });
     let group: string;
     let version: string;
     let rest: string[];

@@ -16,7 +16,7 @@ export async function call(
   const headers: Record<string, string> = {};
   if (body !== undefined || opts.raw !== undefined) headers["Content-Type"] = opts.contentType ?? "application/json";
   if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
-  const r = await fetch(new URL(path, base), {
+  const r = await fetch(new URL(`${base}${path}`), {
     method,
     headers,
     body: opts.raw ?? (body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body)),

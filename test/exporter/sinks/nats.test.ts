@@ -1,0 +1,212 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, connect as netConnect, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { createSink } from "../../../src/exporter/sinks/index.js";
+import type { Sink } from "../../../src/exporter/sink.js";
+import { eventually } from "../../support/cli.js";
+import { records } from "./helpers.js";
+
+const NATS_SERVER = "/usr/sbin/nats-server";
+const never = new AbortController().signal;
+
+/** A real nats-server with JetStream; restartable on the same port and store dir. */
+class NatsServer {
+  private proc: ChildProcess | undefined;
+  log = "";
+  constructor(
+    readonly port: number,
+    readonly storeDir: string,
+    readonly extraArgs: string[] = [],
+  ) {}
+
+  async start(): Promise<void> {
+    const proc = spawn(NATS_SERVER, ["-js", "-a", "127.0.0.1", "-p", String(this.port), "-sd", this.storeDir, ...this.extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
+    proc.stdout!.on("data", (d: Buffer) => (this.log += d.toString()));
+    proc.stderr!.on("data", (d: Buffer) => (this.log += d.toString()));
+    this.proc = proc;
+    await eventually(() => canConnect(this.port), { timeoutMs: 20_000, what: `nats-server on port ${this.port}\n${this.log}` });
+  }
+
+  async stop(): Promise<void> {
+    const proc = this.proc;
+    this.proc = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGTERM");
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect(port, "127.0.0.1");
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+let dir: string;
+let server: NatsServer;
+let admin: NatsConnection;
+let jsm: JetStreamManager;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "wa-nats-sink-"));
+  server = new NatsServer(await freePort(), join(dir, "js"));
+  await server.start();
+  admin = await connect({ servers: `127.0.0.1:${server.port}` });
+  jsm = await jetstreamManager(admin);
+});
+
+after(async () => {
+  await admin?.close().catch(() => undefined);
+  await server?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function addStream(name: string, subject: string, extra: { max_msg_size?: number } = {}): Promise<void> {
+  await jsm.streams.add({ name, subjects: [subject], duplicate_window: nanos(120_000), ...extra });
+}
+
+async function storedSeqs(stream: string): Promise<number[]> {
+  const info = await jsm.streams.info(stream);
+  const out: number[] = [];
+  for (let s = info.state.first_seq; s <= info.state.last_seq && info.state.messages > 0; s++) {
+    const m = (await jsm.streams.getMessage(stream, { seq: s }))!;
+    assert.equal(m.header.get("Nats-Msg-Id"), String((m.json() as { n: number }).n), "Nats-Msg-Id is the record's sequence number");
+    out.push((m.json() as { n: number }).n);
+  }
+  return out;
+}
+
+async function withSink(url: string, fn: (sink: Sink) => Promise<void>): Promise<void> {
+  const sink = createSink(url);
+  try {
+    await fn(sink);
+  } finally {
+    await sink.close();
+  }
+}
+
+test("publishes each record to the subject with Nats-Msg-Id = seq; re-sending the same seqs is de-duplicated by the stream", async () => {
+  await addStream("DEDUP", "decisions.dedup");
+  await withSink(`nats://127.0.0.1:${server.port}/decisions.dedup?batchRecords=100`, async (sink) => {
+    assert.equal(sink.name, `nats://127.0.0.1:${server.port}/decisions.dedup`);
+    assert.equal(sink.maxBatchRecords, 100);
+    assert.deepEqual(await sink.send(records(1, 100), never), { kind: "ok" });
+    assert.deepEqual(await sink.send(records(101, 50), never), { kind: "ok" });
+    // A retry after an unclear outcome re-sends overlapping sequence numbers.
+    assert.deepEqual(await sink.send(records(90, 30), never), { kind: "ok" });
+    const seqs = await storedSeqs("DEDUP");
+    assert.deepEqual(seqs, Array.from({ length: 150 }, (_, i) => i + 1), "each record stored once, in order");
+    const m = (await jsm.streams.getMessage("DEDUP", { seq: 1 }))!;
+    assert.deepEqual(Buffer.from(m.data), records(1, 1)[0]!.data, "payload byte for byte");
+  });
+});
+
+test("no stream for the subject (no responders) is transient; a record over the stream's max_msg_size is permanent", async () => {
+  await withSink(`nats://127.0.0.1:${server.port}/nobody.listens?timeout=2s`, async (sink) => {
+    const out = await sink.send(records(1, 2), never);
+    assert.equal(out.kind, "transient");
+    assert.equal((out as { accepted?: number }).accepted, 0);
+  });
+  await addStream("SMALL", "decisions.small", { max_msg_size: 200 });
+  await withSink(`nats://127.0.0.1:${server.port}/decisions.small`, async (sink) => {
+    const batch = [...records(1, 2), ...records(3, 1, "x".repeat(500)), ...records(4, 1)];
+    const out = await sink.send(batch, never);
+    assert.equal(out.kind, "permanent");
+    assert.equal((out as { accepted: number }).accepted, 2);
+    assert.equal((out as { rejected: number }).rejected, 1);
+    assert.match((out as { reason: string }).reason, /JetStream refused the record: .*(size|maximum)/i);
+    assert.deepEqual(await sink.send(batch.slice(3), never), { kind: "ok" });
+    assert.deepEqual((await storedSeqs("SMALL")).slice(0, 2), [1, 2]);
+  });
+});
+
+test("a server restart in the middle: transient while down, then delivered, nothing lost, no duplicates stored", async () => {
+  await addStream("RESTART", "decisions.restart");
+  await withSink(`nats://127.0.0.1:${server.port}/decisions.restart?timeout=1s&batchRecords=50`, async (sink) => {
+    // A forwarder's loop: resend from the first unaccepted record until everything is in.
+    const all = records(1, 600);
+    let next = 0;
+    let transients = 0;
+    const deliver = async (until: number): Promise<void> => {
+      while (next < until) {
+        const batch = all.slice(next, Math.min(until, next + 50));
+        const out = await sink.send(batch, never);
+        if (out.kind === "ok") {
+          next += batch.length;
+          await new Promise((r) => setTimeout(r, 10)); // spread the work so the restart lands mid-stream
+        } else {
+          assert.equal(out.kind, "transient", JSON.stringify(out));
+          transients++;
+          next += out.accepted ?? 0;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    };
+    // The forwarder keeps sending while the server goes away and comes back.
+    const running = deliver(600);
+    await eventually(() => next >= 200, { timeoutMs: 30_000, intervalMs: 5, what: "200 records delivered" });
+    await admin.close();
+    await server.stop();
+    const whileDown = await sink.send(all.slice(next, next + 50), never);
+    assert.equal(whileDown.kind, "transient", "the server is away");
+    await new Promise((r) => setTimeout(r, 500));
+    await server.start();
+    await running;
+    assert.ok(transients > 0, "the delivery loop saw the outage");
+    assert.ok(next === 600);
+
+    admin = await connect({ servers: `127.0.0.1:${server.port}` });
+    jsm = await jetstreamManager(admin);
+    assert.deepEqual(await storedSeqs("RESTART"), Array.from({ length: 600 }, (_, i) => i + 1), "all 600 records stored exactly once, in order");
+  });
+});
+
+test("credentials: user/password from the URL authenticate; wrong ones are transient; bad options are usage errors", async () => {
+  const authDir = join(dir, "auth");
+  const authed = new NatsServer(await freePort(), join(authDir, "js"), ["--user", "exporter", "--pass", "s3cret"]);
+  await authed.start();
+  try {
+    const nc = await connect({ servers: `127.0.0.1:${authed.port}`, user: "exporter", pass: "s3cret" });
+    await (await jetstreamManager(nc)).streams.add({ name: "AUTH", subjects: ["auth.x"] });
+    await withSink(`nats://exporter:s3cret@127.0.0.1:${authed.port}/auth.x?timeout=2s`, async (sink) => {
+      assert.equal(sink.name, `nats://127.0.0.1:${authed.port}/auth.x`, "no credentials in the name");
+      assert.deepEqual(await sink.send(records(1, 3), never), { kind: "ok" });
+    });
+    await withSink(`nats://exporter:wrong@127.0.0.1:${authed.port}/auth.x?timeout=2s`, async (sink) => {
+      const out = await sink.send(records(4, 1), never);
+      assert.equal(out.kind, "transient");
+      assert.doesNotMatch((out as { reason: string }).reason, /wrong/);
+    });
+    assert.equal((await (await jetstreamManager(nc)).streams.info("AUTH")).state.messages, 3);
+    await nc.close();
+  } finally {
+    await authed.stop();
+  }
+  assert.throws(() => createSink("nats://h:4222/a.*"), /sink "nats:\/\/h:4222\/a.\*": the path must be a NATS subject without wildcards/);
+  assert.throws(() => createSink("nats://h:4222/"), /the path must be a NATS subject/);
+  assert.throws(() => createSink("nats://u:p@h:4222/x?token=t"), /give only one of user\/password, token or credsFile/);
+  assert.throws(() => createSink("nats://h/x?credsFile=/nonexistent.creds"), /option "credsFile": cannot read \/nonexistent.creds: ENOENT/);
+  assert.throws(() => createSink("nats://h/x?gzip=true"), /option "gzip" does not apply to nats:\/\/ sinks/);
+});

@@ -1,0 +1,103 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startTestApiServer, type KubeObject } from "../support/kube-apiserver/index.js";
+import { eventually, spawnCli, stopCli } from "../support/cli.js";
+import { tetragonTcp } from "./samples.js";
+import { sample } from "./promtool.js";
+import { endpointSlice, namespace, pod, replicaSet, service } from "../core/kube-metadata/objects.js";
+
+const k = (o: unknown) => o as KubeObject;
+
+async function metricsPort(child: ReturnType<typeof spawnCli>): Promise<number> {
+  const m = await eventually(() => /"port":(\d+),"msg":"listening"/.exec(child.output.stderr), { timeoutMs: 20_000, what: "listening" });
+  return Number(m[1]);
+}
+
+const scrape = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+
+test("flows enriches from the live cache of the test API server; ignore annotations toggle live; --node filters", async (t) => {
+  const api = await startTestApiServer({ bookmarkIntervalMs: 200 });
+  const dir = mkdtempSync(join(tmpdir(), "flows-kube-"));
+  t.after(async () => {
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  api.store.create(k(namespace("shop")));
+  api.store.create(k(namespace("db")));
+  api.store.create(k(replicaSet("shop", "web-5c7d8", "web", { "meta.helm.sh/release-name": "storefront" })));
+  // The pod name would not reveal the Deployment: only the owner chain does.
+  api.store.create(k(pod({ ns: "shop", name: "frontend-x", ip: "10.0.0.1", node: "n1", owner: { kind: "ReplicaSet", name: "web-5c7d8" } })));
+  api.store.create(k(pod({ ns: "db", name: "pg-0", ip: "10.0.0.2", node: "n1", owner: { kind: "StatefulSet", name: "pg" } })));
+  api.store.create(k(service("db", "postgres", "10.96.0.5", { app: "pg" }, [5432])));
+  api.store.create(k(endpointSlice("db", "postgres", [{ ip: "10.0.0.2", pod: "pg-0" }], [5432])));
+  const file = join(dir, "tetragon.log");
+  writeFileSync(file, "");
+  const child = spawnCli(["flows", "--tetragon", file, "--kubeconfig", api.writeKubeconfig(dir), "--node", "n1", "--port", "0", "--poll-interval", "50ms"], {});
+  t.after(() => stopCli(child, "SIGKILL"));
+  const port = await metricsPort(child);
+  await eventually(async () => sample(await scrape(port), "watch_auditor_flows_kube_cache_ready") === 1, { timeoutMs: 20_000, what: "cache ready" });
+
+  const ev = (sport: number, node = "n1") => tetragonTcp({ fn: "tcp_connect", saddr: "10.0.0.1", daddr: "10.96.0.5", sport, dport: 5432, ns: "shop", pod: "frontend-x", node }) + "\n";
+  appendFileSync(file, ev(40000) + ev(40001, "n2"));
+  const labels = '{src_namespace="shop",src_workload="web",dst_namespace="db",dst_workload="pg",dst_service="postgres"}';
+  await eventually(async () => sample(await scrape(port), "watch_auditor_flows_tcp_connections_total", labels) === 1, { timeoutMs: 20_000, what: "enriched connection" });
+  assert.equal(sample(await scrape(port), "watch_auditor_flows_events_ignored_total", '{source="tetragon",reason="other_node"}'), 1);
+
+  api.store.update(k(namespace("db", { "owlk8s/ignore": "true" })));
+  // Poll with fresh events until the annotation has reached the cache.
+  let sport = 41000;
+  await eventually(async () => {
+    appendFileSync(file, ev(sport++));
+    return (sample(await scrape(port), "watch_auditor_flows_events_ignored_total", '{source="tetragon",reason="annotation"}') ?? 0) > 0;
+  }, { timeoutMs: 20_000, intervalMs: 200, what: "namespace ignore applied" });
+  const frozen = sample(await scrape(port), "watch_auditor_flows_tcp_connections_total", labels);
+  appendFileSync(file, ev(sport++));
+  await eventually(async () => (sample(await scrape(port), "watch_auditor_flows_events_total", '{source="tetragon",type="tcp_connect"}') ?? 0) >= sport - 41000 + 2, { what: "last event read" });
+  assert.equal(sample(await scrape(port), "watch_auditor_flows_tcp_connections_total", labels), frozen, "ignored traffic not counted");
+
+  api.store.update(k(namespace("db")));
+  await eventually(async () => {
+    appendFileSync(file, ev(sport++));
+    return (sample(await scrape(port), "watch_auditor_flows_tcp_connections_total", labels) ?? 0) > frozen!;
+  }, { timeoutMs: 20_000, intervalMs: 200, what: "counted again after unignore" });
+
+  // Watches cut: the cache reconnects and sees later changes.
+  api.cutWatches();
+  api.store.create(k(pod({ ns: "shop", name: "late", ip: "10.0.0.7", node: "n1", owner: { kind: "DaemonSet", name: "agent" } })));
+  appendFileSync(file, tetragonTcp({ fn: "tcp_connect", saddr: "10.0.0.7", daddr: "10.0.0.2", sport: 50000, dport: 5432, ns: "shop", pod: "late", node: "n1" }) + "\n");
+  await eventually(async () => {
+    appendFileSync(file, tetragonTcp({ fn: "tcp_connect", saddr: "10.0.0.7", daddr: "10.0.0.2", sport: 50000, dport: 5432, ns: "shop", pod: "late", node: "n1" }) + "\n");
+    return (sample(await scrape(port), "watch_auditor_flows_tcp_connections_total", '{src_namespace="shop",src_workload="agent",dst_namespace="db",dst_workload="pg",dst_service="postgres"}') ?? 0) > 0;
+  }, { timeoutMs: 20_000, intervalMs: 250, what: "pod created after the watch cut" });
+  const r = await stopCli(child);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test("without a reachable cluster flows still runs, warns once, labels from the events", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "flows-nokube-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // A kubeconfig pointing at a closed port: the cache never syncs.
+  const api = await startTestApiServer();
+  const kubeconfig = api.writeKubeconfig(dir);
+  await api.close();
+  const child = spawnCli(["flows", "--tetragon", "-", "--kubeconfig", kubeconfig, "--port", "0", "--keep-running"], {});
+  t.after(() => stopCli(child, "SIGKILL"));
+  child.stdin.end(tetragonTcp({ fn: "tcp_connect", saddr: "10.0.0.1", daddr: "8.8.8.8", sport: 40000, dport: 53, ns: "shop", pod: "web-5c7d8b9f6-x2z4w" }) + "\n");
+  const port = await metricsPort(child);
+  const text = await eventually(async () => {
+    const m = await scrape(port);
+    return sample(m, "watch_auditor_flows_tcp_connections_total", '{src_namespace="shop",src_workload="web",dst_namespace="",dst_workload="world",dst_service=""}') === 1 ? m : undefined;
+  }, { timeoutMs: 20_000, what: "event-labelled flow" });
+  assert.equal(sample(text, "watch_auditor_flows_kube_cache_ready"), 0);
+  await stopCli(child);
+
+  // No configuration at all: a clear warning, same behaviour.
+  const none = spawnCli(["flows", "--tetragon", "-", "--port", "0"], { env: { KUBECONFIG: join(dir, "missing"), KUBERNETES_SERVICE_HOST: undefined, HOME: dir } });
+  t.after(() => stopCli(none, "SIGKILL"));
+  none.stdin.end(tetragonTcp({ fn: "tcp_connect", saddr: "10.0.0.1", daddr: "8.8.8.8", sport: 40000, dport: 53, ns: "shop", pod: "p" }) + "\n");
+  const r = await stopCli(none, "SIGTERM", 20_000).then(() => ({ stderr: none.output.stderr }));
+  assert.equal(r.stderr.split("\n").filter((l) => l.includes("no Kubernetes metadata cache")).length <= 1, true);
+});
