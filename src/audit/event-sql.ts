@@ -31,9 +31,10 @@ export const EVENT_STRUCT_SQL = `'${JSON.stringify(EVENT_STRUCT)}'`;
 /**
  * Given a relation `src(line BIGINT, item INTEGER, j JSON)`, selects staged rows: the event
  * columns plus `line`, `item` and `problem` (NULL when the event is good, 'EventList' for a list
- * whose items must be expanded, otherwise the reason the line is malformed).
+ * whose items must be expanded, otherwise the reason the line is malformed). `source` is filled
+ * in on insert, once line numbers are final.
  */
-export function stageSelectSql(srcSql: string, sourceExpr: string): string {
+export function stageSelectSql(srcSql: string): string {
   return `
 SELECT
   line, item,
@@ -74,7 +75,7 @@ SELECT
   bytes::INTEGER AS event_bytes,
   coalesce(strlen(e.requestObject::VARCHAR), 0)::INTEGER AS request_object_bytes,
   coalesce(strlen(e.responseObject::VARCHAR), 0)::INTEGER AS response_object_bytes,
-  ${sourceExpr} AS source,
+  NULL::VARCHAR AS source,
   e.apiVersion AS event_api_version
 FROM (SELECT line, item, j, strlen(j::VARCHAR) AS bytes, json_transform(j, ${EVENT_STRUCT_SQL}) AS e FROM (${srcSql}))`;
 }

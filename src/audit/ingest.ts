@@ -3,7 +3,7 @@ import { createGunzip } from "node:zlib";
 import { Readable } from "node:stream";
 import { EVENT_COLUMNS } from "./schema.js";
 import { stageSelectSql } from "./event-sql.js";
-import { isGzip, scanLines } from "./line-scan.js";
+import { firstLine, isGzip, scanLines } from "./line-scan.js";
 import { resolveInputs, type ResolvedInput } from "./inputs.js";
 import type { AuditStore } from "./store.js";
 import { serialized } from "./serial.js";
@@ -61,7 +61,7 @@ function addReport(into: IngestReport, r: IngestReport, limit: number): void {
  */
 async function finishStage(store: AuditStore, file: string, sourceExpr: string, limit: number): Promise<IngestReport> {
   const expand = `SELECT line, unnest(generate_series(1, len(items)))::INTEGER AS item, unnest(items) AS j FROM _stage WHERE problem = 'EventList'`;
-  await store.run(`INSERT INTO _stage ${stageSelectSql(expand, sourceExpr)}`);
+  await store.run(`INSERT INTO _stage ${stageSelectSql(expand)}`);
   const counts = await store.query(
     `SELECT count(*) FILTER (WHERE problem IS NULL) AS good,
             count(DISTINCT (audit_id, stage)) FILTER (WHERE problem IS NULL) AS uniq,
@@ -70,11 +70,12 @@ async function finishStage(store: AuditStore, file: string, sourceExpr: string, 
   const good = Number(counts[0]?.good ?? 0);
   const before = await store.count();
   const cols = EVENT_COLUMNS.map((c) => `"${c}"`).join(", ");
+  const values = EVENT_COLUMNS.map((c) => (c === "source" ? sourceExpr : `"${c}"`)).join(", ");
   // The cheap plain insert is the common case; pay for de-duplication only when needed.
   const conds = ["problem IS NULL"];
   if (Number(counts[0]?.uniq ?? 0) < good) conds.push("s.rowid IN (SELECT min(rowid) FROM _stage WHERE problem IS NULL GROUP BY audit_id, stage)");
   if (before > 0) conds.push("NOT EXISTS (SELECT 1 FROM events e WHERE e.audit_id = s.audit_id AND e.stage = s.stage)");
-  await store.run(`INSERT INTO events (${cols}) SELECT ${cols} FROM _stage s WHERE ${conds.join(" AND ")}`);
+  await store.run(`INSERT INTO events (${cols}) SELECT ${values} FROM _stage s WHERE ${conds.join(" AND ")}`);
   const after = await store.count();
   const bad = await store.query(
     `SELECT line, item, problem FROM _stage WHERE problem IS NOT NULL AND problem <> 'EventList' ORDER BY line, item LIMIT ${limit}`,
@@ -98,18 +99,20 @@ function fileSourceExpr(label: string): string {
   return `${sqlString(label + ":")} || line || CASE WHEN item > 0 THEN '#items[' || (item - 1) || ']' ELSE '' END`;
 }
 
-async function ingestJsonLines(store: AuditStore, input: ResolvedInput, gzip: boolean, gaps: { rnFrom: number; delta: number }[], o: typeof DEFAULTS): Promise<IngestReport> {
-  await store.run("CREATE OR REPLACE TEMP TABLE _gaps (rn_from BIGINT, delta BIGINT)");
-  const rows = gaps[0]?.rnFrom === 1 ? gaps : [{ rnFrom: 1, delta: 0 }, ...gaps];
-  await store.run(`INSERT INTO _gaps VALUES ${rows.map((g) => `(${g.rnFrom}, ${g.delta})`).join(", ")}`);
+async function ingestJsonLines(store: AuditStore, input: ResolvedInput, gzip: boolean, o: typeof DEFAULTS): Promise<IngestReport> {
   const read = `read_json_objects(${sqlString(input.path)}, format = 'newline_delimited', ignore_errors = true, maximum_object_size = ${o.maxEventBytes}, compression = '${gzip ? "gzip" : "uncompressed"}')`;
-  // row_number() OVER () follows file order: DuckDB preserves insertion order for scans.
-  const src = `SELECT raw.rn + g.delta AS line, 0 AS item, raw.j FROM (SELECT row_number() OVER () AS rn, j FROM ${read} AS t(j)) raw ASOF JOIN _gaps g ON raw.rn >= g.rn_from`;
-  const sourceExpr = fileSourceExpr(input.label);
-  await store.run(`CREATE OR REPLACE TEMP TABLE _stage AS ${stageSelectSql(src, sourceExpr)}`);
-  const report = await finishStage(store, input.label, sourceExpr, o.maxMalformedListed);
-  await store.run("DROP TABLE _gaps");
-  return report;
+  // row_number() OVER () follows file order: DuckDB preserves insertion order for scans. The
+  // blank-line scan runs in Node while DuckDB parses; row numbers become line numbers after.
+  const src = `SELECT row_number() OVER () AS line, 0 AS item, j FROM ${read} AS t(j)`;
+  const [scan] = await Promise.all([scanLines(input.path), store.run(`CREATE OR REPLACE TEMP TABLE _stage AS ${stageSelectSql(src)}`)]);
+  if (scan.gaps.length > 0) {
+    await store.run("CREATE OR REPLACE TEMP TABLE _gaps (rn_from BIGINT, delta BIGINT)");
+    const rows = scan.gaps[0]!.rnFrom === 1 ? scan.gaps : [{ rnFrom: 1, delta: 0 }, ...scan.gaps];
+    await store.run(`INSERT INTO _gaps VALUES ${rows.map((g) => `(${g.rnFrom}, ${g.delta})`).join(", ")}`);
+    await store.run("CREATE OR REPLACE TEMP TABLE _stage AS SELECT s.* REPLACE (s.line + g.delta AS line) FROM _stage s ASOF JOIN _gaps g ON s.line >= g.rn_from");
+    await store.run("DROP TABLE _gaps");
+  }
+  return finishStage(store, input.label, fileSourceExpr(input.label), o.maxMalformedListed);
 }
 
 /** Loads JSON texts (one event or EventList each) through the same staging as files. */
@@ -123,7 +126,7 @@ async function ingestTexts(store: AuditStore, texts: { line: number; text: strin
   }
   appender.closeSync();
   const src = `SELECT line, 0 AS item, CASE WHEN json_valid(j) THEN j::JSON END AS j FROM _in`;
-  await store.run(`CREATE OR REPLACE TEMP TABLE _stage AS ${stageSelectSql(src, sourceExpr)}`);
+  await store.run(`CREATE OR REPLACE TEMP TABLE _stage AS ${stageSelectSql(src)}`);
   await store.run("DROP TABLE _in");
   return finishStage(store, label, sourceExpr, limit);
 }
@@ -144,17 +147,18 @@ async function readWhole(path: string, gzip: boolean, max: number, label: string
 }
 
 async function ingestOne(store: AuditStore, input: ResolvedInput, o: typeof DEFAULTS): Promise<IngestReport> {
-  const scan = await scanLines(input.path);
-  if (scan.rows === 0) return { ...emptyReport(), files: 1 };
+  const gzip = await isGzip(input.path);
+  const head = await firstLine(input.path, gzip);
+  if (head === null) return { ...emptyReport(), files: 1 };
   let firstOk = true;
   try {
-    JSON.parse(scan.firstLine);
+    JSON.parse(head.text);
   } catch {
     firstOk = false;
   }
-  if (!firstOk && scan.rows > 1) {
+  if (!firstOk && !head.only) {
     // Not JSON lines: maybe one JSON document (an EventList, typically pretty-printed).
-    const text = await readWhole(input.path, scan.gzip || (await isGzip(input.path)), o.maxDocumentBytes, input.label);
+    const text = await readWhole(input.path, gzip, o.maxDocumentBytes, input.label);
     let doc: unknown;
     try {
       doc = text === null ? undefined : JSON.parse(text);
@@ -164,15 +168,14 @@ async function ingestOne(store: AuditStore, input: ResolvedInput, o: typeof DEFA
     if (doc !== null && typeof doc === "object" && !Array.isArray(doc)) {
       const d = doc as { kind?: unknown; items?: unknown };
       const items = d.kind === "EventList" && Array.isArray(d.items) ? d.items : [doc];
-      const firstLine = (scan.gaps[0]?.rnFrom === 1 ? scan.gaps[0].delta : 0) + 1;
       const texts = items.map((it, i) => ({ line: i + 1, text: JSON.stringify(it) }));
-      const sourceExpr = `${sqlString(`${input.label}:${firstLine}#items[`)} || (line - 1) || ']'`;
+      const sourceExpr = `${sqlString(`${input.label}:${head.line}#items[`)} || (line - 1) || ']'`;
       const r = await ingestTexts(store, texts, input.label, sourceExpr, o.maxMalformedListed);
-      r.malformedLines = r.malformedLines.map((m) => ({ ...m, reason: `items[${m.line - 1}]: ${m.reason}`, line: firstLine }));
+      r.malformedLines = r.malformedLines.map((m) => ({ ...m, reason: `items[${m.line - 1}]: ${m.reason}`, line: head.line }));
       return r;
     }
   }
-  return ingestJsonLines(store, input, scan.gzip, scan.gaps, o);
+  return ingestJsonLines(store, input, gzip, o);
 }
 
 /**

@@ -92,3 +92,45 @@ export async function scanLines(path: string): Promise<LineScan> {
   }
   return scan;
 }
+
+/**
+ * The first non-blank line (up to 1 MiB), its line number, and whether it is the only non-blank
+ * content of the file — enough to tell JSON lines from one pretty-printed JSON document.
+ */
+export async function firstLine(path: string, gzip: boolean): Promise<{ text: string; line: number; only: boolean } | null> {
+  let line = 1;
+  let acc: Buffer | null = null;
+  let text: string | null = null;
+  const stream = openMaybeGzip(path, gzip);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let buf: Buffer = acc ? Buffer.concat([acc, chunk]) : chunk;
+      acc = null;
+      for (;;) {
+        if (text !== null) {
+          // Anything non-blank after the first line?
+          for (const b of buf) if (!isSpace(b) && b !== 10) return { text, line, only: false };
+          break;
+        }
+        const nl = buf.indexOf(10);
+        const seg = nl === -1 ? buf : buf.subarray(0, nl);
+        if (nl === -1 && seg.length < FIRST_LINE_MAX) {
+          acc = seg;
+          break;
+        }
+        const s = seg.subarray(0, FIRST_LINE_MAX).toString("utf8");
+        if (s.trim() !== "") {
+          text = s;
+        } else {
+          line++;
+        }
+        if (nl === -1) break;
+        buf = buf.subarray(nl + 1);
+      }
+    }
+  } finally {
+    stream.destroy();
+  }
+  if (text === null && acc !== null && acc.toString("utf8").trim() !== "") return { text: acc.toString("utf8"), line, only: true };
+  return text === null ? null : { text, line, only: true };
+}

@@ -51,6 +51,12 @@ export async function runServe(f: ServeFlags): Promise<void> {
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
   });
+  // Kubernetes gives us terminationGracePeriodSeconds (30 s in deploy/): never hang past it.
+  setTimeout(() => {
+    logger.error("shutdown took longer than 25s; exiting");
+    process.exit(1);
+  }, 25_000).unref();
   await auditor.stop();
+  kube.close();
   logger.info("stopped");
 }

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { durationParser, intParser, sizeParser } from "../core/options.js";
 import { registerPolicy } from "./audit-policy.js";

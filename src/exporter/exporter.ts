@@ -45,7 +45,7 @@ export class Exporter {
       }
       const lock = await DataDirLock.acquire(cfg.dataDir);
       cleanup.push(() => lock.release());
-      const metrics = new ExporterMetrics({ processMetrics: true });
+      const metrics = new ExporterMetrics();
       const queue = await DurableQueue.open({
         dataDir: cfg.dataDir,
         sinks: sinks.map((s) => s.name),
@@ -87,6 +87,7 @@ export class Exporter {
       const addresses = await producers.start();
       const self = new Exporter(cfg, log, metrics, lock, queue, sinks, forwarders, producers, ops, addresses, opsPort);
       ref.self = self;
+      metrics.onScrape(() => self.updateGauges());
       self.gaugeTimer = setInterval(() => self.updateGauges(), 1000);
       self.gaugeTimer.unref();
       self.updateGauges();

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 const P = "watch_auditor_exporter_";
 
@@ -24,9 +24,24 @@ export class ExporterMetrics {
     labelNames: ["reason"],
     registers: [this.registry],
   });
-  readonly queueRecords = new Gauge({ name: `${P}queue_records`, help: "Records waiting for a sink.", labelNames: ["sink"], registers: [this.registry] });
-  readonly queueBytes = new Gauge({ name: `${P}queue_bytes`, help: "Bytes on disk waiting for a sink.", labelNames: ["sink"], registers: [this.registry] });
-  readonly oldestUnsentAge = new Gauge({ name: `${P}oldest_unsent_age_seconds`, help: "Age of the oldest record a sink has not accepted yet (0 when caught up).", labelNames: ["sink"], registers: [this.registry] });
+  private readonly refreshers: Array<() => void> = [];
+  private refreshedAt = 0;
+  /** Gauges computed from state are refreshed when scraped (at most every 50 ms). */
+  private readonly refresh = (): void => {
+    const now = Date.now();
+    if (now - this.refreshedAt < 50) return;
+    this.refreshedAt = now;
+    for (const r of this.refreshers) r();
+  };
+  readonly queueRecords = new Gauge({ name: `${P}queue_records`, help: "Records waiting for a sink.", labelNames: ["sink"], registers: [this.registry], collect: this.refresh });
+  readonly queueBytes = new Gauge({ name: `${P}queue_bytes`, help: "Bytes on disk waiting for a sink.", labelNames: ["sink"], registers: [this.registry], collect: this.refresh });
+  readonly oldestUnsentAge = new Gauge({
+    name: `${P}oldest_unsent_age_seconds`,
+    help: "Age of the oldest record a sink has not accepted yet (0 when caught up).",
+    labelNames: ["sink"],
+    registers: [this.registry],
+    collect: this.refresh,
+  });
   readonly diskFree = new Gauge({ name: `${P}disk_free_bytes`, help: "Free bytes (for unprivileged users) on the data directory's file system.", registers: [this.registry] });
   readonly diskUsed = new Gauge({ name: `${P}queue_disk_bytes`, help: "Bytes of queue segments on disk (bounded by --max-bytes).", registers: [this.registry] });
   readonly connections = new Gauge({ name: `${P}producer_connections`, help: "Open producer connections.", registers: [this.registry] });
@@ -44,7 +59,8 @@ export class ExporterMetrics {
     registers: [this.registry],
   });
 
-  constructor(opts: { processMetrics?: boolean } = {}) {
-    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: P });
+  /** Registers a function that sets state-derived gauges before a scrape. */
+  onScrape(fn: () => void): void {
+    this.refreshers.push(fn);
   }
 }

@@ -100,6 +100,8 @@ export function* generateEvents(count: number, opts: GenOptions = {}): Generator
         "authorization.k8s.io/decision": code === 403 ? "forbid" : "allow",
         "authorization.k8s.io/reason": code === 403 ? "" : `RBAC: allowed by ClusterRoleBinding "system:${res.resource}-reader" of ClusterRole "system:${res.resource}-reader" to Group "system:authenticated"`,
         "apiserver.latency.k8s.io/etcd": `${(latency * 0.6).toFixed(3)}ms`,
+        "apiserver.latency.k8s.io/response-write": `${(latency * 0.05).toFixed(3)}ms`,
+        "apiserver.latency.k8s.io/serialize-response-object": `${(latency * 0.2).toFixed(3)}ms`,
         "apiserver.latency.k8s.io/total": `${latency.toFixed(3)}ms`,
       },
     };

@@ -64,6 +64,14 @@ class Peer {
     await new Promise<void>((r) => this.server!.listen(this.path, r));
   }
 
+  /** Listens on loopback TCP instead; returns the address for the client. */
+  async startTcp(): Promise<string> {
+    await this.start();
+    await new Promise<void>((r) => this.server!.close(() => r()));
+    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
+    return `tcp://127.0.0.1:${(this.server!.address() as { port: number }).port}`;
+  }
+
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
@@ -159,6 +167,20 @@ test("an exporter that is not up yet: the client keeps trying with backoff and d
     assert.deepEqual(peer.received, [{ n: 1 }]);
   } finally {
     client.destroy();
+    await peer.stop();
+  }
+});
+
+test("tcp:// addresses work the same way", async () => {
+  const peer = new Peer(acking());
+  const address = await peer.startTcp();
+  const client = new ExporterClient({ address });
+  try {
+    await client.sendMany([{ a: 1 }, { b: 2 }]);
+    await assert.rejects(client.send({ reject: true }), ExporterRejectedError);
+    assert.deepEqual(peer.received, [{ a: 1 }, { b: 2 }, { reject: true }]);
+  } finally {
+    await client.close();
     await peer.stop();
   }
 });

@@ -93,11 +93,11 @@ test("usage errors exit 2 and name the flag", async () => {
     [["flows", "--tetragon", "-", "--flows-interval", "soon"], /--flows-interval/],
     [["flows", "--tetragon", "-", "--max-line-bytes", "12 parsecs"], /--max-line-bytes/],
   ];
-  for (const [args, re] of cases) {
-    const r = await runCli(args, { env: noKubeEnv });
-    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
-    assert.match(r.stderr, re);
-  }
+  const results = await Promise.all(cases.map(([args]) => runCli(args, { env: noKubeEnv })));
+  cases.forEach(([args, re], i) => {
+    assert.equal(results[i]!.code, 2, `${args.join(" ")}: ${results[i]!.stderr}`);
+    assert.match(results[i]!.stderr, re);
+  });
   const env = await runCli(["flows", "--tetragon", "-"], { env: { ...noKubeEnv, WATCH_AUDITOR_FLOWS_MAX_SERIES: "-5" } });
   assert.equal(env.code, 2);
   assert.match(env.stderr, /max-series/);

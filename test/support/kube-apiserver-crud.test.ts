@@ -124,7 +124,10 @@ describe("test API server: CRUD, errors, patches, lists", () => {
     assert.deepEqual(cs[0].env, [{ name: "A", value: "1" }, { name: "B", value: "2" }]);
 
     const mergeList = await call(api.url, "PATCH", `${DEPLOYS}/p`, { spec: { template: { spec: { containers: [{ name: "only", image: "x" }] } } } }, { contentType: "application/merge-patch+json" });
-    assert.deepEqual(mergeList.body.spec.template.spec.containers, [{ name: "only", image: "x" }]);
+    assert.deepEqual(
+      mergeList.body.spec.template.spec.containers.map((c: { name: string; image: string }) => [c.name, c.image]),
+      [["only", "x"]],
+    );
 
     const jp = await call(
       api.url,
@@ -263,6 +266,36 @@ describe("test API server: CRUD, errors, patches, lists", () => {
     assert.deepEqual(dc.body.items.map((i: { metadata: { name: string } }) => i.metadata.name), ["k1", "k2"]);
     const left = await call(api.url, "GET", ns);
     assert.deepEqual(left.body.items.map((i: { metadata: { name: string } }) => i.metadata.name), ["k3"]);
+  });
+
+  it("applies the real server's defaults to API writes: pods, deployments, services, jobs", async () => {
+    const p = await call(api.url, "POST", PODS, pod("defaults"));
+    assert.equal(p.body.spec.serviceAccountName, "default");
+    assert.equal(p.body.spec.restartPolicy, "Always");
+    assert.equal(p.body.spec.containers[0].imagePullPolicy, "IfNotPresent");
+    const d = await call(api.url, "POST", DEPLOYS, { ...deployment("defaults"), spec: { ...(deployment("x").spec as object), replicas: undefined } });
+    assert.equal(d.body.spec.replicas, 1);
+    assert.equal(d.body.spec.strategy.type, "RollingUpdate");
+    const svc = await call(api.url, "POST", "/api/v1/namespaces/default/services", { apiVersion: "v1", kind: "Service", metadata: { name: "web" }, spec: { selector: { app: "web" }, ports: [{ port: 80 }] } });
+    assert.equal(svc.status, 201);
+    assert.match(svc.body.spec.clusterIP, /^10\.96\.\d+\.\d+$/);
+    assert.deepEqual(svc.body.spec.clusterIPs, [svc.body.spec.clusterIP]);
+    assert.deepEqual(svc.body.spec.ports, [{ port: 80, protocol: "TCP", targetPort: 80 }]);
+    const svc2 = await call(api.url, "PATCH", "/api/v1/namespaces/default/services/web", { spec: { ports: [{ port: 81 }] } }, { contentType: "application/merge-patch+json" });
+    assert.equal(svc2.body.spec.clusterIP, svc.body.spec.clusterIP, "the allocated IP is kept");
+    const job = await call(api.url, "POST", "/apis/batch/v1/namespaces/default/jobs", {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name: "canary" },
+      spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "c", image: "busybox:1" }] } } },
+    });
+    assert.equal(job.status, 201, JSON.stringify(job.body));
+    const uid = job.body.metadata.uid;
+    assert.deepEqual(job.body.spec.selector, { matchLabels: { "batch.kubernetes.io/controller-uid": uid } });
+    assert.equal(job.body.spec.template.metadata.labels["batch.kubernetes.io/job-name"], "canary");
+    assert.equal(job.body.spec.backoffLimit, 6);
+    const actor = api.store.create({ apiVersion: "v1", kind: "Pod", metadata: { name: "raw", namespace: "default" }, spec: { containers: [{ name: "c", image: "i" }] } });
+    assert.equal((actor.spec as { restartPolicy?: string }).restartPolicy, undefined, "store actors write objects as given");
   });
 
   it("garbage-collects dependents by ownerReferences (Background) or orphans them (Orphan)", async () => {

@@ -132,6 +132,8 @@ export class KubeMetadataCache extends EventEmitter<KubeMetadataCacheEvents> {
         this.off("ready", on);
         resolve(false);
       }, timeoutMs);
+      // Waiting must not keep a stopping process alive.
+      t.unref();
       this.once("ready", on);
     });
   }

@@ -411,18 +411,28 @@ export class KubeClient {
     return new Promise((resolvePromise, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      let settled = false;
+      const fail = (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        reject(err);
+      };
       res.on("data", (c: Buffer) => {
         size += c.length;
         if (size > limit) {
+          fail(new KubeApiError(`${method} ${path}: response body larger than ${limit} bytes`, { code: "EBODYTOOLARGE" }));
           res.destroy();
-          reject(new KubeApiError(`${method} ${path}: response body larger than ${limit} bytes`, { code: "EBODYTOOLARGE", status: undefined }));
           return;
         }
         chunks.push(c);
       });
-      res.on("end", () => resolvePromise(Buffer.concat(chunks).toString("utf8")));
-      res.on("error", reject);
-      res.on("aborted", () => reject(new KubeApiError(`${method} ${path}: connection closed mid-response`, { code: "ECONNRESET" })));
+      res.on("end", () => {
+        if (settled) return;
+        settled = true;
+        resolvePromise(Buffer.concat(chunks).toString("utf8"));
+      });
+      res.on("error", fail);
+      res.on("aborted", () => fail(new KubeApiError(`${method} ${path}: connection closed mid-response`, { code: "ECONNRESET" })));
     });
   }
 }

@@ -3,6 +3,21 @@
  * API server (with the Status reason), or a network error / timeout (status undefined,
  * `code` set). `transient` tells retry loops whether trying again can help.
  */
+const PERMANENT_CODES = new Set([
+  "EBODYTOOLARGE",
+  "EBADJSON",
+  "EABORTED",
+  "EINVALID",
+  "EEXEC",
+  "ETOKEN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
 export class KubeApiError extends Error {
   /** HTTP status; undefined for network errors and timeouts. */
   readonly status?: number;
@@ -25,9 +40,9 @@ export class KubeApiError extends Error {
     this.body = fields.body;
   }
 
-  /** Worth retrying: network failure, timeout, 429 or 5xx. */
+  /** Worth retrying: network failure, timeout, 429 or 5xx. Not: TLS trust failures, oversized or malformed bodies, our own abort. */
   get transient(): boolean {
-    if (this.status === undefined) return this.code !== "EBODYTOOLARGE" && this.code !== "EBADJSON" && this.code !== "EABORTED";
+    if (this.status === undefined) return this.code === undefined || !PERMANENT_CODES.has(this.code);
     return this.status === 429 || this.status >= 500;
   }
 }

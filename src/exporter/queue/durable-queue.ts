@@ -76,6 +76,8 @@ interface AppendCall {
 interface Pending {
   data: Buffer;
   call: AppendCall;
+  /** Admission decided this record opens a new segment (its header is already reserved). */
+  startsSegment: boolean;
 }
 
 interface Deferred {
@@ -131,8 +133,10 @@ export class DurableQueue extends EventEmitter {
   private nextSeq = 1n;
   private pending: Pending[] = [];
   private pendingBytes = 0;
-  /** Bytes on disk plus bytes admitted and not yet written. */
+  /** Bytes on disk plus bytes admitted and not yet written (segment headers included). */
   private usedBytes = 0;
+  /** Size the active segment will have once everything admitted is written. */
+  private tailFill = 0;
   private flushing: Promise<void> | undefined;
   private flushScheduled = false;
   private closed = false;
@@ -265,6 +269,7 @@ export class DurableQueue extends EventEmitter {
     }
     await this.cursors.persistAll(this.opts.sinks);
     this.usedBytes = this.diskBytes;
+    this.tailFill = this.segments[this.segments.length - 1]!.size;
     await this.refreshDiskFree();
     this.statfsTimer = setInterval(() => void this.refreshDiskFree().catch(() => {}), 1000);
     this.statfsTimer.unref();
@@ -372,7 +377,10 @@ export class DurableQueue extends EventEmitter {
     const call: AppendCall = { outstanding: 0 };
     let accepted = 0;
     for (let i = 0; i < payloads.length; i++) {
-      const size = frameBytes(payloads[i]!.length);
+      const frame = frameBytes(payloads[i]!.length);
+      // Segment boundaries are decided here so that their headers count against --max-bytes.
+      let startsSegment = this.tailFill > SEGMENT_HEADER_BYTES && this.tailFill + frame > this.segmentBytes;
+      let size = frame + (startsSegment ? SEGMENT_HEADER_BYTES : 0);
       let verdict = this.admit1(size);
       while (verdict !== "ok") {
         if (this.closed) throw new QueueClosedError();
@@ -389,9 +397,12 @@ export class DurableQueue extends EventEmitter {
           this.emitBlocked(true);
           await this.waitForRoom();
         }
+        startsSegment = this.tailFill > SEGMENT_HEADER_BYTES && this.tailFill + frame > this.segmentBytes;
+        size = frame + (startsSegment ? SEGMENT_HEADER_BYTES : 0);
         verdict = this.admit1(size);
       }
-      this.pending.push({ data: payloads[i]!, call });
+      this.pending.push({ data: payloads[i]!, call, startsSegment });
+      this.tailFill = startsSegment ? SEGMENT_HEADER_BYTES + frame : this.tailFill + frame;
       call.outstanding++;
       this.pendingBytes += size;
       this.usedBytes += size;
@@ -483,14 +494,14 @@ export class DurableQueue extends EventEmitter {
     }
   }
 
-  /** At most one segment's worth, so that the active segment stays near segmentBytes. */
+  /** Up to the next segment boundary that admission decided. */
   private takeBatch(): Pending[] {
     let bytes = 0;
     let n = 0;
     while (n < this.pending.length) {
-      const b = frameBytes(this.pending[n]!.data.length);
-      if (n > 0 && bytes + b > this.segmentBytes) break;
-      bytes += b;
+      const p = this.pending[n]!;
+      if (n > 0 && p.startsSegment) break;
+      bytes += frameBytes(p.data.length) + (p.startsSegment ? SEGMENT_HEADER_BYTES : 0);
       n++;
     }
     const batch = this.pending.splice(0, n);
@@ -501,11 +512,8 @@ export class DurableQueue extends EventEmitter {
   private async writeBatch(batch: Pending[]): Promise<void> {
     let bytes = 0;
     for (const p of batch) bytes += frameBytes(p.data.length);
-    let active = this.segments[this.segments.length - 1]!;
-    if (active.size > SEGMENT_HEADER_BYTES && active.size + bytes > this.segmentBytes) {
-      await this.rotate();
-      active = this.segments[this.segments.length - 1]!;
-    }
+    if (batch[0]!.startsSegment) await this.rotate();
+    const active = this.segments[this.segments.length - 1]!;
     const buf = Buffer.allocUnsafe(bytes);
     const firstSeq = this.nextSeq;
     const nowMs = this.now();
@@ -559,8 +567,8 @@ export class DurableQueue extends EventEmitter {
     await rename(tmp, path);
     await fsyncDir(this.queueDir);
     this.activeFh = await open(path, fsc.O_WRONLY);
+    // The header's bytes were reserved by admission (or are counted at start-up).
     this.segments.push({ firstSeq, path, size: SEGMENT_HEADER_BYTES });
-    this.usedBytes += SEGMENT_HEADER_BYTES;
   }
 
   /** Waits until everything admitted so far is durable. */
@@ -662,6 +670,8 @@ export class DurableQueue extends EventEmitter {
     if (this.isActive(seg)) {
       await this.flush();
       await this.rotate();
+      this.usedBytes += SEGMENT_HEADER_BYTES;
+      this.tailFill = SEGMENT_HEADER_BYTES;
     }
     await this.quarantine(seg.path, offset, reason);
     const fh = await open(seg.path, "r+");

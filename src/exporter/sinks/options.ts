@@ -1,23 +1,21 @@
 import { z } from "zod";
 import { parseDuration } from "../../core/duration.js";
 import { UsageError } from "../../core/errors.js";
+import { sizeParser } from "../../core/options.js";
 
 // Sink options come from two places with one schema: the sink URL's query string
 // (`http://host/ingest?gzip=true&timeout=5s`) and the exporter's config file (an object).
 // Query values are strings, so every non-string field also accepts its textual form.
 
-function sizeFromText(v: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*(|b|k|kb|ki|kib|m|mb|mi|mib|g|gb|gi|gib)$/i.exec(v.trim());
-  if (!m) return undefined;
-  const unit = m[2]!.toLowerCase();
-  const mult = unit.startsWith("k") ? 1024 : unit.startsWith("m") ? 1024 ** 2 : unit.startsWith("g") ? 1024 ** 3 : 1;
-  return Math.floor(Number(m[1]) * mult);
-}
-
 const size = (max: number) =>
   z.union([z.number(), z.string()]).transform((v, ctx) => {
-    const n = typeof v === "number" ? v : sizeFromText(v);
-    if (n === undefined || !Number.isInteger(n)) {
+    let n: number;
+    try {
+      n = typeof v === "number" ? v : sizeParser(v);
+    } catch {
+      n = NaN;
+    }
+    if (!Number.isInteger(n)) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a size such as 65536, 512KiB or 64MiB, got "${v}"` });
       return z.NEVER;
     }

@@ -229,3 +229,22 @@ test("lint: findings are sorted by line", () => {
   const lines = fs.map((f) => f.line);
   assert.deepEqual(lines, [...lines].sort((a, b) => a - b));
 });
+
+test("lint: the mistakes example of docs/audit-policy.md reports each mistake once, in file order", () => {
+  const r = lintPolicy(readFileSync(new URL("./fixtures/mistakes.yaml", import.meta.url), "utf8"));
+  assert.deepEqual(
+    r.findings.map((f) => [f.line, f.severity, f.code, f.rule]),
+    [
+      [7, "warning", "core-resource-wrong-group", 0],
+      [7, "warning", "resource-name", 0],
+      [12, "warning", "resource-wrong-group", 1],
+      [13, "warning", "resource-names-nameless-verbs", 1],
+      [16, "warning", "shadowed-rule", 3],
+      [24, "error", "wildcard-group", 4],
+      [25, "error", "nonresource-with-resources", 4],
+      [26, "error", "invalid-level", 5],
+      [27, "error", "unknown-field", 5],
+    ],
+  );
+  assert.deepEqual(lintPolicy(readFileSync(new URL("./fixtures/example-policy.yaml", import.meta.url), "utf8")).findings, []);
+});

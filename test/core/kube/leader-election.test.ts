@@ -46,7 +46,7 @@ describe("LeaderElector", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "kube-le-"));
     api = await startTestApiServer();
-    kube = await KubeClient.load({ kubeconfig: api.writeKubeconfig(dir), requestTimeoutMs: 2000, logger: (await import("../../../src/core/logger.js")).createLogger("debug") });
+    kube = await KubeClient.load({ kubeconfig: api.writeKubeconfig(dir), requestTimeoutMs: 2000 });
   });
   after(async () => {
     kube.close();

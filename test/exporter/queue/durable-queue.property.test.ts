@@ -179,7 +179,10 @@ for (const policy of ["block", "drop-newest", "drop-oldest"] as WhenFull[]) {
         const real: Real = { dir, policy, maxBytes: MAX_BYTES, ...o };
         const model: Model = { records: [], acked: { a: 0n, b: 0n }, lastSeq: 0n };
         try {
-          await fc.asyncModelRun(() => ({ model, real }), cmds);
+          await fc.asyncModelRun(() => ({ model, real }), cmds).catch((err: unknown) => {
+            console.error(String(cmds), err);
+            throw err;
+          });
           // Segments that every sink passed are deleted.
           const segs = (await readdir(join(dir, "queue"))).filter((n) => n.endsWith(".seg"));
           assert.ok(segs.length >= 1);
@@ -190,7 +193,7 @@ for (const policy of ["block", "drop-newest", "drop-oldest"] as WhenFull[]) {
           await rm(dir, { recursive: true, force: true });
         }
       }),
-      { numRuns: 12 },
+      { numRuns: 12, endOnFailure: true, verbose: 1, ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH } : {}) },
     );
     assert.ok(seen.restarts > 0 && seen.reads > 0, `runs exercised too little: ${JSON.stringify(seen)}`);
     if (policy === "drop-newest") assert.ok(seen.dropped > 0, "no run reached the limit");

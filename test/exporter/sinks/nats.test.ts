@@ -204,6 +204,26 @@ test("credentials: user/password from the URL authenticate; wrong ones are trans
   } finally {
     await authed.stop();
   }
+  const tokenServer = new NatsServer(await freePort(), join(authDir, "js-token"), ["--auth", "t0ken-abc"]);
+  await tokenServer.start();
+  try {
+    const nc = await connect({ servers: `127.0.0.1:${tokenServer.port}`, token: "t0ken-abc" });
+    await (await jetstreamManager(nc)).streams.add({ name: "TOK", subjects: ["tok.x"] });
+    await withSink(`nats://127.0.0.1:${tokenServer.port}/tok.x?timeout=2s`, async (sink) => {
+      assert.equal((await sink.send(records(1, 1), never)).kind, "transient", "no token: not authorized");
+    });
+    // The token from the config file's options, not the URL.
+    const sink = createSink(`nats://127.0.0.1:${tokenServer.port}/tok.x`, { token: "t0ken-abc" });
+    try {
+      assert.deepEqual(await sink.send(records(1, 2), never), { kind: "ok" });
+    } finally {
+      await sink.close();
+    }
+    assert.equal((await (await jetstreamManager(nc)).streams.info("TOK")).state.messages, 2);
+    await nc.close();
+  } finally {
+    await tokenServer.stop();
+  }
   assert.throws(() => createSink("nats://h:4222/a.*"), /sink "nats:\/\/h:4222\/a.\*": the path must be a NATS subject without wildcards/);
   assert.throws(() => createSink("nats://h:4222/"), /the path must be a NATS subject/);
   assert.throws(() => createSink("nats://u:p@h:4222/x?token=t"), /give only one of user\/password, token or credsFile/);

@@ -132,7 +132,11 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
   let server: Server;
   let tls: Awaited<ReturnType<typeof generateTls>> | undefined;
   const onRequest = (req: Parameters<ApiHandler["handle"]>[0], res: Parameters<ApiHandler["handle"]>[1]) => {
-    void handler.handle(req, res);
+    handler.handle(req, res).catch((err: unknown) => {
+      // Last resort: never let one request take the server (and the test process) down.
+      console.error("kube-apiserver: unhandled error", err);
+      res.destroy();
+    });
   };
   if (options.tls) {
     tlsDir = await mkdtemp(join(tmpdir(), "kube-apiserver-tls-"));

@@ -244,7 +244,13 @@ export class ObjectStore {
     }
   }
 
-  createIn(info: ResourceInfo, namespace: string | undefined, input: KubeObject, opts: WriteOptions = {}): KubeObject {
+  /** `prepare` runs once name and uid are assigned (server-generated fields derived from them). */
+  createIn(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    input: KubeObject,
+    opts: WriteOptions & { prepare?: (obj: KubeObject) => void } = {},
+  ): KubeObject {
     const obj = clone(input);
     obj.metadata = obj.metadata ?? {};
     obj.apiVersion = groupVersion(info.group, info.version);
@@ -272,6 +278,7 @@ export class ObjectStore {
     delete obj.metadata.deletionTimestamp;
     delete obj.metadata.deletionGracePeriodSeconds;
     if (info.generation) obj.metadata.generation = 1;
+    opts.prepare?.(obj);
     if (opts.dryRun) {
       delete obj.metadata.resourceVersion;
       return clone(obj);

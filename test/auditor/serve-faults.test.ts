@@ -1,0 +1,66 @@
+// End to end: API errors make a check inconclusive — never a pass, never a fail — and an
+// inconclusive check neither resets nor advances the consecutive-failure count.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { FAST, eventually, managedPods, startCluster, startServe } from "./helpers.js";
+
+test("429 on create, 500 and a hung GET: inconclusive with the right reason, then a pass", async () => {
+  const c = await startCluster({ controller: { mode: "healthy" } });
+  // Faults are consumed in order by matching requests: 2 creates, then 3 GETs of a canary.
+  c.api.faults.inject({ verb: "create", pathRegex: "/namespaces/neuvector/pods$", status: 429, count: 2, retryAfterSeconds: 1 });
+  c.api.faults.inject({ verb: "get", pathRegex: "/namespaces/neuvector/pods/watch-auditor-", status: 500, count: 2 });
+  c.api.faults.inject({ verb: "get", pathRegex: "/namespaces/neuvector/pods/watch-auditor-", hang: true, count: 1 });
+  const s = await startServe(c, [...FAST, "--leader-elect", "false", "--request-timeout", "500ms"]);
+  try {
+    await eventually(async () => (await s.metric("watch_auditor_checks_total", { probe: "default", result: "pass" })) >= 1, { timeoutMs: 30_000, what: "a pass after the faults" });
+    const checks = [...(await s.status()).probes.default!.checks].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    const firstPass = checks.findIndex((x) => x.result === "pass");
+    const before = checks.slice(0, firstPass);
+    assert.deepEqual(
+      before.map((x) => [x.result, x.inconclusive]),
+      [
+        ["inconclusive", "create_failed"],
+        ["inconclusive", "create_failed"],
+        ["inconclusive", "api_error"],
+        ["inconclusive", "api_error"],
+        ["inconclusive", "api_error"],
+      ],
+    );
+    assert.match(before[0]!.reason, /could not create canary/);
+    assert.match(before[4]!.reason, /API error while polling/);
+    // Canaries of the inconclusive checks that were created were still deleted.
+    assert.ok(before.slice(2).every((x) => x.cleanup === "deleted"));
+    const text = await s.metricsText();
+    assert.match(text, /watch_auditor_inconclusive_total\{probe="default",reason="create_failed"\} 2/);
+    assert.match(text, /watch_auditor_inconclusive_total\{probe="default",reason="api_error"\} 3/);
+    assert.match(text, /watch_auditor_checks_total\{probe="default",result="inconclusive"\} 5/);
+    assert.match(text, /watch_controller_failures_total\{probe="default"\} 0/);
+  } finally {
+    await s.stop();
+    assert.deepEqual(managedPods(c.api), []);
+    await c.close();
+  }
+});
+
+test("inconclusive checks leave the failure count unchanged", async () => {
+  const c = await startCluster({ controller: { mode: "dead" } });
+  const s = await startServe(c, [...FAST, "--leader-elect", "false", "--failure-threshold", "100"]);
+  try {
+    await eventually(async () => (await s.metric("watch_controller_failures_total", { probe: "default" })) >= 2, { timeoutMs: 20_000, what: "2 fails" });
+    c.api.faults.inject({ verb: "get", pathRegex: "/namespaces/neuvector/pods/watch-auditor-", status: 503, count: 3 });
+    await eventually(async () => (await s.metric("watch_auditor_checks_total", { probe: "default", result: "inconclusive" })) >= 3, { timeoutMs: 20_000, what: "3 inconclusive" });
+    await eventually(async () => {
+      const text = await s.metricsText();
+      const { metricValue } = await import("./helpers.js");
+      const fails = metricValue(text, "watch_controller_failures_total", { probe: "default" });
+      // Dead controller: every conclusive check fails, so an unchanged-by-inconclusive count equals the fail total.
+      assert.equal(metricValue(text, "watch_auditor_consecutive_failures", { probe: "default" }), fails);
+      return fails >= 3;
+    }, { timeoutMs: 20_000, what: "a fail after the inconclusive ones" });
+    const checks = [...(await s.status()).probes.default!.checks].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    assert.ok(checks.some((x) => x.result === "inconclusive") && !checks.some((x) => x.result === "pass"));
+  } finally {
+    await s.stop();
+    await c.close();
+  }
+});

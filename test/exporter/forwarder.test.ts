@@ -1,0 +1,133 @@
+// The forwarder against a real HTTP collector on loopback, through the real http sink:
+// outages with backoff, permanent refusals to the dead-letter file, fan-out to two sinks.
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { Forwarder } from "../../src/exporter/forwarder.js";
+import { DurableQueue } from "../../src/exporter/queue/durable-queue.js";
+import { createSink } from "../../src/exporter/sinks/index.js";
+import { eventually } from "../support/cli.js";
+import { Collector } from "./support/collector.js";
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "wa-fwd-"));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const rec = (i: number, pad = 16): Buffer => Buffer.from(JSON.stringify({ i, pad: "r".repeat(pad) }));
+const idx = (line: string): number => (JSON.parse(line) as { i: number }).i;
+
+test("sink outage (500, 429, hangs) then recovery: backoff grows, nothing is lost, the disk bound holds", { timeout: 60_000 }, () =>
+  withDir(async (dir) => {
+    const collector = await new Collector().listen();
+    const MAX = 256 * 1024;
+    const sink = createSink(`${collector.url}?timeout=250ms&batchRecords=100`);
+    const q = await DurableQueue.open({ dataDir: dir, sinks: [sink.name], maxBytes: MAX, whenFull: "block", diskReserveBytes: 0, segmentBytes: 16 * 1024 });
+    // 4×500, 2×429, 2×hang, then fine.
+    const script: (number | "hang")[] = [500, 500, 500, 500, 429, 429, "hang", "hang"];
+    collector.behave = ({ n }) => script[n] ?? 200;
+    const fwd = new Forwarder({ queue: q, sink, dataDir: dir, backoffInitialMs: 20, backoffMaxMs: 2000 });
+    fwd.start();
+    const N = 400; // ~400 KiB through a 256 KiB queue while the sink is down
+    let maxDisk = 0;
+    const sampler = setInterval(() => (maxDisk = Math.max(maxDisk, q.diskBytes)), 5);
+    try {
+      for (let i = 0; i < N; i++) await q.append([rec(i, 1000)]);
+      await eventually(() => new Set(collector.accepted.map(idx)).size === N, { timeoutMs: 40_000, what: "all records delivered" });
+      // In order, each at least once.
+      const firstSeen = [...new Set(collector.accepted.map(idx))];
+      assert.deepEqual(firstSeen, Array.from({ length: N }, (_, i) => i));
+      assert.ok(maxDisk <= MAX, `queue on disk reached ${maxDisk} > ${MAX}`);
+      // Backoff: compare the waits before the early retries with those before the late ones.
+      const failed = collector.attempts.slice(0, script.length + 1);
+      const waits = failed.slice(1).map((a, i) => a.at - failed[i]!.at - (failed[i]!.status === "hang" ? 250 : 0));
+      const early = waits.slice(0, 3).reduce((a, b) => a + b, 0);
+      const late = waits.slice(-3).reduce((a, b) => a + b, 0);
+      assert.ok(late > early, `backoff should grow: early waits ${waits.slice(0, 3).map(Math.round)} vs late ${waits.slice(-3).map(Math.round)}`);
+      assert.ok(Math.max(...waits) <= 2000 + 500, `backoff is capped: ${waits.map(Math.round)}`);
+      const retries = (await q.metrics.retries.get()).values[0]?.value;
+      assert.equal(retries, script.length);
+      // Fully delivered segments are deleted.
+      await eventually(() => q.diskBytes <= 16 * 1024 + 16, { what: "segments deleted after delivery" });
+    } finally {
+      clearInterval(sampler);
+      await fwd.stop();
+      await sink.close();
+      await q.close();
+      await collector.close();
+    }
+  }),
+);
+
+test("a record the sink refuses for good goes to the dead-letter file with the reason; the rest flows on in order", () =>
+  withDir(async (dir) => {
+    const collector = await new Collector().listen();
+    collector.behave = ({ lines }) => (lines.some((l) => l.includes('"bad"')) ? 400 : 200);
+    const sink = createSink(`${collector.url}?batchRecords=1`);
+    const q = await DurableQueue.open({ dataDir: dir, sinks: [sink.name], maxBytes: 1 << 20, whenFull: "block", diskReserveBytes: 0 });
+    const fwd = new Forwarder({ queue: q, sink, dataDir: dir, backoffInitialMs: 10, backoffMaxMs: 100 });
+    fwd.start();
+    try {
+      await q.append([rec(0), rec(1), Buffer.from('{"bad":true}'), rec(3)]);
+      await eventually(() => collector.accepted.length === 3);
+      assert.deepEqual(collector.accepted.map(idx), [0, 1, 3]);
+      const files = await readdir(join(dir, "dead-letter"));
+      assert.equal(files.length, 1);
+      const dl = (await readFile(join(dir, "dead-letter", files[0]!), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.equal(dl.length, 1);
+      assert.deepEqual(dl[0]!.record, { bad: true });
+      assert.equal(dl[0]!.seq, 3);
+      assert.equal(dl[0]!.sink, sink.name);
+      assert.match(String(dl[0]!.reason), /HTTP 400/);
+      assert.equal((await q.metrics.deadLettered.get()).values[0]?.value, 1);
+      await eventually(() => fwd.caughtUp());
+    } finally {
+      await fwd.stop();
+      await sink.close();
+      await q.close();
+      await collector.close();
+    }
+  }));
+
+test("two sinks fan out with their own cursors; a segment is kept until both have it", () =>
+  withDir(async (dir) => {
+    const up = await new Collector().listen();
+    const down = await new Collector().listen();
+    let downIsDown = true;
+    down.behave = () => (downIsDown ? 503 : 200);
+    const s1 = createSink(`${up.url}?batchRecords=50`);
+    const s2 = createSink(`${down.url}?batchRecords=50`);
+    const q = await DurableQueue.open({ dataDir: dir, sinks: [s1.name, s2.name], maxBytes: 1 << 20, whenFull: "block", diskReserveBytes: 0, segmentBytes: 8 * 1024 });
+    const f1 = new Forwarder({ queue: q, sink: s1, dataDir: dir, backoffInitialMs: 10, backoffMaxMs: 50 });
+    const f2 = new Forwarder({ queue: q, sink: s2, dataDir: dir, backoffInitialMs: 10, backoffMaxMs: 50 });
+    f1.start();
+    f2.start();
+    try {
+      for (let i = 0; i < 300; i++) await q.append([rec(i, 100)]);
+      await eventually(() => up.accepted.length === 300);
+      const diskWhileDown = q.diskBytes;
+      assert.ok(diskWhileDown > 30 * 1024, `segments are kept for the sink that is down (${diskWhileDown} bytes)`);
+      assert.equal(q.backlog(s2.name).records, 300);
+      assert.equal(q.backlog(s1.name).records, 0);
+      downIsDown = false;
+      await eventually(() => down.accepted.length === 300, { timeoutMs: 15_000 });
+      assert.deepEqual(down.accepted.map(idx), Array.from({ length: 300 }, (_, i) => i));
+      await eventually(() => q.diskBytes < 8 * 1024 + 16, { what: "segments deleted once both sinks have them" });
+      const sent = await q.metrics.sent.get();
+      assert.deepEqual(Object.fromEntries(sent.values.map((v) => [v.labels.sink, v.value])), { [s1.name]: 300, [s2.name]: 300 });
+    } finally {
+      await f1.stop();
+      await f2.stop();
+      await s1.close();
+      await s2.close();
+      await q.close();
+      await up.close();
+      await down.close();
+    }
+  }));

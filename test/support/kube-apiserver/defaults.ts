@@ -1,0 +1,121 @@
+// Defaulting the real API server applies to objects written through the API (a subset: the fields
+// clients commonly read back). Store actors write objects as given, like privileged controllers.
+import type { ResourceInfo } from "./resources.js";
+import type { KubeObject } from "./store.js";
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function setDefault(o: Obj, key: string, value: unknown): void {
+  if (o[key] === undefined || o[key] === null) o[key] = value;
+}
+
+function defaultPodSpec(spec: unknown): void {
+  if (!isObj(spec)) return;
+  setDefault(spec, "restartPolicy", "Always");
+  setDefault(spec, "terminationGracePeriodSeconds", 30);
+  setDefault(spec, "dnsPolicy", "ClusterFirst");
+  setDefault(spec, "schedulerName", "default-scheduler");
+  setDefault(spec, "securityContext", {});
+  for (const list of ["containers", "initContainers"]) {
+    const cs = spec[list];
+    if (!Array.isArray(cs)) continue;
+    for (const c of cs) {
+      if (!isObj(c)) continue;
+      const image = typeof c.image === "string" ? c.image : "";
+      const tag = image.includes("@") ? "digest" : (image.split("/").pop() ?? "").split(":")[1];
+      setDefault(c, "imagePullPolicy", tag === undefined || tag === "latest" ? "Always" : "IfNotPresent");
+      setDefault(c, "terminationMessagePath", "/dev/termination-log");
+      setDefault(c, "terminationMessagePolicy", "File");
+      if (Array.isArray(c.ports)) for (const p of c.ports) if (isObj(p)) setDefault(p, "protocol", "TCP");
+    }
+  }
+}
+
+function defaultTemplate(spec: Obj): void {
+  const t = spec.template;
+  if (isObj(t)) defaultPodSpec(t.spec);
+}
+
+let nextServiceIp = 1;
+
+/** Applies defaults in place. `old` is the stored object on updates (keeps allocated fields). */
+export function applyDefaults(info: ResourceInfo, obj: KubeObject, old?: KubeObject): void {
+  const spec = obj.spec;
+  if (!isObj(spec)) return;
+  const key = `${info.group}/${info.resource}`;
+  switch (key) {
+    case "/pods":
+      defaultPodSpec(spec);
+      if (spec.serviceAccountName === undefined && spec.serviceAccount === undefined) spec.serviceAccountName = "default";
+      if (spec.serviceAccountName !== undefined) setDefault(spec, "serviceAccount", spec.serviceAccountName);
+      break;
+    case "apps/deployments":
+      setDefault(spec, "replicas", 1);
+      setDefault(spec, "revisionHistoryLimit", 10);
+      setDefault(spec, "progressDeadlineSeconds", 600);
+      setDefault(spec, "strategy", { type: "RollingUpdate", rollingUpdate: { maxUnavailable: "25%", maxSurge: "25%" } });
+      defaultTemplate(spec);
+      break;
+    case "apps/replicasets":
+    case "apps/statefulsets":
+      setDefault(spec, "replicas", 1);
+      defaultTemplate(spec);
+      break;
+    case "apps/daemonsets":
+      setDefault(spec, "revisionHistoryLimit", 10);
+      defaultTemplate(spec);
+      break;
+    case "batch/jobs":
+      setDefault(spec, "backoffLimit", 6);
+      setDefault(spec, "completions", 1);
+      setDefault(spec, "parallelism", 1);
+      setDefault(spec, "completionMode", "NonIndexed");
+      setDefault(spec, "suspend", false);
+      defaultTemplate(spec);
+      break;
+    case "batch/cronjobs":
+      setDefault(spec, "concurrencyPolicy", "Allow");
+      setDefault(spec, "suspend", false);
+      setDefault(spec, "successfulJobsHistoryLimit", 3);
+      setDefault(spec, "failedJobsHistoryLimit", 1);
+      break;
+    case "/services": {
+      setDefault(spec, "type", "ClusterIP");
+      setDefault(spec, "sessionAffinity", "None");
+      if (Array.isArray(spec.ports))
+        for (const p of spec.ports)
+          if (isObj(p)) {
+            setDefault(p, "protocol", "TCP");
+            setDefault(p, "targetPort", p.port);
+          }
+      const oldSpec = old && isObj(old.spec) ? old.spec : undefined;
+      if (spec.type !== "ExternalName" && (spec.clusterIP === undefined || spec.clusterIP === "")) {
+        if (oldSpec?.clusterIP) spec.clusterIP = oldSpec.clusterIP;
+        else {
+          // Allocated from the default service CIDR 10.96.0.0/12, as a fresh cluster would.
+          const n = nextServiceIp++;
+          spec.clusterIP = `10.96.${Math.floor(n / 250) % 250}.${(n % 250) + 1}`;
+        }
+      }
+      if (typeof spec.clusterIP === "string") setDefault(spec, "clusterIPs", [spec.clusterIP]);
+      break;
+    }
+  }
+}
+
+/** Job selector and labels the real registry generates from the Job's uid. */
+export function jobLabels(obj: KubeObject): void {
+  const spec = obj.spec;
+  const uid = obj.metadata.uid;
+  const name = obj.metadata.name;
+  if (!isObj(spec) || !uid || !name || spec.manualSelector === true) return;
+  const labels = { "batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name, "controller-uid": uid, "job-name": name };
+  if (spec.selector === undefined) spec.selector = { matchLabels: { "batch.kubernetes.io/controller-uid": uid } };
+  const t = isObj(spec.template) ? spec.template : (spec.template = {});
+  const meta = isObj(t.metadata) ? t.metadata : (t.metadata = {});
+  meta.labels = { ...(isObj(meta.labels) ? meta.labels : {}), ...labels };
+}
