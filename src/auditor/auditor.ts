@@ -4,7 +4,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorMessage } from "../core/errors.js";
 import { OpsServer, sendJson, type ProbeResult } from "../core/http-server.js";
 import type { Logger } from "../core/logger.js";
-import { MANAGED_SELECTOR, PROBE_LABEL } from "./canary.js";
 import type { ProbeConfig } from "./config.js";
 import type { CanaryApi } from "./cycle.js";
 import { AuditorMetrics } from "./metrics.js";
@@ -29,9 +28,7 @@ export class AlwaysLeader implements Leadership {
   }
 }
 
-export interface SweepApi {
-  listPods(namespace: string, labelSelector: string): Promise<{ metadata?: { name?: string } }[]>;
-  deletePod(namespace: string, name: string): Promise<void>;
+export interface PingApi {
   /** A cheap authorised call: is the API reachable with our credentials? */
   ping(): Promise<void>;
 }
@@ -40,7 +37,7 @@ export interface AuditorOptions {
   probes: ProbeConfig[];
   canaryApi: CanaryApi;
   controllerApi: ControllerApi;
-  sweepApi: SweepApi;
+  pingApi: PingApi;
   leadership: Leadership;
   logger: Logger;
   port: number;
@@ -102,7 +99,7 @@ export class Auditor {
     this.metrics.isLeader.set(1);
     this.opts.logger.info({ identity: this.opts.leadership.identity, probes: this.runners.map((r) => r.probe.name) }, "leading: starting checks");
     try {
-      await this.sweep();
+      // Each loop sweeps its probe's leftovers before every cycle, starting with this term's first.
       await Promise.all(this.runners.map((r) => r.run(leaderSignal)));
     } finally {
       this.leadingSince = undefined;
@@ -111,39 +108,11 @@ export class Auditor {
     }
   }
 
-  /** Only the leader sweeps: another replica's canaries are never ours to delete while it leads. */
-  async sweep(): Promise<number> {
-    let deleted = 0;
-    for (const p of this.opts.probes) {
-      const ns = p.canary.namespace;
-      let pods: { metadata?: { name?: string } }[];
-      try {
-        pods = await this.opts.sweepApi.listPods(ns, `${MANAGED_SELECTOR},${PROBE_LABEL}=${p.name}`);
-      } catch (err) {
-        this.opts.logger.warn({ probe: p.name, namespace: ns, err: errorMessage(err) }, "orphan sweep: cannot list canaries");
-        continue;
-      }
-      for (const pod of pods) {
-        const name = pod.metadata?.name;
-        if (!name) continue;
-        try {
-          await this.opts.sweepApi.deletePod(ns, name);
-          deleted++;
-          this.metrics.orphansDeleted.inc();
-          this.opts.logger.info({ probe: p.name, namespace: ns, canary: name }, "orphan sweep: deleted leftover canary");
-        } catch (err) {
-          this.opts.logger.warn({ probe: p.name, namespace: ns, canary: name, err: errorMessage(err) }, "orphan sweep: delete failed");
-        }
-      }
-    }
-    return deleted;
-  }
-
   private async apiReachable(): Promise<{ ok: boolean; error?: string }> {
     const t = this.now();
     if (this.lastPing && t - this.lastPing.at < PING_CACHE_MS) return this.lastPing;
     try {
-      await this.opts.sweepApi.ping();
+      await this.opts.pingApi.ping();
       this.lastPing = { at: t, ok: true };
     } catch (err) {
       this.lastPing = { at: t, ok: false, error: errorMessage(err) };

@@ -13,6 +13,7 @@ export interface CanaryApi {
   getPod(namespace: string, name: string, signal?: AbortSignal): Promise<Pod | undefined>;
   /** Resolves when deleted or already gone. */
   deletePod(namespace: string, name: string): Promise<void>;
+  listPods(namespace: string, labelSelector: string): Promise<Pod[]>;
 }
 
 export type CheckOutcome = "pass" | "fail" | "inconclusive" | "aborted";
@@ -105,11 +106,10 @@ export async function runCycle(p: ProbeConfig, signal: AbortSignal, deps: CycleD
     created = true;
     deps.onCanaryCreated?.(ns, name);
   } catch (err) {
-    if (signal.aborted) {
-      // The create may have reached the server: try the delete anyway.
-      created = true;
-      return aborted();
-    }
+    // A timeout or 5xx does not prove the pod was not created: delete it anyway. A 4xx does.
+    const status = (err as { status?: unknown }).status;
+    created = !(typeof status === "number" && status >= 400 && status < 500);
+    if (signal.aborted) return aborted();
     return finish("inconclusive", `could not create canary: ${errorMessage(err)}`, { inconclusive: "create_failed" });
   }
   timings.created = now() - t0;

@@ -5,11 +5,11 @@ import { DEPLOYMENTS, PODS, REPLICASETS, isNotFound, type KubeClient } from "../
 import { recordEvent } from "../core/kube/events.js";
 import type { CanaryApi } from "./cycle.js";
 import type { ControllerApi, RollEventTarget } from "./roller.js";
-import type { SweepApi } from "./auditor.js";
+import type { PingApi } from "./auditor.js";
 
 export const REPORTING_COMPONENT = "watch-auditor";
 
-export class KubeAuditorApi implements CanaryApi, ControllerApi, SweepApi {
+export class KubeAuditorApi implements CanaryApi, ControllerApi, PingApi {
   constructor(
     private readonly kube: KubeClient,
     /** Namespace whose pods `ping` lists (one the auditor is allowed to read). */

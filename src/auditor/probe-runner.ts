@@ -7,6 +7,7 @@ import type { AuditorMetrics } from "./metrics.js";
 import { RollPolicy } from "./roll-policy.js";
 import { rollController, type ControllerApi, type RollOutcome } from "./roller.js";
 import { errorMessage } from "../core/errors.js";
+import { MANAGED_SELECTOR, PROBE_LABEL } from "./canary.js";
 
 export interface RollRecord {
   at: string;
@@ -44,8 +45,6 @@ export class ProbeRunner {
   private lastSuccessAt?: number;
   private lastCompletedAt?: number;
   private lastRoll?: RollRecord;
-  /** Canaries whose delete failed: retried before every cycle until gone. */
-  private pendingDeletes = new Map<string, string>();
   private readonly now: () => number;
   private readonly log: Logger;
 
@@ -68,7 +67,7 @@ export class ProbeRunner {
     const every = this.probe.everyMs;
     let next = this.now();
     while (!signal.aborted) {
-      await this.retryPendingDeletes();
+      await this.sweep();
       const result = await runCycle(this.probe, signal, { api: this.deps.canaryApi });
       await this.handle(result);
       if (signal.aborted) break;
@@ -83,15 +82,34 @@ export class ProbeRunner {
     }
   }
 
-  private async retryPendingDeletes(): Promise<void> {
-    for (const [name, ns] of this.pendingDeletes) {
+  /**
+   * Deletes every pod of this probe that is still there. Cycles of a probe never overlap and
+   * only the leader runs them, so any such pod is a leftover: of a crashed predecessor, of a
+   * failed delete, or of a create that timed out on our side but succeeded on the server.
+   */
+  async sweep(): Promise<number> {
+    const ns = this.probe.canary.namespace;
+    let deleted = 0;
+    let pods: { metadata?: { name?: string } }[];
+    try {
+      pods = await this.deps.canaryApi.listPods(ns, `${MANAGED_SELECTOR},${PROBE_LABEL}=${this.probe.name}`);
+    } catch (err) {
+      this.log.warn({ namespace: ns, err: errorMessage(err) }, "orphan sweep: cannot list canaries");
+      return 0;
+    }
+    for (const pod of pods) {
+      const name = pod.metadata?.name;
+      if (!name) continue;
       try {
         await this.deps.canaryApi.deletePod(ns, name);
-        this.pendingDeletes.delete(name);
+        deleted++;
+        this.deps.metrics.orphansDeleted.inc();
+        this.log.info({ namespace: ns, canary: name }, "orphan sweep: deleted leftover canary");
       } catch (err) {
-        this.log.warn({ canary: name, namespace: ns, err: errorMessage(err) }, "canary still not deleted");
+        this.log.warn({ namespace: ns, canary: name, err: errorMessage(err) }, "orphan sweep: delete failed");
       }
     }
+    return deleted;
   }
 
   async handle(r: CheckResult): Promise<void> {
@@ -101,7 +119,6 @@ export class ProbeRunner {
     this.history.length = Math.min(this.history.length, this.deps.historySize ?? 20);
     if (r.cleanup === "failed") {
       m.canaryCleanupFailures.inc({ probe });
-      this.pendingDeletes.set(r.canary, r.namespace);
     }
     const fields = { canary: r.canary, runId: r.runId, result: r.result, reason: r.reason, durationMs: r.durationMs, reactionSeconds: r.reactionSeconds, cleanupError: r.cleanupError };
     if (r.result === "aborted") {

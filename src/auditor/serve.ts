@@ -34,7 +34,7 @@ export async function runServe(f: ServeFlags): Promise<void> {
         logger,
       })
     : new AlwaysLeader();
-  const auditor = new Auditor({ probes, canaryApi: api, controllerApi: api, sweepApi: api, leadership, logger, port: f.port, host: f.host });
+  const auditor = new Auditor({ probes, canaryApi: api, controllerApi: api, pingApi: api, leadership, logger, port: f.port, host: f.host });
   const port = await auditor.start();
   logger.info(
     { port, identity: leadership.identity, mode: f.mode, probes: probes.map((p) => ({ name: p.name, mode: p.mode, every: p.everyMs, canaryNamespace: p.canary.namespace, controller: p.controller })) },

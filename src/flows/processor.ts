@@ -3,7 +3,7 @@ import { InvalidEventError, type FlowEvent, type HttpEvent, type IoEvent, type S
 import { parseTetragonEvent } from "./tetragon.js";
 import { parseHubbleFlow } from "./hubble.js";
 import type { Enricher, Peer } from "./enrich.js";
-import { HistogramTable, KeyedCounter, registerHistogram, registerTableCounter, SeriesTable, type Row } from "./series.js";
+import { HistogramTable, KeyedCounter, registerHistogram, registerTableCounter, SeriesTable, type Row, type RowSource } from "./series.js";
 
 export type FlowSource = "tetragon" | "hubble";
 
@@ -101,21 +101,17 @@ export class FlowProcessor {
     this.invalid = new KeyedCounter(r, "watch_auditor_flows_events_invalid_total", "Lines rejected, by source and reason (json, shape, field, too_long).", ["source", "reason"]);
     this.ignored = new KeyedCounter(r, "watch_auditor_flows_events_ignored_total", "Events dropped on purpose: ignore annotations, other nodes.", ["source", "reason"]);
     this.overflow = new KeyedCounter(r, "watch_auditor_flows_series_overflow_total", "Observations folded into the overflow series because the metric hit --max-series.", ["metric"]);
-    registerTableCounter(r, this.overflowView(), 0, "watch_auditor_flows_series", "Distinct label sets per metric table.", "gauge");
+    registerTableCounter(r, this.seriesCounts(), 0, "watch_auditor_flows_series", "Distinct label sets per metric table.", "gauge");
   }
 
-  private overflowView(): SeriesTable {
-    // A gauge of table sizes, computed when scraped.
-    const view = new SeriesTable("series", ["metric"], 1, 16);
-    const tables = (): SeriesTable[] => [this.tcp, this.io, this.httpRequests, this.httpDuration];
-    const origAll = view.all.bind(view);
-    view.all = function* () {
-      for (const t of tables()) {
-        view.row(t.name, () => [t.name]).values[0] = t.rows.size + (t.overflowRow ? 1 : 0);
-      }
-      yield* origAll();
+  private seriesCounts(): RowSource {
+    const tables = [this.tcp, this.io, this.httpRequests, this.httpDuration];
+    return {
+      labelNames: ["metric"],
+      *all() {
+        for (const t of tables) yield { labels: [t.name], values: Float64Array.of(t.rows.size + (t.overflowRow ? 1 : 0)) };
+      },
     };
-    return view;
   }
 
   /** Parses and processes one line. Returns the error for the caller to log (with the line number), or undefined. */

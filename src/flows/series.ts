@@ -82,8 +82,11 @@ class TableMetric {
   reset(): void {}
 }
 
+/** What a table-backed metric reads: label names and rows. */
+export type RowSource = Pick<SeriesTable, "labelNames" | "all">;
+
 /** Registers a counter (or gauge) that reads column `column` of table. */
-export function registerTableCounter(registry: Registry, table: SeriesTable, column: number, name: string, help: string, type: "counter" | "gauge" = "counter"): void {
+export function registerTableCounter(registry: Registry, table: RowSource, column: number, name: string, help: string, type: "counter" | "gauge" = "counter"): void {
   const metric = new TableMetric(name, help, type, () => {
     const out: MetricValue[] = [];
     for (const r of table.all()) out.push({ labels: labelObject(table.labelNames, r.labels), value: r.values[column]! });

@@ -6,7 +6,7 @@ import type { NamedCidr } from "../core/kube-metadata/cidr.js";
 import { Enricher, type IpResolver } from "./enrich.js";
 import { FlowProcessor, type FlowSource } from "./processor.js";
 import { FileFollower, readLines, type LineHandlers } from "./lines.js";
-import type { InvalidEventError } from "./events.js";
+import { InvalidEventError } from "./events.js";
 import { KeyedCounter } from "./series.js";
 
 export interface FlowsOptions {
@@ -123,7 +123,7 @@ export class FlowsService {
         if (err) this.logInvalid(source, where, lineNo, err);
       },
       tooLong: (lineNo, bytes) => {
-        const err = this.processor.reject(source, { name: "InvalidEventError", reason: "too_long", message: `line of ${bytes} bytes exceeds --max-line-bytes ${this.opts.maxLineBytes}` } as InvalidEventError);
+        const err = this.processor.reject(source, new InvalidEventError("too_long", `line of ${bytes} bytes exceeds --max-line-bytes ${this.opts.maxLineBytes}`));
         this.logInvalid(source, where, lineNo, err);
       },
     };
@@ -139,7 +139,8 @@ export class FlowsService {
     this.log.info({ port }, "listening");
     if (this.opts.flowsOut) {
       this.flowsStream = this.opts.flowsOut === "-" ? process.stdout : createWriteStream(this.opts.flowsOut, { flags: "a", mode: 0o640 });
-      if (this.flowsStream !== process.stdout) this.flowsStream.on("error", (err) => this.log.error({ err: err.message, path: this.opts.flowsOut }, "cannot write --flows-out"));
+      // A closed stdout or a full disk must not take the metrics down with it.
+      this.flowsStream.on("error", (err: Error) => this.log.error({ err: err.message, path: this.opts.flowsOut }, "cannot write --flows-out"));
       this.flowsTimer = setInterval(() => this.flushFlows(), this.opts.flowsIntervalMs);
     }
     for (const [source, path] of [["tetragon", this.opts.tetragon], ["hubble", this.opts.hubble]] as const) {

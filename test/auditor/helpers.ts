@@ -43,8 +43,12 @@ export async function startCluster(
   };
 }
 
-/** Fast timings: a cycle takes well under a second with a healthy controller. */
-export const FAST = ["--every", "200ms", "--canary-lifetime", "300ms", "--canary-deadline", "600ms", "--poll-interval", "50ms", "--start-timeout", "3s", "--request-timeout", "2s"];
+/**
+ * Fast timings: a cycle takes well under a second with a healthy controller. The request
+ * timeout stays generous: on 2 loaded cores the in-process test API server can take
+ * seconds to answer, and a timeout would (correctly) make the check inconclusive.
+ */
+export const FAST = ["--every", "200ms", "--canary-lifetime", "300ms", "--canary-deadline", "800ms", "--poll-interval", "50ms", "--start-timeout", "5s", "--request-timeout", "10s"];
 
 export interface Serve {
   child: ReturnType<typeof spawnCli>;

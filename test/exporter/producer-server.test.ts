@@ -24,7 +24,7 @@ interface Rig {
 async function withRig(fn: (r: Rig) => Promise<void>, o: { queue?: Partial<QueueOptions>; maxRecordBytes?: number; socketMode?: number } = {}): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "wa-prod-"));
   const sock = join(dir, "export.sock");
-  const queue = await DurableQueue.open({ dataDir: join(dir, "data"), sinks: ["s"], maxBytes: 64 * 1024 * 1024, whenFull: "block", diskReserveBytes: 0, ...o.queue });
+  const queue = await DurableQueue.open({ dataDir: join(dir, "data"), sinks: ["s"], maxBytes: 64 * 1024 * 1024, whenFull: "block", diskReserveBytes: 0, cursorSyncMs: 0, ...o.queue });
   const server = new ProducerServer({ listen: [{ kind: "unix", path: sock }], queue, maxRecordBytes: o.maxRecordBytes ?? 1024, socketMode: o.socketMode ?? 0o660 });
   await server.start();
   try {

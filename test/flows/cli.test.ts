@@ -10,7 +10,9 @@ import { promtoolCheck, sample } from "./promtool.js";
 type Child = ReturnType<typeof spawnCli>;
 
 async function metricsPort(child: Child): Promise<number> {
-  const m = await eventually(() => /"port":(\d+),"msg":"listening"/.exec(child.output.stderr), { timeoutMs: 20_000, what: "listening log line" });
+  const m = await eventually(() => /"port":(\d+),"msg":"listening"/.exec(child.output.stderr), { timeoutMs: 45_000, what: "listening" }).catch((err: Error) => {
+    throw new Error(`${err.message}; stderr: ${child.output.stderr.slice(-2000)}`);
+  });
   return Number(m[1]);
 }
 
@@ -24,7 +26,7 @@ const noKubeEnv = { KUBECONFIG: "/nonexistent/kubeconfig", KUBERNETES_SERVICE_HO
 
 test("stdin: the real kovenant sample plus a bad line; flows written at end of input; exit 0", async () => {
   const input = readFileSync(`${SAMPLES_DIR}/kovenant_example_tetragon_log.jsonl`, "utf8") + "{not json\n";
-  const r = await runCli(["flows", "--tetragon", "-", "--port", "0", "--no-kube", "--flows-out", "-"], { input, timeoutMs: 30_000 });
+  const r = await runCli(["flows", "--tetragon", "-", "--port", "0", "--no-kube", "--flows-out", "-"], { input, timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
   const flows = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(flows.length, 1);
@@ -44,7 +46,7 @@ test("stdin with --keep-running serves /metrics (promtool-clean) after end of in
   const text = await eventually(async () => {
     const m = await scrape(port);
     return m.includes('http_server_requests_total{namespace="shop"') ? m : undefined;
-  }, { timeoutMs: 20_000, what: "http metrics" });
+  }, { timeoutMs: 45_000, what: "http metrics" });
   assert.equal(sample(text, "http_server_requests_total", '{namespace="kube-system",service="",workload="node-local-dns",method="GET",status_code_class="5xx"}'), 2);
   assert.equal(sample(text, "http_server_request_duration_seconds_bucket", '{namespace="shop",service="",workload="api",method="GET",status_code_class="2xx",le="0.025"}'), 1);
   assert.equal(sample(text, "watch_auditor_flows_kube_cache_ready"), 0);
@@ -64,16 +66,16 @@ test("file input followed like tail -F across rename and truncate rotations; --f
   t.after(() => stopCli(child, "SIGKILL"));
   const port = await metricsPort(child);
   const sent = async () => sample(await scrape(port), "watch_auditor_flows_tcp_sent_bytes_total", '{src_namespace="shop",src_workload="web",dst_namespace="",dst_workload="world",dst_service=""}');
-  await eventually(async () => (await sent()) === 1000, { timeoutMs: 20_000, what: "first line" });
+  await eventually(async () => (await sent()) === 1000, { timeoutMs: 45_000, what: "first line" });
   appendFileSync(file, line(40001, 10) + "x".repeat(5000) + "\n");
-  await eventually(async () => (await sent()) === 1010, { timeoutMs: 20_000, what: "appended line" });
+  await eventually(async () => (await sent()) === 1010, { timeoutMs: 45_000, what: "appended line" });
   renameSync(file, `${file}.1`);
   writeFileSync(file, line(40002, 100));
-  await eventually(async () => (await sent()) === 1110, { timeoutMs: 20_000, what: "line in the new file after rename" });
+  await eventually(async () => (await sent()) === 1110, { timeoutMs: 45_000, what: "line in the new file after rename" });
   writeFileSync(file, ""); // copytruncate
   await new Promise((r) => setTimeout(r, 300));
   appendFileSync(file, line(40003, 5));
-  await eventually(async () => (await sent()) === 1115, { timeoutMs: 20_000, what: "line after truncation" });
+  await eventually(async () => (await sent()) === 1115, { timeoutMs: 45_000, what: "line after truncation" });
   const text = await scrape(port);
   assert.equal(sample(text, "watch_auditor_flows_events_invalid_total", '{source="tetragon",reason="too_long"}'), 1);
   assert.match(child.output.stderr, new RegExp(`"input":"${file.replace(/[./]/g, "\\$&")}:3","reason":"too_long"`));
@@ -93,12 +95,12 @@ test("usage errors exit 2 and name the flag", async () => {
     [["flows", "--tetragon", "-", "--flows-interval", "soon"], /--flows-interval/],
     [["flows", "--tetragon", "-", "--max-line-bytes", "12 parsecs"], /--max-line-bytes/],
   ];
-  const results = await Promise.all(cases.map(([args]) => runCli(args, { env: noKubeEnv })));
+  const results = await Promise.all(cases.map(([args]) => runCli(args, { env: noKubeEnv, timeoutMs: 60_000 })));
   cases.forEach(([args, re], i) => {
     assert.equal(results[i]!.code, 2, `${args.join(" ")}: ${results[i]!.stderr}`);
     assert.match(results[i]!.stderr, re);
   });
-  const env = await runCli(["flows", "--tetragon", "-"], { env: { ...noKubeEnv, WATCH_AUDITOR_FLOWS_MAX_SERIES: "-5" } });
+  const env = await runCli(["flows", "--tetragon", "-"], { env: { ...noKubeEnv, WATCH_AUDITOR_FLOWS_MAX_SERIES: "-5" }, timeoutMs: 60_000 });
   assert.equal(env.code, 2);
   assert.match(env.stderr, /max-series/);
 });

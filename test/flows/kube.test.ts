@@ -12,7 +12,9 @@ import { endpointSlice, namespace, pod, replicaSet, service } from "../core/kube
 const k = (o: unknown) => o as KubeObject;
 
 async function metricsPort(child: ReturnType<typeof spawnCli>): Promise<number> {
-  const m = await eventually(() => /"port":(\d+),"msg":"listening"/.exec(child.output.stderr), { timeoutMs: 20_000, what: "listening" });
+  const m = await eventually(() => /"port":(\d+),"msg":"listening"/.exec(child.output.stderr), { timeoutMs: 45_000, what: "listening" }).catch((err: Error) => {
+    throw new Error(`${err.message}; stderr: ${child.output.stderr.slice(-2000)}`);
+  });
   return Number(m[1]);
 }
 
@@ -38,12 +40,12 @@ test("flows enriches from the live cache of the test API server; ignore annotati
   const child = spawnCli(["flows", "--tetragon", file, "--kubeconfig", api.writeKubeconfig(dir), "--node", "n1", "--port", "0", "--poll-interval", "50ms"], {});
   t.after(() => stopCli(child, "SIGKILL"));
   const port = await metricsPort(child);
-  await eventually(async () => sample(await scrape(port), "watch_auditor_flows_kube_cache_ready") === 1, { timeoutMs: 20_000, what: "cache ready" });
+  await eventually(async () => sample(await scrape(port), "watch_auditor_flows_kube_cache_ready") === 1, { timeoutMs: 45_000, what: "cache ready" });
 
   const ev = (sport: number, node = "n1") => tetragonTcp({ fn: "tcp_connect", saddr: "10.0.0.1", daddr: "10.96.0.5", sport, dport: 5432, ns: "shop", pod: "frontend-x", node }) + "\n";
   appendFileSync(file, ev(40000) + ev(40001, "n2"));
   const labels = '{src_namespace="shop",src_workload="web",dst_namespace="db",dst_workload="pg",dst_service="postgres"}';
-  await eventually(async () => sample(await scrape(port), "watch_auditor_flows_tcp_connections_total", labels) === 1, { timeoutMs: 20_000, what: "enriched connection" });
+  await eventually(async () => sample(await scrape(port), "watch_auditor_flows_tcp_connections_total", labels) === 1, { timeoutMs: 45_000, what: "enriched connection" });
   assert.equal(sample(await scrape(port), "watch_auditor_flows_events_ignored_total", '{source="tetragon",reason="other_node"}'), 1);
 
   api.store.update(k(namespace("db", { "owlk8s/ignore": "true" })));
@@ -52,7 +54,7 @@ test("flows enriches from the live cache of the test API server; ignore annotati
   await eventually(async () => {
     appendFileSync(file, ev(sport++));
     return (sample(await scrape(port), "watch_auditor_flows_events_ignored_total", '{source="tetragon",reason="annotation"}') ?? 0) > 0;
-  }, { timeoutMs: 20_000, intervalMs: 200, what: "namespace ignore applied" });
+  }, { timeoutMs: 45_000, intervalMs: 200, what: "namespace ignore applied" });
   const frozen = sample(await scrape(port), "watch_auditor_flows_tcp_connections_total", labels);
   appendFileSync(file, ev(sport++));
   await eventually(async () => (sample(await scrape(port), "watch_auditor_flows_events_total", '{source="tetragon",type="tcp_connect"}') ?? 0) >= sport - 41000 + 2, { what: "last event read" });
@@ -62,7 +64,7 @@ test("flows enriches from the live cache of the test API server; ignore annotati
   await eventually(async () => {
     appendFileSync(file, ev(sport++));
     return (sample(await scrape(port), "watch_auditor_flows_tcp_connections_total", labels) ?? 0) > frozen!;
-  }, { timeoutMs: 20_000, intervalMs: 200, what: "counted again after unignore" });
+  }, { timeoutMs: 45_000, intervalMs: 200, what: "counted again after unignore" });
 
   // Watches cut: the cache reconnects and sees later changes.
   api.cutWatches();
@@ -71,7 +73,7 @@ test("flows enriches from the live cache of the test API server; ignore annotati
   await eventually(async () => {
     appendFileSync(file, tetragonTcp({ fn: "tcp_connect", saddr: "10.0.0.7", daddr: "10.0.0.2", sport: 50000, dport: 5432, ns: "shop", pod: "late", node: "n1" }) + "\n");
     return (sample(await scrape(port), "watch_auditor_flows_tcp_connections_total", '{src_namespace="shop",src_workload="agent",dst_namespace="db",dst_workload="pg",dst_service="postgres"}') ?? 0) > 0;
-  }, { timeoutMs: 20_000, intervalMs: 250, what: "pod created after the watch cut" });
+  }, { timeoutMs: 45_000, intervalMs: 250, what: "pod created after the watch cut" });
   const r = await stopCli(child);
   assert.equal(r.code, 0, r.stderr);
 });
@@ -97,10 +99,10 @@ test("without a reachable cluster flows still runs, warns once, labels from the 
     const text = await eventually(async () => {
       const m = await scrape(port);
       return sample(m, "watch_auditor_flows_tcp_connections_total", labels) === 1 ? m : undefined;
-    }, { timeoutMs: 20_000, what: "event-labelled flow" });
+    }, { timeoutMs: 45_000, what: "event-labelled flow" });
     assert.equal(sample(text, "watch_auditor_flows_kube_cache_ready"), 0);
   }
-  await eventually(() => unconfigured.output.stderr.includes("no Kubernetes metadata cache"), { timeoutMs: 20_000, what: "warning" });
+  await eventually(() => unconfigured.output.stderr.includes("no Kubernetes metadata cache"), { timeoutMs: 45_000, what: "warning" });
   const [a, b] = await Promise.all([stopCli(unreachable), stopCli(unconfigured)]);
   assert.equal(a.code, 0, a.stderr);
   assert.equal(b.code, 0, b.stderr);

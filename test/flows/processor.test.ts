@@ -107,6 +107,7 @@ test("series cap: new label sets beyond --max-series fold into an overflow serie
   assert.equal(rows.length, 6, "5 series + overflow");
   assert.equal(sample(text, "watch_auditor_flows_tcp_connections_total", '{src_namespace="overflow",src_workload="overflow",dst_namespace="overflow",dst_workload="overflow",dst_service="overflow"}'), 15);
   assert.equal(sample(text, "watch_auditor_flows_series_overflow_total", '{metric="tcp"}'), 15);
+  assert.equal(sample(text, "watch_auditor_flows_series", '{metric="tcp"}'), 6);
   assert.equal(promtoolCheck(text), "");
 });
 

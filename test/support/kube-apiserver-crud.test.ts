@@ -96,6 +96,10 @@ describe("test API server: CRUD, errors, patches, lists", () => {
     assert.equal(viaStatus.body.spec.replicas, 1, "status subresource ignores spec");
     assert.equal(viaStatus.body.metadata.generation, 1);
 
+    const reordered = Object.fromEntries(Object.entries(structuredClone(viaStatus.body)).reverse());
+    const noop = await call(api.url, "PUT", `${DEPLOYS}/st`, reordered);
+    assert.equal(noop.status, 200);
+    assert.equal(noop.body.metadata.resourceVersion, viaStatus.body.metadata.resourceVersion, "a no-op write is not a new revision");
     const labelled = structuredClone(viaStatus.body);
     labelled.metadata.labels = { x: "y" };
     const lu = await call(api.url, "PUT", `${DEPLOYS}/st`, labelled);

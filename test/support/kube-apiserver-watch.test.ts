@@ -94,6 +94,8 @@ describe("test API server: watch", () => {
     const init = await watch(`${ns}?watch=1&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan`);
     await eventually(() => init.events.some((e) => e.type === "BOOKMARK"), { what: "initial-events-end bookmark" });
     assert.deepEqual(init.events[0]!.object.metadata!.annotations, { "k8s.io/initial-events-end": "true" });
+    assert.equal((await call(api.url, "GET", `${ns}?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`)).status, 400, "needs bookmarks");
+    assert.equal((await call(api.url, "GET", `${ns}?watch=1&resourceVersionMatch=NotOlderThan`)).status, 400);
   });
 
   it("closes the stream cleanly after timeoutSeconds", async () => {
@@ -157,5 +159,35 @@ describe("test API server: watch", () => {
     assert.deepEqual(summary(w), ["ADDED kick", "MODIFIED kick"]);
     assert.equal((w.events[1]!.object.status as { phase: string }).phase, "Running");
     assert.deepEqual([...seen].sort((a, b) => a - b), seen);
+  });
+});
+
+describe("test API server: options", () => {
+  it("compactionWindow bounds watch history; requireNamespaces; validation off", async () => {
+    const api = await startTestApiServer({ compactionWindow: 3, requireNamespaces: true, validation: "off" });
+    try {
+      const ns = "/api/v1/namespaces/opt/configmaps";
+      const cm = (name: string) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name }, unknownField: 1 });
+      const missing = await call(api.url, "POST", ns, cm("a"));
+      assert.equal(missing.status, 404);
+      assert.equal(missing.body.message, 'namespaces "opt" not found');
+      assert.equal((await call(api.url, "POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "opt" } })).status, 201);
+      const rvs: string[] = [];
+      for (const n of ["a", "b", "c", "d", "e"]) {
+        const r = await call(api.url, "POST", ns, cm(n));
+        assert.equal(r.status, 201, "validation off keeps unknown fields");
+        assert.equal(r.body.unknownField, 1);
+        rvs.push(r.body.metadata.resourceVersion);
+      }
+      const old = await openRawWatch(api.url, `${ns}?watch=1&resourceVersion=${rvs[0]}`);
+      await old.ended;
+      assert.equal(old.events[0]?.type, "ERROR", "history older than the window is gone");
+      const recent = await openRawWatch(api.url, `${ns}?watch=1&resourceVersion=${rvs[2]}`);
+      await eventually(() => recent.events.length === 2);
+      assert.deepEqual(summary(recent), ["ADDED d", "ADDED e"]);
+      recent.close();
+    } finally {
+      await api.close();
+    }
   });
 });

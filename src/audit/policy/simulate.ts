@@ -23,11 +23,12 @@ export interface RecordedEvent extends RecordedRequest {
   requestObjectBytes: number;
   responseObjectBytes: number;
   /**
-   * Optional, from the store: whether this request's RequestReceived stage was recorded, and whether
-   * this is the request's first event. When given, the simulator keeps no per-request state.
+   * From the store, which aggregates identical requests: how many events this stands for (the
+   * byte fields are then sums), and how many of those requests have no recorded RequestReceived
+   * event. When `requestsWithoutReceived` is given the simulator keeps no per-request state.
    */
-  requestHasReceived?: boolean;
-  firstOfRequest?: boolean;
+  count?: number;
+  requestsWithoutReceived?: number;
 }
 
 export const GROUP_BY = ["rule", "level", "resource", "user"] as const;
@@ -110,12 +111,13 @@ export class Simulator {
     const key = this.keyOf(d, attrs);
     let row = this.rows.get(key);
     if (!row) this.rows.set(key, (row = emptyRow(key)));
-    row.recordedEvents++;
+    const n = ev.count ?? 1;
+    row.recordedEvents += n;
     row.recordedBytes += ev.eventBytes;
 
     const emitsReceived = d.level !== "None" && !d.omitStages.has("RequestReceived");
-    if (ev.requestHasReceived !== undefined && ev.firstOfRequest !== undefined) {
-      if (ev.firstOfRequest && emitsReceived && !ev.requestHasReceived) row.unrecordedStageEvents++;
+    if (ev.requestsWithoutReceived !== undefined) {
+      if (emitsReceived) row.unrecordedStageEvents += ev.requestsWithoutReceived;
     } else {
       const req = this.requests.get(ev.auditID);
       if (req) req.sawReceived ||= ev.stage === "RequestReceived";
@@ -124,7 +126,7 @@ export class Simulator {
 
     if (d.level === "None") return;
     if ((d.omitStages as ReadonlySet<string>).has(ev.stage)) {
-      row.omittedStageEvents++;
+      row.omittedStageEvents += n;
       return;
     }
     const recorded = isLevel(ev.level) ? levelRank(ev.level) : (this.unknownLevels.add(ev.level), 0);
@@ -133,11 +135,11 @@ export class Simulator {
     let bytes = metadata;
     if (simulated >= levelRank("Request")) bytes += ev.requestObjectBytes;
     if (simulated >= levelRank("RequestResponse")) bytes += ev.responseObjectBytes;
-    row.events++;
+    row.events += n;
     row.bytes += bytes;
     const needsRequest = simulated >= levelRank("Request") && recorded < levelRank("Request");
     const needsResponse = simulated >= levelRank("RequestResponse") && recorded < levelRank("RequestResponse");
-    if (needsRequest || needsResponse) row.underestimatedEvents++;
+    if (needsRequest || needsResponse) row.underestimatedEvents += n;
   }
 
   report(): SimReport {

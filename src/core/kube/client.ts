@@ -298,16 +298,30 @@ export class KubeClient {
       allowWatchBookmarks: opts.allowWatchBookmarks,
     };
     if (opts.signal?.aborted) return;
+    // One controller for the whole stream: the caller's abort, and the deadline for response headers.
+    const ctl = new AbortController();
+    const onCallerAbort = () => ctl.abort();
+    opts.signal?.addEventListener("abort", onCallerAbort, { once: true });
+    let headersTimedOut = false;
+    const headersTimer = setTimeout(() => {
+      headersTimedOut = true;
+      ctl.abort();
+    }, this.requestTimeoutMs);
     let res: IncomingMessage;
     try {
-      res = await this.open("GET", path, { query, signal: opts.signal }, this.watchAgent);
+      res = await this.open("GET", path, { query, signal: ctl.signal }, this.watchAgent);
+      if (res.statusCode !== 200) {
+        const body = await this.readBody(res, "GET", path, ctl.signal);
+        throw errorFromResponse("GET", path, res, body);
+      }
     } catch (err) {
+      opts.signal?.removeEventListener("abort", onCallerAbort);
       if (opts.signal?.aborted) return;
-      throw err;
-    }
-    if (res.statusCode !== 200) {
-      const body = await this.readBody(res, "GET", path);
-      throw errorFromResponse("GET", path, res, body);
+      if (headersTimedOut) throw new KubeApiError(`watch ${path}: no response within ${this.requestTimeoutMs} ms`, { code: "ETIMEDOUT", cause: err });
+      if (err instanceof KubeApiError) throw err;
+      throw networkError("GET", path, err);
+    } finally {
+      clearTimeout(headersTimer);
     }
     let idle: NodeJS.Timeout | undefined;
     const armIdle = () => {
@@ -317,8 +331,6 @@ export class KubeClient {
         res.destroy(new KubeApiError(`watch ${path}: no data for ${opts.idleTimeoutMs} ms`, { code: "EIDLE" }));
       }, opts.idleTimeoutMs);
     };
-    const onAbort = () => res.destroy();
-    opts.signal?.addEventListener("abort", onAbort, { once: true });
     res.setEncoding("utf8");
     let buffered = "";
     try {
@@ -332,7 +344,10 @@ export class KubeClient {
           const line = buffered.slice(0, nl).trim();
           buffered = buffered.slice(nl + 1);
           if (line === "") continue;
+          // The consumer's processing time is not the server's silence.
+          clearTimeout(idle);
           yield parseWatchLine<T>(line, path);
+          armIdle();
         }
       }
       if (buffered.trim() !== "" && !opts.signal?.aborted) yield parseWatchLine<T>(buffered.trim(), path);
@@ -342,7 +357,7 @@ export class KubeClient {
       throw networkError("GET", path, err);
     } finally {
       clearTimeout(idle);
-      opts.signal?.removeEventListener("abort", onAbort);
+      opts.signal?.removeEventListener("abort", onCallerAbort);
       res.destroy();
     }
   }
@@ -365,15 +380,16 @@ export class KubeClient {
         this.credentials.invalidate();
         res = await this.open(method, path, { ...opts, signal }, this.agent);
       }
-      const text = await this.readBody(res, method, path);
+      const text = await this.readBody(res, method, path, signal);
       const status = res.statusCode ?? 0;
       this.logger?.debug({ method, path, status, ms: Date.now() - started }, "kubernetes request");
       if (status < 200 || status >= 300) throw errorFromResponse(method, path, res, text);
       return { status, body: parseJson(text, method, path) };
     } catch (err) {
-      if (err instanceof KubeApiError) throw err;
+      if (err instanceof KubeApiError && err.code !== "EABORTED") throw err;
       if (timeout.signal.aborted) throw new KubeApiError(`${method} ${path}: timed out after ${timeoutMs} ms`, { code: "ETIMEDOUT", cause: err });
       if (opts.signal?.aborted) throw new KubeApiError(`${method} ${path}: aborted`, { code: "EABORTED", cause: err });
+      if (err instanceof KubeApiError) throw err;
       throw networkError(method, path, err);
     } finally {
       clearTimeout(timer);
@@ -406,17 +422,25 @@ export class KubeClient {
     });
   }
 
-  private readBody(res: IncomingMessage, method: string, path: string): Promise<string> {
+  /** Reads the whole body; the signal bounds it (a server may stall after sending headers). */
+  private readBody(res: IncomingMessage, method: string, path: string, signal?: AbortSignal): Promise<string> {
     const limit = this.maxBodyBytes;
     return new Promise((resolvePromise, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
       let settled = false;
+      const onAbort = () => {
+        fail(new KubeApiError(`${method} ${path}: aborted while reading the response`, { code: "EABORTED" }));
+        res.destroy();
+      };
       const fail = (err: unknown) => {
         if (settled) return;
         settled = true;
+        signal?.removeEventListener("abort", onAbort);
         reject(err);
       };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
       res.on("data", (c: Buffer) => {
         size += c.length;
         if (size > limit) {
@@ -429,6 +453,7 @@ export class KubeClient {
       res.on("end", () => {
         if (settled) return;
         settled = true;
+        signal?.removeEventListener("abort", onAbort);
         resolvePromise(Buffer.concat(chunks).toString("utf8"));
       });
       res.on("error", fail);

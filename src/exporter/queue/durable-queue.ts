@@ -35,6 +35,12 @@ export interface QueueOptions {
   diskReserveBytes: number;
   /** Rotation size; default maxBytes/8 capped to 64 MiB. */
   segmentBytes?: number;
+  /**
+   * Cursor files are written at most this often (default 100 ms): each write costs two
+   * fsyncs that would compete with the group commits. A crash re-sends at most this much.
+   * 0 writes on every ack (and ack() resolves after the write).
+   */
+  cursorSyncMs?: number;
   metrics?: ExporterMetrics;
   logger?: Logger;
   now?: () => number;
@@ -114,6 +120,8 @@ export class QueueClosedError extends Error {
 
 const MAX_SEGMENT_BYTES = 64 * 1024 * 1024;
 const STATFS_INTERVAL_MS = 250;
+/** Bounds one group commit, so that one fsync never has to flush an unbounded amount. */
+const MAX_WRITE_BYTES = 8 * 1024 * 1024;
 
 /**
  * A durable, segmented append-only log with one read cursor per sink.
@@ -500,7 +508,7 @@ export class DurableQueue extends EventEmitter {
     let n = 0;
     while (n < this.pending.length) {
       const p = this.pending[n]!;
-      if (n > 0 && p.startsSegment) break;
+      if (n > 0 && (p.startsSegment || bytes >= MAX_WRITE_BYTES)) break;
       bytes += frameBytes(p.data.length) + (p.startsSegment ? SEGMENT_HEADER_BYTES : 0);
       n++;
     }
@@ -586,7 +594,21 @@ export class DurableQueue extends EventEmitter {
     const cur = this.cursors.get(sink);
     if (cur && cur.acked >= upTo) return;
     this.cursors.set(sink, upTo, position);
-    await this.cursors.persist(sink);
+    if ((this.opts.cursorSyncMs ?? 100) === 0) {
+      await this.syncCursors();
+      return;
+    }
+    this.cursorTimer ??= setTimeout(() => {
+      this.cursorTimer = undefined;
+      this.syncCursors().catch((err: unknown) => this.log?.error({ err: (err as Error).message }, "writing sink cursors failed; will retry"));
+    }, this.opts.cursorSyncMs ?? 100);
+  }
+
+  private cursorTimer: NodeJS.Timeout | undefined;
+
+  /** Writes the cursors that moved, then deletes segments every sink has passed. */
+  async syncCursors(): Promise<void> {
+    await this.cursors.persistAll(this.opts.sinks);
     await this.deletePassedSegments();
     this.updateGauges();
   }
@@ -751,7 +773,9 @@ export class DurableQueue extends EventEmitter {
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
     for (const w of waiters) w();
-    await this.cursors.persistAll(this.opts.sinks);
+    if (this.cursorTimer) clearTimeout(this.cursorTimer);
+    this.cursorTimer = undefined;
+    await this.syncCursors();
     await this.activeFh.close().catch(() => {});
   }
 }

@@ -13,6 +13,8 @@ export class QueueReader {
   private fh: FileHandle | undefined;
   private offset = 0;
   private expected: bigint;
+  /** The last chunk read, kept for the next call: a batch rarely takes a whole chunk. */
+  private cache: { seg: bigint; at: number; buf: Buffer } | undefined;
 
   constructor(
     private readonly queue: DurableQueue,
@@ -53,6 +55,7 @@ export class QueueReader {
     const fh = this.fh;
     this.fh = undefined;
     this.segFirst = undefined;
+    this.cache = undefined;
     await fh?.close().catch(() => {});
   }
 
@@ -113,17 +116,25 @@ export class QueueReader {
         if (!(await this.enter(next.firstSeq)) && !(await this.locate())) break;
         continue;
       }
-      const want = Math.min(CHUNK_BYTES, seg.size - this.offset);
-      const buf = Buffer.allocUnsafe(want);
-      const { bytesRead } = await this.fh!.read(buf, 0, want, this.offset);
-      const chunk = buf.subarray(0, bytesRead);
+      let chunk: Buffer;
+      const c = this.cache;
+      if (c && c.seg === seg.firstSeq && this.offset >= c.at && this.offset < c.at + c.buf.length) {
+        chunk = c.buf.subarray(this.offset - c.at, Math.max(this.offset - c.at, Math.min(c.buf.length, seg.size - c.at)));
+      } else {
+        // A fresh buffer per read (never reused): the records handed out are views into it.
+        const want = Math.min(CHUNK_BYTES, seg.size - this.offset);
+        const buf = Buffer.allocUnsafe(want);
+        const { bytesRead } = await this.fh!.read(buf, 0, want, this.offset);
+        chunk = buf.subarray(0, bytesRead);
+        this.cache = { seg: seg.firstSeq, at: this.offset, buf: chunk };
+      }
       let at = 0;
       let progressed = false;
       while (at < chunk.length && out.length < maxRecords && bytes < maxBytes) {
         const f = decodeFrame(chunk, at);
         if (f.kind === "frame") {
           if (f.seq >= this.expected) {
-            out.push({ seq: f.seq, data: Buffer.from(f.payload), appendedAtMs: f.appendedAtMs, segFirst: seg.firstSeq, end: this.offset + f.end });
+            out.push({ seq: f.seq, data: f.payload, appendedAtMs: f.appendedAtMs, segFirst: seg.firstSeq, end: this.offset + f.end });
             bytes += f.payload.length;
             this.expected = f.seq + 1n;
           }
@@ -139,7 +150,7 @@ export class QueueReader {
           const g = decodeFrame(big.subarray(0, r.bytesRead), 0);
           if (g.kind === "frame") {
             if (g.seq >= this.expected) {
-              out.push({ seq: g.seq, data: Buffer.from(g.payload), appendedAtMs: g.appendedAtMs, segFirst: seg.firstSeq, end: this.offset + g.end });
+              out.push({ seq: g.seq, data: g.payload, appendedAtMs: g.appendedAtMs, segFirst: seg.firstSeq, end: this.offset + g.end });
               bytes += g.payload.length;
               this.expected = g.seq + 1n;
             }

@@ -32,7 +32,7 @@ const MAX_BYTES = 16 * 1024;
 const SEGMENT_BYTES = 2048;
 
 async function openReal(dir: string, policy: WhenFull): Promise<Pick<Real, "queue" | "readers">> {
-  const queue = await DurableQueue.open({ dataDir: dir, sinks: [...SINKS], maxBytes: MAX_BYTES, whenFull: policy, diskReserveBytes: 0, segmentBytes: SEGMENT_BYTES });
+  const queue = await DurableQueue.open({ dataDir: dir, sinks: [...SINKS], maxBytes: MAX_BYTES, whenFull: policy, diskReserveBytes: 0, segmentBytes: SEGMENT_BYTES, cursorSyncMs: 0 });
   return { queue, readers: { a: new QueueReader(queue, "a"), b: new QueueReader(queue, "b") } };
 }
 

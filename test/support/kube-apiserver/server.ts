@@ -416,6 +416,15 @@ export class ApiHandler {
       case "list":
         return send(200, this.list(r, q));
       case "watch": {
+        const sendInitial = q.get("sendInitialEvents");
+        const bookmarks = q.get("allowWatchBookmarks") === "true" || q.get("allowWatchBookmarks") === "1";
+        const rvMatch = q.get("resourceVersionMatch");
+        // The real server's watch option validation (apimachinery/pkg/apis/meta/internalversion/validation).
+        if (sendInitial !== null) {
+          if (rvMatch !== "NotOlderThan")
+            throw errors.badRequest('resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan');
+          if (!bookmarks) throw errors.badRequest("allowWatchBookmarks: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true");
+        } else if (rvMatch) throw errors.badRequest("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided");
         const ts = q.get("timeoutSeconds");
         if (ts !== null && !/^[0-9]+$/.test(ts)) throw errors.badRequest(`timeoutSeconds: invalid value ${JSON.stringify(ts)}`);
         this.hub.serve(req, res, this.store, {
@@ -425,8 +434,8 @@ export class ApiHandler {
           label: labelMatcher(q.get("labelSelector")),
           field: fieldMatcher(q.get("fieldSelector"), r.info.fields),
           resourceVersion: q.get("resourceVersion") ?? undefined,
-          allowBookmarks: q.get("allowWatchBookmarks") === "true" || q.get("allowWatchBookmarks") === "1",
-          sendInitialEvents: q.get("sendInitialEvents") === "true",
+          allowBookmarks: bookmarks,
+          sendInitialEvents: sendInitial === "true",
           timeoutSeconds: ts === null ? undefined : Number(ts),
           bookmarkIntervalMs: this.opts.bookmarkIntervalMs,
         });

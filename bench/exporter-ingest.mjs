@@ -1,0 +1,240 @@
+#!/usr/bin/env node
+// Durable ingest of the exporter over its unix socket, beside the raw disk ceiling, same run.
+//   npm run build && node bench/exporter-ingest.mjs [--records 200000] [--connections 4] [--rate 10000] [--seconds 5]
+// 1. raw ceiling:   write(1000 × 1 KiB) + fdatasync in a loop (records/s), and the latency of a
+//                   paced 10-record write + fdatasync every millisecond (p50/p99)
+// 2. throughput:    `watch-auditor exporter` (stdout:// sink to /dev/null), N connections, 1 KiB
+//                   records, each connection keeps at most --window unacked records in flight;
+//                   time from the first byte to the last ack
+// 3. time-to-ack:   one connection paced at --rate records/s; per record, ack time − send time
+// Figures are printed as JSON, with ratios to the raw ceiling.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, existsSync, readFileSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { createConnection } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+
+const { values } = parseArgs({
+  options: {
+    records: { type: "string", default: "200000" },
+    connections: { type: "string", default: "4" },
+    window: { type: "string", default: "5000" },
+    rate: { type: "string", default: "10000" },
+    seconds: { type: "string", default: "5" },
+    size: { type: "string", default: "1024" },
+  },
+});
+const N = Number(values.records);
+const CONNS = Number(values.connections);
+const WINDOW = Number(values.window);
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const SIZE = Number(values.size);
+const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+if (!existsSync(CLI)) throw new Error("run `npm run build` first");
+
+function record(i) {
+  const head = `{"i":${i},"pad":"`;
+  return head + "x".repeat(SIZE - head.length - 3) + '"}\n';
+}
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+async function rawThroughput(dir) {
+  const fh = await open(join(dir, "raw.log"), "w");
+  const buf = Buffer.from(Array.from({ length: 1000 }, (_, i) => record(i)).join(""));
+  let pos = 0;
+  const total = Math.max(N, 100_000);
+  const t0 = performance.now();
+  for (let done = 0; done < total; done += 1000) {
+    await fh.write(buf, 0, buf.length, pos);
+    pos += buf.length;
+    await fh.datasync();
+  }
+  const s = (performance.now() - t0) / 1000;
+  await fh.close();
+  return total / s;
+}
+
+async function rawLatency(dir) {
+  const fh = await open(join(dir, "raw-lat.log"), "w");
+  const perTick = Math.max(1, Math.round(RATE / 1000));
+  const buf = Buffer.from(Array.from({ length: perTick }, (_, i) => record(i)).join(""));
+  const lat = [];
+  let pos = 0;
+  const end = performance.now() + Math.min(SECONDS, 3) * 1000;
+  while (performance.now() < end) {
+    const t0 = performance.now();
+    await fh.write(buf, 0, buf.length, pos);
+    pos += buf.length;
+    await fh.datasync();
+    lat.push(performance.now() - t0);
+    const wait = 1 - (performance.now() - t0);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  await fh.close();
+  lat.sort((a, b) => a - b);
+  return { p50: pct(lat, 50), p99: pct(lat, 99) };
+}
+
+async function startExporter(dir) {
+  const sock = join(dir, "export.sock");
+  const child = spawn(process.execPath, [CLI, "exporter", "--listen", `unix://${sock}`, "--data-dir", join(dir, "data"), "--sink", "stdout://", "--port", "0", "--log-level", "warn"], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(sock)) {
+    if (Date.now() > deadline) throw new Error("exporter did not start");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, sock };
+}
+
+/** CPU seconds (user + system) a process used so far: a figure the machine's load does not inflate. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+function connect(sock) {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(sock);
+    s.once("connect", () => resolve(s));
+    s.once("error", reject);
+  });
+}
+
+function onAcks(socket, fn) {
+  let buf = "";
+  socket.setEncoding("utf8");
+  socket.on("data", (d) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const msg = JSON.parse(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+      if (msg.ack !== undefined) fn(msg.ack);
+      else throw new Error(`unexpected reply ${JSON.stringify(msg)}`);
+    }
+  });
+}
+
+async function throughput(sock) {
+  const per = Math.ceil(N / CONNS);
+  const chunkRecords = 100;
+  const chunk = Array.from({ length: chunkRecords }, (_, i) => record(i)).join("");
+  const sockets = await Promise.all(Array.from({ length: CONNS }, () => connect(sock)));
+  const t0 = performance.now();
+  await Promise.all(
+    sockets.map(
+      (s) =>
+        new Promise((resolve) => {
+          let sent = 0;
+          let acked = 0;
+          let waiting = false;
+          const pump = () => {
+            while (sent < per && sent - acked < WINDOW) {
+              sent += chunkRecords;
+              if (!s.write(chunk)) {
+                waiting = true;
+                s.once("drain", () => {
+                  waiting = false;
+                  pump();
+                });
+                return;
+              }
+            }
+          };
+          onAcks(s, (a) => {
+            acked = a;
+            if (acked >= per) resolve();
+            else if (!waiting) pump();
+          });
+          pump();
+        }),
+    ),
+  );
+  const s = (performance.now() - t0) / 1000;
+  for (const x of sockets) x.destroy();
+  return (per * CONNS) / s;
+}
+
+async function timeToAck(sock) {
+  const s = await connect(sock);
+  const total = RATE * SECONDS;
+  const sentAt = new Float64Array(total);
+  const lat = [];
+  let acked = 0;
+  onAcks(s, (a) => {
+    const now = performance.now();
+    for (; acked < a; acked++) lat.push(now - sentAt[acked]);
+  });
+  const t0 = performance.now();
+  let sent = 0;
+  await new Promise((resolve) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * RATE));
+      if (due > sent) {
+        let text = "";
+        const now = performance.now();
+        for (; sent < due; sent++) {
+          sentAt[sent] = now;
+          text += record(sent);
+        }
+        s.write(text);
+      }
+      if (sent < total) setTimeout(tick, 1);
+      else resolve();
+    };
+    tick();
+  });
+  const deadline = Date.now() + 30_000;
+  while (acked < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  s.destroy();
+  lat.sort((a, b) => a - b);
+  return { p50: pct(lat, 50), p99: pct(lat, 99), max: lat[lat.length - 1], records: lat.length, achievedRate: Math.round(total / ((performance.now() - t0) / 1000)) };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "wa-bench-ingest-"));
+let exporter;
+try {
+  const rawRate = await rawThroughput(dir);
+  const rawLat = await rawLatency(dir);
+  exporter = await startExporter(dir);
+  const cpu0 = cpuSeconds(exporter.child.pid);
+  const ingestRate = await throughput(exporter.sock);
+  // The exporter goes on forwarding after the last ack; let it finish before reading its CPU.
+  await new Promise((r) => setTimeout(r, 2000));
+  const cpuPerRecordUs = ((cpuSeconds(exporter.child.pid) - cpu0) / (Math.ceil(N / CONNS) * CONNS)) * 1e6;
+  const ack = await timeToAck(exporter.sock);
+  const round = (x) => Math.round(x * 100) / 100;
+  console.log(
+    JSON.stringify(
+      {
+        command: `node bench/exporter-ingest.mjs --records ${N} --connections ${CONNS} --window ${WINDOW} --rate ${RATE} --seconds ${SECONDS}`,
+        recordBytes: SIZE,
+        loadAverage: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
+        raw: { recordsPerSec: Math.round(rawRate), pacedAppendFsyncMs: { p50: round(rawLat.p50), p99: round(rawLat.p99) } },
+        exporter: {
+          ingestRecordsPerSec: Math.round(ingestRate),
+          ratioToRaw: round(ingestRate / rawRate),
+          cpuMicrosPerRecord: round(cpuPerRecordUs),
+          cpuBoundRecordsPerSecPerCore: Math.round(1e6 / cpuPerRecordUs),
+          timeToAckMs: { p50: round(ack.p50), p99: round(ack.p99), max: round(ack.max), records: ack.records, offeredRate: RATE },
+        },
+        targets: { ingestRecordsPerSec: ">= 100000", ratioToRaw: ">= 0.30", p99TimeToAckMs: "<= 10" },
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  if (exporter) {
+    exporter.child.kill("SIGTERM");
+    await new Promise((r) => exporter.child.once("exit", r));
+  }
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,104 @@
+// The crash-safety scenario shared by the kill test and bench/exporter-kill.mjs: a real
+// exporter process under load from several producer connections is SIGKILLed at random
+// points, restarted on the same data dir, and at the end every record ever acked to a
+// producer must have reached the HTTP sink at least once.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { eventually, stopCli } from "../../support/cli.js";
+import { Collector } from "./collector.js";
+import { metricValue, scrape, startExporter } from "./exporter-process.js";
+import { RawProducer } from "./producer.js";
+
+export interface KillScenarioOptions {
+  kills: number;
+  producers: number;
+  /** Each run lasts a random time in [minRunMs, maxRunMs] before the SIGKILL. */
+  minRunMs: number;
+  maxRunMs: number;
+  recordBytes?: number;
+  extraArgs?: string[];
+  log?: (msg: string) => void;
+}
+
+export interface KillScenarioResult {
+  kills: number;
+  sent: number;
+  acked: number;
+  delivered: number;
+  duplicates: number;
+  /** Acked records the sink never got: must be empty. */
+  lost: string[];
+  corruptCounted: number;
+  runsMs: number[];
+}
+
+async function produce(sock: string, prefix: string, recordBytes: number, acked: Set<string>, counts: { sent: number }): Promise<void> {
+  let p: RawProducer;
+  try {
+    p = await RawProducer.connect(sock);
+  } catch {
+    return;
+  }
+  const ids: string[] = [];
+  const pad = "k".repeat(Math.max(0, recordBytes - 40));
+  try {
+    for (let b = 0; !p.closed; b++) {
+      let chunk = "";
+      for (let i = 0; i < 50; i++) {
+        const id = `${prefix}-${ids.length}`;
+        ids.push(id);
+        chunk += `{"id":"${id}","pad":"${pad}"}\n`;
+      }
+      counts.sent += 50;
+      await p.write(chunk);
+    }
+  } catch {
+    // The exporter was killed under us.
+  }
+  await eventually(() => p.closed, { timeoutMs: 10_000 }).catch(() => p.close());
+  for (let i = 0; i < p.lastAck; i++) acked.add(ids[i]!);
+}
+
+export async function runKillScenario(o: KillScenarioOptions): Promise<KillScenarioResult> {
+  const dir = await mkdtemp(join(tmpdir(), "wa-exp-kill-"));
+  const collector = await new Collector().listen();
+  const sock = join(dir, "export.sock");
+  const args = ["--listen", `unix://${sock}`, "--data-dir", join(dir, "data"), "--sink", `${collector.url}?batchRecords=500`, "--backoff-initial", "20ms", "--backoff-max", "200ms", ...(o.extraArgs ?? [])];
+  const acked = new Set<string>();
+  const counts = { sent: 0 };
+  const runsMs: number[] = [];
+  try {
+    for (let k = 0; k < o.kills; k++) {
+      const child = await startExporter(args);
+      const producers = Array.from({ length: o.producers }, (_, c) => produce(sock, `r${k}c${c}`, o.recordBytes ?? 200, acked, counts));
+      const runMs = o.minRunMs + Math.random() * (o.maxRunMs - o.minRunMs);
+      runsMs.push(Math.round(runMs));
+      await new Promise((r) => setTimeout(r, runMs));
+      child.kill("SIGKILL");
+      await stopCli(child, "SIGKILL");
+      await Promise.all(producers);
+      o.log?.(`kill ${k + 1}/${o.kills} after ${Math.round(runMs)} ms: sent ${counts.sent}, acked ${acked.size}, sink has ${collector.accepted.length} lines`);
+    }
+    // A last, clean run delivers what the killed ones left queued.
+    const child = await startExporter(args);
+    const ids = (): Set<string> => new Set(collector.accepted.map((l) => (JSON.parse(l) as { id: string }).id));
+    await eventually(
+      () => {
+        const got = ids();
+        for (const id of acked) if (!got.has(id)) return false;
+        return true;
+      },
+      { timeoutMs: 60_000, what: "every acked record at the sink" },
+    ).catch(() => undefined);
+    const corruptCounted = metricValue((await scrape(child.opsPort)).body, "watch_auditor_exporter_records_corrupt_total") ?? -1;
+    const stopped = await stopCli(child, "SIGTERM", 30_000);
+    if (stopped.code !== 0) throw new Error(`final exporter exited ${stopped.code}: ${stopped.stderr}`);
+    const got = ids();
+    const lost = [...acked].filter((id) => !got.has(id));
+    return { kills: o.kills, sent: counts.sent, acked: acked.size, delivered: got.size, duplicates: collector.accepted.length - got.size, lost, corruptCounted, runsMs };
+  } finally {
+    await collector.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
