@@ -48,29 +48,36 @@ const median = (xs) => {
 };
 
 const api = await startTestApiServer();
-const kubelet = new SimKubelet(api.store, { namespaces: ["neuvector"] });
+const kubelet = new SimKubelet(api.store, { namespaces: ["neuvector", "neuvector-b"] });
 const controller = new SimController(api.store, { mode: "healthy", namespace: "pepr-system" });
 const dir = mkdtempSync(join(tmpdir(), "auditor-bench-"));
 const kubeconfig = await api.writeKubeconfig(dir);
 
-const serve = spawn(process.execPath, [CLI, "serve", "--every", every, "--kubeconfig", kubeconfig, "--port", "0", "--host", "127.0.0.1", "--leader-elect", "false", "--log-level", "error"], {
-  stdio: ["ignore", "ignore", "inherit"],
-});
+const serveArgs = (ns) => ["serve", "--every", every, "--kubeconfig", kubeconfig, "--port", "0", "--host", "127.0.0.1", "--leader-elect", "false", "--log-level", "error", "--canary-namespace", ns];
+// 1) the real CLI entry (dist/cli/main.js), which today loads every command's modules;
+// 2) the same `serve` command registered alone, i.e. what serve costs by itself.
+const serve = spawn(process.execPath, [CLI, ...serveArgs("neuvector")], { stdio: ["ignore", "ignore", "inherit"] });
+const SERVE_ONLY = `import { Command } from "commander"; import { register } from ${JSON.stringify(new URL("../dist/cli/serve.js", import.meta.url).href)};
+const p = new Command("watch-auditor"); register(p); await p.parseAsync(process.argv);`;
+const serveOnly = spawn(process.execPath, ["--input-type=module", "-e", SERVE_ONLY, "--", ...serveArgs("neuvector-b")], { stdio: ["ignore", "ignore", "inherit"], cwd: fileURLToPath(new URL("..", import.meta.url)) });
 const bare = spawn(process.execPath, ["-e", "setInterval(()=>{},1e9)"], { stdio: "ignore" });
 
-const samples = { serve: [], bare: [] };
+const samples = { serve: [], serveOnly: [], bare: [] };
 console.error(`auditor-idle: serve --every ${every}, warm-up ${warmupMs / 1000}s, window ${durationMs / 1000}s ...`);
 await new Promise((r) => setTimeout(r, warmupMs));
 const end = Date.now() + durationMs;
 while (Date.now() < end) {
   if (serve.exitCode !== null) throw new Error(`serve exited early with ${serve.exitCode}`);
+  if (serveOnly.exitCode !== null) throw new Error(`serve (alone) exited early with ${serveOnly.exitCode}`);
   samples.serve.push(sample(serve.pid));
+  samples.serveOnly.push(sample(serveOnly.pid));
   samples.bare.push(sample(bare.pid));
   await new Promise((r) => setTimeout(r, 1000));
 }
 serve.kill("SIGTERM");
+serveOnly.kill("SIGTERM");
 bare.kill("SIGTERM");
-await new Promise((r) => serve.once("exit", r));
+await Promise.all([new Promise((r) => serve.once("exit", r)), new Promise((r) => serveOnly.once("exit", r))]);
 kubelet.stop();
 controller.stop();
 await api.close();
@@ -86,9 +93,13 @@ function summary(xs) {
   };
 }
 const s = summary(samples.serve);
+const o = summary(samples.serveOnly);
 const b = summary(samples.bare);
 const checks = controller.killed.length;
-console.log(JSON.stringify({ bench: "auditor-idle", every, windowSeconds: durationMs / 1000, samples: samples.serve.length, checksPassedDuringRun: checks, serve: s, bareNode: b, rssRatio: +(s.rssMedianMb / b.rssMedianMb).toFixed(2) }, null, 2));
 console.log(
-  `serve: RSS median ${s.rssMedianMb} MB (max ${s.rssMaxMb}), CPU ${s.cpuPercent}% of one core | bare node: RSS median ${b.rssMedianMb} MB, CPU ${b.cpuPercent}% | RSS ratio ${(s.rssMedianMb / b.rssMedianMb).toFixed(2)}x | target <= 60 MB, < 1%: ${s.rssMaxMb <= 60 && s.cpuPercent < 1 ? "MET" : "NOT MET"}`,
+  JSON.stringify({ bench: "auditor-idle", every, windowSeconds: durationMs / 1000, samples: samples.serve.length, checksPassedDuringRun: checks, serveViaCli: s, serveAlone: o, bareNode: b }, null, 2),
 );
+const line = (name, x) => `${name}: RSS median ${x.rssMedianMb} MB (max ${x.rssMaxMb}, ${(x.rssMedianMb / b.rssMedianMb).toFixed(2)}x bare), CPU ${x.cpuPercent}% of one core; target <= 60 MB and < 1%: ${x.rssMaxMb <= 60 && x.cpuPercent < 1 ? "MET" : "NOT MET"}`;
+console.log(line("serve via dist/cli/main.js", s));
+console.log(line("serve registered alone    ", o));
+console.log(`bare node                 : RSS median ${b.rssMedianMb} MB, CPU ${b.cpuPercent}%`);

@@ -11,7 +11,8 @@ import { fileURLToPath } from "node:url";
 import { writeJsonl } from "../test/audit/fixtures.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const cli = join(root, "dist/cli/main.js");
+// WATCH_AUDITOR_CLI points at another build (e.g. a private one while others rebuild dist/).
+const cli = process.env.WATCH_AUDITOR_CLI ?? join(root, "dist/cli/main.js");
 if (!existsSync(cli)) throw new Error("run `npm run build` first");
 const events = Number(process.argv[2] ?? 1_000_000);
 const out = join(root, "bench/out");

@@ -1,33 +1,20 @@
 // SQL that maps a raw audit event (JSON text) to a row of `events`. DuckDB does the parsing:
-// json_transform parses each event once into a typed struct; unknown fields are ignored and
-// fields of the wrong type become NULL instead of failing the whole load.
+// one multi-path json_extract_string per event parses it once and returns every field we store
+// (scalars unescaped, objects and arrays as JSON text). Measured: half the CPU of json_transform
+// into a nested struct. Unknown fields are ignored; fields of the wrong type come out NULL.
 
-/** The subset of audit.k8s.io/v1 (and v1beta1) Event we store. */
-const EVENT_STRUCT = {
-  kind: "VARCHAR",
-  apiVersion: "VARCHAR",
-  auditID: "VARCHAR",
-  stage: "VARCHAR",
-  level: "VARCHAR",
-  timestamp: "VARCHAR",
-  requestReceivedTimestamp: "VARCHAR",
-  stageTimestamp: "VARCHAR",
-  verb: "VARCHAR",
-  requestURI: "VARCHAR",
-  user: { username: "VARCHAR", groups: ["VARCHAR"] },
-  impersonatedUser: { username: "VARCHAR" },
-  userAgent: "VARCHAR",
-  sourceIPs: ["VARCHAR"],
-  objectRef: { namespace: "VARCHAR", resource: "VARCHAR", subresource: "VARCHAR", apiGroup: "VARCHAR", apiVersion: "VARCHAR", name: "VARCHAR" },
-  responseStatus: { code: "INTEGER", reason: "VARCHAR", message: "VARCHAR" },
-  // A struct of the two keys we use: a MAP of all annotations costs twice the parse time.
-  annotations: { "authorization.k8s.io/decision": "VARCHAR", "authorization.k8s.io/reason": "VARCHAR" },
-  requestObject: "JSON",
-  responseObject: "JSON",
-  items: ["JSON"],
-};
+const FIELDS = [
+  "kind", "apiVersion", "auditID", "stage", "level", "timestamp", "requestReceivedTimestamp", "stageTimestamp",
+  "verb", "requestURI", "user.username", "user.groups", "impersonatedUser.username", "userAgent", "sourceIPs[0]",
+  "objectRef.namespace", "objectRef.resource", "objectRef.subresource", "objectRef.apiGroup", "objectRef.apiVersion",
+  "objectRef.name", "objectRef", "responseStatus.code", "responseStatus.reason", "responseStatus.message",
+  'annotations."authorization.k8s.io/decision"', 'annotations."authorization.k8s.io/reason"',
+  "requestObject", "responseObject", "items",
+] as const;
+type Field = (typeof FIELDS)[number];
 
-export const EVENT_STRUCT_SQL = `'${JSON.stringify(EVENT_STRUCT)}'`;
+const PATHS_SQL = `[${FIELDS.map((f) => `'$.${f.replace(/'/g, "''")}'`).join(", ")}]`;
+const f = (name: Field): string => `e[${FIELDS.indexOf(name) + 1}]`;
 
 /**
  * Given a relation `src(line BIGINT, item INTEGER, j JSON)`, selects staged rows: the event
@@ -36,47 +23,54 @@ export const EVENT_STRUCT_SQL = `'${JSON.stringify(EVENT_STRUCT)}'`;
  * in on insert, once line numbers are final.
  */
 export function stageSelectSql(srcSql: string): string {
+  // Timestamps are parsed once each in the inner query (casts are a large share of the CPU).
+  const stageTs = "stage_ts";
+  const recvTs = "recv_ts";
+  const oldTs = "old_ts";
   return `
 SELECT
   line, item,
   CASE
     WHEN j IS NULL THEN 'invalid JSON'
-    WHEN e.kind = 'EventList' THEN 'EventList'
-    WHEN e.auditID IS NULL OR e.auditID = '' THEN 'not an audit event: missing auditID'
-    WHEN e.stage IS NULL OR e.stage = '' THEN 'not an audit event: missing stage'
-    WHEN coalesce(e.stageTimestamp, e.timestamp, e.requestReceivedTimestamp) IS NULL THEN 'no timestamp (stageTimestamp, requestReceivedTimestamp or timestamp)'
-    WHEN coalesce(try_cast(coalesce(e.stageTimestamp, e.timestamp, e.requestReceivedTimestamp) AS TIMESTAMPTZ), NULL) IS NULL THEN 'unparseable timestamp'
+    WHEN ${f("kind")} = 'EventList' THEN 'EventList'
+    WHEN ${f("auditID")} IS NULL OR ${f("auditID")} = '' THEN 'not an audit event: missing auditID'
+    WHEN ${f("stage")} IS NULL OR ${f("stage")} = '' THEN 'not an audit event: missing stage'
+    WHEN coalesce(${f("stageTimestamp")}, ${f("timestamp")}, ${f("requestReceivedTimestamp")}) IS NULL THEN 'no timestamp (stageTimestamp, requestReceivedTimestamp or timestamp)'
+    WHEN coalesce(${stageTs}, ${oldTs}, ${recvTs}) IS NULL THEN 'unparseable timestamp'
     ELSE NULL
   END AS problem,
-  CASE WHEN e.kind = 'EventList' THEN e.items END AS items,
-  e.auditID AS audit_id,
-  e.stage AS stage,
-  e.level AS level,
-  try_cast(coalesce(e.stageTimestamp, e.timestamp, e.requestReceivedTimestamp) AS TIMESTAMPTZ) AS ts,
-  try_cast(coalesce(e.requestReceivedTimestamp, e.timestamp, e.stageTimestamp) AS TIMESTAMPTZ) AS received_ts,
-  (epoch_us(try_cast(e.stageTimestamp AS TIMESTAMPTZ)) - epoch_us(try_cast(e.requestReceivedTimestamp AS TIMESTAMPTZ))) / 1000.0 AS latency_ms,
-  e.verb AS verb,
-  e.requestURI AS request_uri,
-  e."user".username AS "user",
-  e."user".groups AS user_groups,
-  e.impersonatedUser.username AS impersonated_user,
-  e.userAgent AS user_agent,
-  e.sourceIPs[1] AS source_ip,
-  nullif(e.objectRef.namespace, '') AS namespace,
-  e.objectRef.resource AS resource,
-  nullif(e.objectRef.subresource, '') AS subresource,
-  CASE WHEN e.objectRef IS NOT NULL THEN coalesce(e.objectRef.apiGroup, '') END AS api_group,
-  e.objectRef.apiVersion AS api_version,
-  nullif(e.objectRef.name, '') AS name,
-  e.responseStatus.code AS code,
-  nullif(e.responseStatus.reason, '') AS status_reason,
-  nullif(e.responseStatus.message, '') AS status_message,
-  e.annotations."authorization.k8s.io/decision" AS authz_decision,
-  nullif(e.annotations."authorization.k8s.io/reason", '') AS authz_reason,
+  CASE WHEN ${f("kind")} = 'EventList' THEN ${f("items")} END AS items,
+  ${f("auditID")} AS audit_id,
+  ${f("stage")} AS stage,
+  ${f("level")} AS level,
+  coalesce(${stageTs}, ${oldTs}) AS ts,
+  coalesce(${recvTs}, ${oldTs}) AS received_ts,
+  (epoch_us(${stageTs}) - epoch_us(${recvTs})) / 1000.0 AS latency_ms,
+  ${f("verb")} AS verb,
+  ${f("requestURI")} AS request_uri,
+  ${f("user.username")} AS "user",
+  json_transform(${f("user.groups")}, '["VARCHAR"]') AS user_groups,
+  ${f("impersonatedUser.username")} AS impersonated_user,
+  ${f("userAgent")} AS user_agent,
+  ${f("sourceIPs[0]")} AS source_ip,
+  nullif(${f("objectRef.namespace")}, '') AS namespace,
+  ${f("objectRef.resource")} AS resource,
+  nullif(${f("objectRef.subresource")}, '') AS subresource,
+  CASE WHEN ${f("objectRef")} IS NOT NULL THEN coalesce(${f("objectRef.apiGroup")}, '') END AS api_group,
+  ${f("objectRef.apiVersion")} AS api_version,
+  nullif(${f("objectRef.name")}, '') AS name,
+  try_cast(${f("responseStatus.code")} AS INTEGER) AS code,
+  nullif(${f("responseStatus.reason")}, '') AS status_reason,
+  nullif(${f("responseStatus.message")}, '') AS status_message,
+  ${f('annotations."authorization.k8s.io/decision"')} AS authz_decision,
+  nullif(${f('annotations."authorization.k8s.io/reason"')}, '') AS authz_reason,
   bytes::INTEGER AS event_bytes,
-  coalesce(strlen(e.requestObject::VARCHAR), 0)::INTEGER AS request_object_bytes,
-  coalesce(strlen(e.responseObject::VARCHAR), 0)::INTEGER AS response_object_bytes,
+  coalesce(strlen(${f("requestObject")}), 0)::INTEGER AS request_object_bytes,
+  coalesce(strlen(${f("responseObject")}), 0)::INTEGER AS response_object_bytes,
   NULL::VARCHAR AS source,
-  e.apiVersion AS event_api_version
-FROM (SELECT line, item, j, strlen(j::VARCHAR) AS bytes, json_transform(j, ${EVENT_STRUCT_SQL}) AS e FROM (${srcSql}))`;
+  ${f("apiVersion")} AS event_api_version
+FROM (
+  SELECT *, try_cast(${f("stageTimestamp")} AS TIMESTAMPTZ) AS stage_ts, try_cast(${f("requestReceivedTimestamp")} AS TIMESTAMPTZ) AS recv_ts,
+         CASE WHEN ${f("stageTimestamp")} IS NULL OR ${f("requestReceivedTimestamp")} IS NULL THEN try_cast(${f("timestamp")} AS TIMESTAMPTZ) END AS old_ts
+  FROM (SELECT line, item, j, strlen(j::VARCHAR) AS bytes, json_extract_string(j, ${PATHS_SQL}) AS e FROM (${srcSql})))`;
 }

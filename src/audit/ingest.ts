@@ -60,7 +60,7 @@ function addReport(into: IngestReport, r: IngestReport, limit: number): void {
  * after expanding EventList items, and reports what happened.
  */
 async function finishStage(store: AuditStore, file: string, sourceExpr: string, limit: number): Promise<IngestReport> {
-  const expand = `SELECT line, unnest(generate_series(1, len(items)))::INTEGER AS item, unnest(items) AS j FROM _stage WHERE problem = 'EventList'`;
+  const expand = `SELECT line, unnest(generate_series(1, len(l)))::INTEGER AS item, unnest(l) AS j FROM (SELECT line, json_extract(items, '$[*]') AS l FROM _stage WHERE problem = 'EventList')`;
   await store.run(`INSERT INTO _stage ${stageSelectSql(expand)}`);
   const counts = await store.query(
     `SELECT count(*) FILTER (WHERE problem IS NULL) AS good,
@@ -101,15 +101,18 @@ function fileSourceExpr(label: string): string {
 
 async function ingestJsonLines(store: AuditStore, input: ResolvedInput, gzip: boolean, o: typeof DEFAULTS): Promise<IngestReport> {
   const read = `read_json_objects(${sqlString(input.path)}, format = 'newline_delimited', ignore_errors = true, maximum_object_size = ${o.maxEventBytes}, compression = '${gzip ? "gzip" : "uncompressed"}')`;
-  // row_number() OVER () follows file order: DuckDB preserves insertion order for scans. The
+  // With preserve_insertion_order (DuckDB's default) the staged table keeps file order, so
+  // rowid + 1 is the row number; a window function would instead buffer every raw line. The
   // blank-line scan runs in Node while DuckDB parses; row numbers become line numbers after.
-  const src = `SELECT row_number() OVER () AS line, 0 AS item, j FROM ${read} AS t(j)`;
+  const src = `SELECT NULL::BIGINT AS line, 0 AS item, j FROM ${read} AS t(j)`;
   const [scan] = await Promise.all([scanLines(input.path), store.run(`CREATE OR REPLACE TEMP TABLE _stage AS ${stageSelectSql(src)}`)]);
-  if (scan.gaps.length > 0) {
+  if (scan.gaps.length === 0) {
+    await store.run("UPDATE _stage SET line = rowid + 1");
+  } else {
     await store.run("CREATE OR REPLACE TEMP TABLE _gaps (rn_from BIGINT, delta BIGINT)");
     const rows = scan.gaps[0]!.rnFrom === 1 ? scan.gaps : [{ rnFrom: 1, delta: 0 }, ...scan.gaps];
     await store.run(`INSERT INTO _gaps VALUES ${rows.map((g) => `(${g.rnFrom}, ${g.delta})`).join(", ")}`);
-    await store.run("CREATE OR REPLACE TEMP TABLE _stage AS SELECT s.* REPLACE (s.line + g.delta AS line) FROM _stage s ASOF JOIN _gaps g ON s.line >= g.rn_from");
+    await store.run("CREATE OR REPLACE TEMP TABLE _stage AS SELECT s.* REPLACE (s.rowid + 1 + g.delta AS line) FROM _stage s ASOF JOIN _gaps g ON s.rowid + 1 >= g.rn_from");
     await store.run("DROP TABLE _gaps");
   }
   return finishStage(store, input.label, fileSourceExpr(input.label), o.maxMalformedListed);

@@ -12,6 +12,7 @@ import type { Readable } from "node:stream";
  */
 export interface LineScan {
   gzip: boolean;
+  /** -1 when the fast pre-check found no blank line (then row n is line n). */
   rows: number;
   lines: number;
   gaps: { rnFrom: number; delta: number }[];
@@ -40,8 +41,30 @@ function isSpace(b: number): boolean {
   return b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0b || b === 0x0c;
 }
 
+const BLANK_HINTS = [Buffer.from("\n\n"), Buffer.from("\n\r"), Buffer.from("\n "), Buffer.from("\n\t")];
+
+function startsBlankish(b: number | undefined): boolean {
+  return b === 10 || b === 13 || b === 32 || b === 9;
+}
+
+/**
+ * Cheap pre-check: can the file contain a blank line (or a line starting with whitespace)? A few
+ * memchr-speed searches per chunk instead of visiting every line; real audit logs have none.
+ */
+async function mayHaveBlankLines(path: string, gzip: boolean): Promise<boolean> {
+  let prevNl = true; // the file start counts as a line start
+  for await (const chunk of openMaybeGzip(path, gzip) as AsyncIterable<Buffer>) {
+    if (chunk.length === 0) continue;
+    if (prevNl && startsBlankish(chunk[0])) return true;
+    for (const hint of BLANK_HINTS) if (chunk.indexOf(hint) !== -1) return true;
+    prevNl = chunk[chunk.length - 1] === 10;
+  }
+  return false;
+}
+
 export async function scanLines(path: string): Promise<LineScan> {
   const gzip = await isGzip(path);
+  if (!(await mayHaveBlankLines(path, gzip))) return { gzip, rows: -1, lines: -1, gaps: [], firstLine: "" };
   const scan: LineScan = { gzip, rows: 0, lines: 0, gaps: [], firstLine: "" };
   let blanks = 0;
   let content = false; // the current (unfinished) line has a non-space byte

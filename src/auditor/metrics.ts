@@ -2,6 +2,8 @@
 // in one process). The two watch_controller_* names are fixed: existing dashboards use them.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+const MISNAMED_DEFAULT_GAUGES = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"];
+
 export class AuditorMetrics {
   readonly registry = new Registry();
   /** Failed checks (a fail verdict; inconclusive checks are not failures). */
@@ -23,7 +25,13 @@ export class AuditorMetrics {
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultMetrics !== false) {
+      // The event-loop-lag histogram samples every 10 ms by default: 100 wake-ups a second on an
+      // otherwise idle process. 100 ms is plenty for a component that acts every 30 s.
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
+      // prom-client names these gauges *_total, which promtool rejects (only counters may end in _total).
+      for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
+    }
     this.controllerFailures = new Counter({ name: "watch_controller_failures_total", help: "Checks in which the watch controller did not react to the canary in time.", labelNames: ["probe"], registers });
     this.controllerDeletions = new Counter({
       name: "watch_controller_deletions_total",

@@ -26,7 +26,8 @@ export interface ProbeStatus {
   lastSuccess?: string;
   lastCompleted?: string;
   rollsLastHour: number;
-  lastRoll?: RollRecord;
+  /** Most recent first (up to 10). */
+  rolls: RollRecord[];
   checks: CheckResult[];
 }
 
@@ -44,7 +45,7 @@ export class ProbeRunner {
   private history: CheckResult[] = [];
   private lastSuccessAt?: number;
   private lastCompletedAt?: number;
-  private lastRoll?: RollRecord;
+  private rolls: RollRecord[] = [];
   private readonly now: () => number;
   private readonly log: Logger;
 
@@ -163,7 +164,8 @@ export class ProbeRunner {
     } catch (err) {
       out = { method: "none", deployments: [], podsDeleted: [], errors: [errorMessage(err)] };
     }
-    this.lastRoll = { at: new Date(t).toISOString(), ...out };
+    this.rolls.unshift({ at: new Date(t).toISOString(), ...out });
+    this.rolls.length = Math.min(this.rolls.length, 10);
     if (out.method !== "none") m.rolls.inc({ probe, method: out.method });
     const acted = out.deployments.length + out.podsDeleted.length;
     if (acted > 0) m.controllerDeletions.inc({ probe }, acted);
@@ -184,7 +186,7 @@ export class ProbeRunner {
       ...(this.lastSuccessAt !== undefined ? { lastSuccess: new Date(this.lastSuccessAt).toISOString() } : {}),
       ...(this.lastCompletedAt !== undefined ? { lastCompleted: new Date(this.lastCompletedAt).toISOString() } : {}),
       rollsLastHour: this.policy.rollsInLastHour(t),
-      ...(this.lastRoll ? { lastRoll: this.lastRoll } : {}),
+      rolls: this.rolls,
       checks: this.history,
     };
   }

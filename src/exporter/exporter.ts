@@ -84,6 +84,7 @@ export class Exporter {
       const opsPort = await ops.listen();
       cleanup.push(() => ops.close());
       const producers = new ProducerServer({ listen: cfg.listen, queue, maxRecordBytes: cfg.maxRecordBytes, socketMode: cfg.socketMode, logger: log });
+      cleanup.push(() => producers.stop(1000));
       const addresses = await producers.start();
       const self = new Exporter(cfg, log, metrics, lock, queue, sinks, forwarders, producers, ops, addresses, opsPort);
       ref.self = self;

@@ -226,10 +226,11 @@ export class ProducerServer {
       server.maxConnections = this.opts.maxConnections ?? 1024;
       if (addr.kind === "unix") await removeStaleSocket(addr.path);
       await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
+        server.once("error", (err: NodeJS.ErrnoException) => reject(new Error(`--listen ${formatListenAddress(addr)}: ${err.code ?? err.message}`)));
         if (addr.kind === "unix") server.listen(addr.path, () => resolve());
         else server.listen(addr.port, addr.host, () => resolve());
       });
+      // Registered before chmod so that stop() closes it even if start() fails after this.
       this.servers.push(server);
       if (addr.kind === "unix") {
         this.socketPaths.push(addr.path);
@@ -290,6 +291,6 @@ async function removeStaleSocket(path: string): Promise<void> {
     });
     s.once("error", () => resolve(false));
   });
-  if (live) throw new Error(`${path}: another process is listening on this socket`);
+  if (live) throw new Error(`--listen unix://${path}: another process is listening on this socket`);
   await unlink(path);
 }

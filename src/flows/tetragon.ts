@@ -3,7 +3,7 @@ import { InvalidEventError, type EventPod, type IoEvent, type SkippedEvent, type
 // Tetragon's JSON export is protobuf's JSON mapping: 64-bit integers are strings and fields equal
 // to their zero value are omitted (an absent sport is port 0, an argument `{}` is a zero size).
 
-const TCP_FUNCTIONS: Record<string, TcpEventType> = {
+const TCP_FUNCTION_TYPES: Record<string, TcpEventType> = {
   tcp_connect: "connect",
   tcp_v4_connect: "connect",
   tcp_v6_connect: "connect",
@@ -19,7 +19,10 @@ const TCP_FUNCTIONS: Record<string, TcpEventType> = {
 const IO_FUNCTION = /^(?:__(?:x64|arm64|ia32)_)?(?:sys|ksys|vfs)_(read|write|readv|writev|pread64|pwrite64|preadv|pwritev)$/;
 
 /** The bounded set of values the `type` label of the events counter can take for Tetragon. */
-export const TETRAGON_EVENT_TYPES = [...Object.keys(TCP_FUNCTIONS), "read", "write", "other_kprobe", "process_exec", "process_exit", "process_tracepoint", "process_lsm", "process_uprobe", "non_ip", "non_tcp", "other"] as const;
+// A Map: function names come from the input, and "constructor" must not find Object's.
+const TCP_FUNCTIONS = new Map(Object.entries(TCP_FUNCTION_TYPES));
+
+export const TETRAGON_EVENT_TYPES = [...TCP_FUNCTIONS.keys(), "read", "write", "other_kprobe", "process_exec", "process_exit", "process_tracepoint", "process_lsm", "process_uprobe", "non_ip", "non_tcp", "other"] as const;
 
 type Json = Record<string, unknown>;
 
@@ -27,21 +30,24 @@ function isObject(v: unknown): v is Json {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** A protobuf JSON integer: a number, or a decimal string for 64-bit fields. */
-function toInt(v: unknown, field: string): number {
-  if (typeof v === "number" && Number.isFinite(v)) return v;
-  if (typeof v === "string" && /^-?\d+$/.test(v)) return Number(v);
-  throw new InvalidEventError("field", `${field} is not an integer: ${JSON.stringify(v)?.slice(0, 40)}`);
+// Field paths for error messages are built only when there is an error (this is the hot path).
+function fieldPath(index: number, field: string): string {
+  return index >= 0 ? `args[${index}].${field}` : `return.${field}`;
 }
 
-const NUMERIC_ARGS = ["int_arg", "size_arg", "uint_arg", "long_arg", "ulong_arg"] as const;
+/** A protobuf JSON integer: a number, or a decimal string for 64-bit fields. */
+function toInt(v: unknown, index: number, field: string): number {
+  if (typeof v === "number" && Number.isFinite(v)) return v;
+  if (typeof v === "string" && /^-?\d+$/.test(v)) return Number(v);
+  throw new InvalidEventError("field", `${fieldPath(index, field)} is not an integer: ${JSON.stringify(v)?.slice(0, 40)}`);
+}
 
 /** The value of a numeric KprobeArgument; undefined if the argument is of another type. An empty object is a zero the producer omitted. */
-function numericArg(arg: Json, where: string): number | undefined {
+function numericArg(arg: Json, index: number): number | undefined {
   let sawKey = false;
   for (const k in arg) {
     sawKey = true;
-    if ((NUMERIC_ARGS as readonly string[]).includes(k)) return toInt(arg[k], `${where}.${k}`);
+    if (k === "int_arg" || k === "size_arg" || k === "uint_arg" || k === "long_arg" || k === "ulong_arg") return toInt(arg[k], index, k);
   }
   return sawKey ? undefined : 0;
 }
@@ -64,7 +70,12 @@ interface Endpoints {
   dport: number;
 }
 
-function sockEndpoints(sock: Json, where: string): Endpoints | "non_ip" | "non_tcp" {
+const PORT_FIELDS = {
+  sock_arg: ["sock_arg.sport", "sock_arg.dport"],
+  skb_arg: ["skb_arg.sport", "skb_arg.dport"],
+} as const;
+
+function sockEndpoints(sock: Json, index: number, arg: "sock_arg" | "skb_arg"): Endpoints | "non_ip" | "non_tcp" {
   const family = sock.family;
   if (family !== undefined && family !== "AF_INET" && family !== "AF_INET6") return "non_ip";
   // Old Tetragon printed the raw (mis-decoded) protocol number; only skip explicit non-TCP names.
@@ -72,9 +83,9 @@ function sockEndpoints(sock: Json, where: string): Endpoints | "non_ip" | "non_t
   const saddr = sock.saddr ?? "";
   const daddr = sock.daddr;
   if (typeof saddr !== "string" || typeof daddr !== "string" || daddr === "") {
-    throw new InvalidEventError("field", `${where} has no daddr/saddr`);
+    throw new InvalidEventError("field", `${fieldPath(index, arg)} has no daddr/saddr`);
   }
-  return { saddr, daddr, sport: sock.sport === undefined ? 0 : toInt(sock.sport, `${where}.sport`), dport: sock.dport === undefined ? 0 : toInt(sock.dport, `${where}.dport`) };
+  return { saddr, daddr, sport: sock.sport === undefined ? 0 : toInt(sock.sport, index, PORT_FIELDS[arg][0]), dport: sock.dport === undefined ? 0 : toInt(sock.dport, index, PORT_FIELDS[arg][1]) };
 }
 
 /**
@@ -95,7 +106,7 @@ export function parseTetragonEvent(obj: unknown): TcpEvent | IoEvent | SkippedEv
   if (!Array.isArray(args)) throw new InvalidEventError("field", "process_kprobe.args is not an array");
 
   const node = typeof obj.node_name === "string" ? obj.node_name : undefined;
-  const tcpType = TCP_FUNCTIONS[fn];
+  const tcpType = TCP_FUNCTIONS.get(fn);
   const io = tcpType ? undefined : IO_FUNCTION.exec(fn);
   if (!tcpType && !io) return { kind: "skip", type: "other_kprobe" };
 
@@ -109,21 +120,21 @@ export function parseTetragonEvent(obj: unknown): TcpEvent | IoEvent | SkippedEv
     const a: unknown = args[i];
     if (!isObject(a)) throw new InvalidEventError("field", `process_kprobe.args[${i}] is not an object`);
     if (isObject(a.sock_arg)) {
-      const e = sockEndpoints(a.sock_arg, `args[${i}].sock_arg`);
+      const e = sockEndpoints(a.sock_arg, i, "sock_arg");
       if (typeof e === "string") return { kind: "skip", type: e };
       ends = e;
     } else if (isObject(a.skb_arg)) {
-      const e = sockEndpoints(a.skb_arg, `args[${i}].skb_arg`);
+      const e = sockEndpoints(a.skb_arg, i, "skb_arg");
       if (typeof e === "string") return { kind: "skip", type: e };
       ends = e;
-      skbLen = a.skb_arg.len === undefined ? 0 : toInt(a.skb_arg.len, `args[${i}].skb_arg.len`);
+      skbLen = a.skb_arg.len === undefined ? 0 : toInt(a.skb_arg.len, i, "skb_arg.len");
     } else {
-      const n = numericArg(a, `args[${i}]`);
+      const n = numericArg(a, i);
       if (n !== undefined) sizeFromArgs = n;
     }
   }
   if (isObject(kp.return)) {
-    bytes = numericArg(kp.return, "return") ?? sizeFromArgs ?? 0;
+    bytes = numericArg(kp.return, -1) ?? sizeFromArgs ?? 0;
   } else {
     bytes = sizeFromArgs ?? skbLen ?? 0;
   }
@@ -132,12 +143,15 @@ export function parseTetragonEvent(obj: unknown): TcpEvent | IoEvent | SkippedEv
 
   if (io) {
     const direction = io[1]!.includes("read") ? "read" : "write";
-    return { kind: "io", direction, fn: direction, bytes, ...(pod ? { pod } : {}), ...(node ? { node } : {}) };
+    const ev: IoEvent = { kind: "io", direction, fn: direction, bytes };
+    if (pod) ev.pod = pod;
+    if (node) ev.node = node;
+    return ev;
   }
   if (!ends) throw new InvalidEventError("field", `${fn} event has no sock_arg or skb_arg`);
   // An skb on the receive path is addressed to us: its destination is the local side.
   const inbound = skbLen !== undefined;
-  return {
+  const ev: TcpEvent = {
     kind: "tcp",
     type: tcpType!,
     fn,
@@ -146,8 +160,9 @@ export function parseTetragonEvent(obj: unknown): TcpEvent | IoEvent | SkippedEv
     remoteIp: inbound ? ends.saddr : ends.daddr,
     remotePort: inbound ? ends.sport : ends.dport,
     bytes: tcpType === "connect" || tcpType === "close" ? 0 : bytes,
-    ...(pod ? { pod } : {}),
-    ...(node ? { node } : {}),
   };
+  if (pod) ev.pod = pod;
+  if (node) ev.node = node;
+  return ev;
 }
 

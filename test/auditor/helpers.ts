@@ -73,7 +73,7 @@ export interface CheckBody {
 }
 export interface ProbeBody {
   consecutiveFailures: number;
-  lastRoll?: { at: string; method: string; deployments: string[]; podsDeleted: string[]; errors: string[] };
+  rolls: { at: string; method: string; deployments: string[]; podsDeleted: string[]; errors: string[] }[];
   rollsLastHour: number;
   checks: CheckBody[];
 }

@@ -55,6 +55,17 @@ test("inconclusive checks leave the failure count unchanged", async () => {
     }, { timeoutMs: 20_000, what: "a fail after the inconclusive ones" });
     const checks = [...(await s.status()).probes.default!.checks].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
     assert.ok(checks.some((x) => x.result === "inconclusive") && !checks.some((x) => x.result === "pass"));
+
+    // /readyz follows the API: not ready while it refuses us, ready again after.
+    assert.equal((await s.get("/readyz")).status, 200);
+    c.api.faults.inject({ verb: "list", pathRegex: "/namespaces/neuvector/pods$", status: 503 });
+    const notReady = await eventually(async () => {
+      const r = await s.get("/readyz");
+      return r.status === 503 ? r : undefined;
+    }, { what: "not ready" });
+    assert.match(notReady.body, /unreachable/);
+    c.api.faults.clear();
+    await eventually(async () => (await s.get("/readyz")).status === 200, { what: "ready again" });
   } finally {
     await s.stop();
     await c.close();

@@ -3,13 +3,47 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { KubeObject } from "../support/kube-apiserver/index.js";
 import { CONTROLLER_NS, FAST, eventually, managedPods, metricValue, startCluster, startServe } from "./helpers.js";
 
 test("healthy controller: checks pass, nothing is rolled, canaries are deleted, metrics are valid", async () => {
   const c = await startCluster({ controller: { mode: "healthy" } });
-  const s = await startServe(c, [...FAST, "--leader-elect", "false", "--failure-threshold", "1"]);
+  // A generous deadline: a healthy controller reacts in milliseconds, but the 2 shared cores may stall the simulation.
+  // Two probes from --config: "default" inherits the flags, "custom" brings its own pod spec.
+  const config = join(c.dir, "probes.yaml");
+  await writeFile(
+    config,
+    `probes:
+  - name: default
+  - name: custom
+    canary:
+      labels: { team: platform }
+      mainContainer: job
+      podSpec:
+        restartPolicy: Never
+        containers:
+          - { name: job, image: busybox, command: ["sh", "-c", "sleep 0.2"] }
+          - { name: istio-proxy, image: busybox, command: ["sh", "-c", "sleep 86400"] }
+`,
+  );
+  const created: KubeObject[] = [];
+  c.api.store.onChange((e) => {
+    if (e.type === "ADDED" && e.resource.resource === "pods") created.push(e.object);
+  });
+  const s = await startServe(c, [...FAST, "--canary-deadline", "3s", "--leader-elect", "false", "--failure-threshold", "1", "--config", config]);
   try {
-    await eventually(async () => (await s.metric("watch_auditor_checks_total", { probe: "default", result: "pass" })) >= 3, { timeoutMs: 20_000, what: "3 passes" });
+    await eventually(
+      async () =>
+        (await s.metric("watch_auditor_checks_total", { probe: "default", result: "pass" })) >= 3 &&
+        (await s.metric("watch_auditor_checks_total", { probe: "custom", result: "pass" })) >= 1,
+      { timeoutMs: 30_000, what: "passes of both probes" },
+    );
+    const custom = created.find((p) => p.metadata.labels?.["watch-auditor.dev/probe"] === "custom")!;
+    assert.equal(custom.metadata.labels!.team, "platform");
+    assert.deepEqual((custom.spec as { containers: { name: string }[] }).containers.map((x) => x.name), ["job", "istio-proxy"]);
+    assert.equal((await s.status()).probes.custom!.checks.find((x) => x.result === "pass")!.canary.startsWith("watch-auditor-custom-"), true);
     const text = await s.metricsText();
     const m = (n: string, l?: Record<string, string>) => metricValue(text, n, l);
     assert.equal(m("watch_auditor_checks_total", { result: "fail" }), 0);

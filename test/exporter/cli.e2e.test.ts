@@ -149,33 +149,26 @@ test("SIGTERM drains what is queued to a recovering sink within the grace period
 test("usage errors exit 2 and name the flag, env var or config field", { timeout: 60_000 }, () =>
   withDir(async (dir) => {
     const base = ["exporter", "--listen", `unix://${join(dir, "s.sock")}`, "--data-dir", join(dir, "d"), "--sink", "stdout://", "--port", "0"];
-    const r1 = await runCli([...base, "--when-full", "sometimes"]);
-    assert.equal(r1.code, 2);
-    assert.match(r1.stderr, /--when-full/);
-    const r2 = await runCli(["exporter", "--listen", `unix://${join(dir, "s.sock")}`, "--sink", "stdout://"]);
-    assert.equal(r2.code, 2);
-    assert.match(r2.stderr, /--data-dir/);
-    const r3 = await runCli(base, { env: { WATCH_AUDITOR_EXPORTER_MAX_BYTES: "lots" } });
-    assert.equal(r3.code, 2);
-    assert.match(r3.stderr, /max-bytes/);
-    const r4 = await runCli([...base, "--listen", "http://nope"]);
-    assert.equal(r4.code, 2);
-    assert.match(r4.stderr, /--listen/);
-    const r5 = await runCli([...base, "--socket-mode", "0666"]);
-    assert.equal(r5.code, 2);
-    assert.match(r5.stderr, /every local user/);
-    const cfg = join(dir, "exporter.yaml");
-    await writeFile(cfg, `listen: ["unix://${join(dir, "s.sock")}"]\ndataDir: ${join(dir, "d")}\nsinks: ["stdout://"]\nmaxBytes: 1GiB\nwhenFull: later\n`);
-    const r6 = await runCli(["exporter", "--config", cfg]);
-    assert.equal(r6.code, 2);
-    assert.match(r6.stderr, new RegExp(`${cfg}:5: field "whenFull"`));
-    await writeFile(cfg, `listen: ["unix://${join(dir, "s.sock")}"]\ndataDir: ${join(dir, "d")}\nsinks:\n  - url: "http://127.0.0.1:1/x"\n    gzip: maybe\n`);
-    const r7 = await runCli(["exporter", "--config", cfg]);
-    assert.equal(r7.code, 2);
-    assert.match(r7.stderr, /gzip/);
-    const r8 = await runCli([...base, "--max-bytes", "1MiB", "--max-record-bytes", "1MiB"]);
-    assert.equal(r8.code, 2);
-    assert.match(r8.stderr, /--max-record-bytes/);
+    const cfg1 = join(dir, "bad-field.yaml");
+    await writeFile(cfg1, `listen: ["unix://${join(dir, "s.sock")}"]\ndataDir: ${join(dir, "d")}\nsinks: ["stdout://"]\nmaxBytes: 1GiB\nwhenFull: later\n`);
+    const cfg2 = join(dir, "bad-sink.yaml");
+    await writeFile(cfg2, `listen: ["unix://${join(dir, "s.sock")}"]\ndataDir: ${join(dir, "d")}\nsinks:\n  - url: "http://127.0.0.1:1/x"\n    gzip: maybe\n`);
+    // [args, env, what stderr must name]; run side by side (each is a process start-up).
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [[...base, "--when-full", "sometimes"], {}, /--when-full/],
+      [["exporter", "--listen", `unix://${join(dir, "s.sock")}`, "--sink", "stdout://"], {}, /--data-dir/],
+      [base, { WATCH_AUDITOR_EXPORTER_MAX_BYTES: "lots" }, /max-bytes/],
+      [[...base, "--listen", "http://nope"], {}, /--listen/],
+      [[...base, "--socket-mode", "0666"], {}, /every local user/],
+      [["exporter", "--config", cfg1], {}, new RegExp(`${cfg1}:5: field "whenFull"`)],
+      [["exporter", "--config", cfg2], {}, /gzip/],
+      [[...base, "--max-bytes", "1MiB", "--max-record-bytes", "1MiB"], {}, /--max-record-bytes/],
+    ];
+    const results = await Promise.all(cases.map(([args, env]) => runCli(args, { env, timeoutMs: 45_000 })));
+    results.forEach((r, i) => {
+      assert.equal(r.code, 2, `case ${i}: exit ${r.code}: ${r.stderr}`);
+      assert.match(r.stderr, cases[i]![2], `case ${i}`);
+    });
   }),
 );
 

@@ -32,7 +32,9 @@ test("sink outage (500, 429, hangs) then recovery: backoff grows, nothing is los
     // 4×500, 2×429, 2×hang, then fine.
     const script: (number | "hang")[] = [500, 500, 500, 500, 429, 429, "hang", "hang"];
     collector.behave = ({ n }) => script[n] ?? 200;
-    const fwd = new Forwarder({ queue: q, sink, dataDir: dir, backoffInitialMs: 20, backoffMaxMs: 2000 });
+    // Jitter pinned to the middle so that the growth is visible through scheduling noise;
+    // the full-jitter distribution itself is tested in backoff.test.ts.
+    const fwd = new Forwarder({ queue: q, sink, dataDir: dir, backoffInitialMs: 40, backoffMaxMs: 2000, random: () => 0.5 });
     fwd.start();
     const N = 400; // ~400 KiB through a 256 KiB queue while the sink is down
     let maxDisk = 0;
@@ -49,8 +51,10 @@ test("sink outage (500, 429, hangs) then recovery: backoff grows, nothing is los
       const waits = failed.slice(1).map((a, i) => a.at - failed[i]!.at - (failed[i]!.status === "hang" ? 250 : 0));
       const early = waits.slice(0, 3).reduce((a, b) => a + b, 0);
       const late = waits.slice(-3).reduce((a, b) => a + b, 0);
-      assert.ok(late > early, `backoff should grow: early waits ${waits.slice(0, 3).map(Math.round)} vs late ${waits.slice(-3).map(Math.round)}`);
-      assert.ok(Math.max(...waits) <= 2000 + 500, `backoff is capped: ${waits.map(Math.round)}`);
+      // Expected waits: 20, 40, 80, 160, 320, 640, 1000, 1000 ms (half of min(2000, 40·2^n)).
+      assert.ok(late > 4 * early, `backoff should grow: early waits ${waits.slice(0, 3).map(Math.round)} vs late ${waits.slice(-3).map(Math.round)}`);
+      assert.ok(waits[waits.length - 1]! >= 900, `the last wait reaches the cap's half: ${waits.map(Math.round)}`);
+      assert.ok(Math.max(...waits) <= 1000 + 1500, `backoff is capped: ${waits.map(Math.round)}`);
       const retries = (await q.metrics.retries.get()).values[0]?.value;
       assert.equal(retries, script.length);
       // Fully delivered segments are deleted.

@@ -29,6 +29,7 @@ test("modern Tetragon non-network kprobe and exec/exit events are skipped with a
     return (r as { type: string }).type;
   });
   assert.deepEqual(types, ["other_kprobe", "process_exec", "process_exit"]);
+  assert.deepEqual(parseTetragonEvent({ process_kprobe: { function_name: "constructor", args: [] } }), { kind: "skip", type: "other_kprobe" }, "input names never hit Object.prototype");
   for (const e of sampleEvents("tetragon_testdata_events_process_exec.jsonl")) assert.equal(parseTetragonEvent(e).kind, "skip");
 });
 
@@ -103,6 +104,7 @@ test("malformed events name the reason and the field", () => {
     [{ process_kprobe: { function_name: "tcp_connect", args: [{ sock_arg: { saddr: "1.1.1.1" } }] } }, "field", /daddr/],
     [{ process_kprobe: { function_name: "tcp_sendmsg", args: [{ sock_arg: { daddr: "1.1.1.1", sport: "x" } }] } }, "field", /sport is not an integer/],
     [{ process_kprobe: { function_name: "tcp_sendmsg", args: [{ sock_arg: { daddr: "1.1.1.1" } }, { size_arg: "12a" }] } }, "field", /args\[1\]\.size_arg/],
+    [{ process_kprobe: { function_name: "tcp_sendmsg", args: [{ sock_arg: { daddr: "1.1.1.1" } }], return: { int_arg: "x" } } }, "field", /return\.int_arg/],
   ];
   for (const [obj, reason, msg] of bad) {
     assert.throws(() => parseTetragonEvent(obj), (err: unknown) => err instanceof InvalidEventError && err.reason === reason && msg.test(err.message), JSON.stringify(obj));

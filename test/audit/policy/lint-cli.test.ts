@@ -6,6 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../../support/cli.js";
 
+// CI runs everything on 2 loaded cores: a CLI start can take many seconds there.
+const SLOW = { timeoutMs: 180_000 };
+
 const DOCS_EXAMPLE = new URL("./fixtures/kubernetes-docs-audit-policy.yaml", import.meta.url).pathname;
 
 let dir: string;
@@ -23,7 +26,7 @@ async function policyFile(name: string, body: string): Promise<string> {
 }
 
 test("lint CLI: the Kubernetes docs example exits 0", async () => {
-  const r = await runCli(["audit", "policy", "lint", DOCS_EXAMPLE]);
+  const r = await runCli(["audit", "policy", "lint", DOCS_EXAMPLE], SLOW);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /0 errors, 0 warnings, 0 infos/);
 });
@@ -33,7 +36,7 @@ test("lint CLI: errors are reported as file:line:col with the rule path, exit 1"
     "bad.yaml",
     ["apiVersion: audit.k8s.io/v1", "kind: Policy", "rules:", "- level: Metadata", "  resources:", "  - group: apps", "    resources: [pods]", '  - group: "*"', "- level: Metadata", "  resource: [x]", ""].join("\n"),
   );
-  const [r, j] = await Promise.all([runCli(["audit", "policy", "lint", p]), runCli(["audit", "policy", "lint", "--output", "json", p])]);
+  const [r, j] = await Promise.all([runCli(["audit", "policy", "lint", p], SLOW), runCli(["audit", "policy", "lint", "--output", "json", p], SLOW)]);
   assert.equal(r.code, 1);
   assert.match(r.stdout, new RegExp(`${p}:7:17: warning \\[core-resource-wrong-group\\] rules\\[0\\]\\.resources\\[0\\]\\.resources\\[0\\]: `));
   assert.match(r.stdout, new RegExp(`${p}:8:12: error \\[wildcard-group\\] rules\\[0\\]\\.resources\\[1\\]\\.group`));
@@ -56,7 +59,7 @@ test("lint CLI: errors are reported as file:line:col with the rule path, exit 1"
 
 test("lint CLI: warnings exit 0, or 1 with --strict", async () => {
   const p = await policyFile("warn.yaml", 'apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  resources:\n  - group: ""\n    resources: [deployments]\n- level: Metadata\n');
-  const [plain, strict] = await Promise.all([runCli(["audit", "policy", "lint", p]), runCli(["audit", "policy", "lint", "--strict", p])]);
+  const [plain, strict] = await Promise.all([runCli(["audit", "policy", "lint", p], SLOW), runCli(["audit", "policy", "lint", "--strict", p], SLOW)]);
   assert.equal(plain.code, 0, plain.stdout);
   assert.match(plain.stdout, /warning \[resource-wrong-group\]/);
   assert.equal(strict.code, 1);
@@ -64,13 +67,13 @@ test("lint CLI: warnings exit 0, or 1 with --strict", async () => {
 
 test("lint CLI: a YAML syntax error exits 1 with file:line:col", async () => {
   const p = await policyFile("syntax.yaml", "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  verbs: [get\n");
-  const r = await runCli(["audit", "policy", "lint", p]);
+  const r = await runCli(["audit", "policy", "lint", p], SLOW);
   assert.equal(r.code, 1);
   assert.match(r.stdout, new RegExp(`${p}:\\d+:\\d+: error \\[yaml-syntax\\]: YAML syntax error`));
 });
 
 test("lint CLI: a missing file or a bad flag exits 2 naming it", async () => {
-  const [missing, flag] = await Promise.all([runCli(["audit", "policy", "lint", join(dir, "nope.yaml")]), runCli(["audit", "policy", "lint", "--output", "xml", DOCS_EXAMPLE])]);
+  const [missing, flag] = await Promise.all([runCli(["audit", "policy", "lint", join(dir, "nope.yaml")], SLOW), runCli(["audit", "policy", "lint", "--output", "xml", DOCS_EXAMPLE], SLOW)]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /nope\.yaml/);
   assert.equal(flag.code, 2);

@@ -6,6 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../../support/cli.js";
 
+// CI runs everything on 2 loaded cores: a CLI start can take many seconds there.
+const SLOW = { timeoutMs: 180_000 };
+
 const SAMPLES = "/work/shared/samples/audit";
 const SCENARIO = `${SAMPLES}/real-apiserver-v1.24-scenario.jsonl`;
 
@@ -98,7 +101,7 @@ async function expectedForScenario(): Promise<Map<string, Row>> {
 
 test("simulate CLI: per-rule counts and bytes on the real v1.24 sample match an independent computation", async () => {
   const p = await policyFile("sim.yaml", SIM_POLICY);
-  const r = await runCli(["audit", "policy", "simulate", p, SCENARIO, "--output", "json"], { timeoutMs: 60_000 });
+  const r = await runCli(["audit", "policy", "simulate", p, SCENARIO, "--output", "json"], SLOW);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as { by: string; rows: Row[]; totals: Omit<Row, "key"> };
   assert.equal(report.by, "rule");
@@ -117,14 +120,14 @@ test("simulate CLI: per-rule counts and bytes on the real v1.24 sample match an 
 test("simulate CLI: --db reads an ingested store and agrees with PATH mode; table and csv outputs", async () => {
   const p = await policyFile("sim-db.yaml", SIM_POLICY);
   const db = join(dir, "audit.duckdb");
-  const ing = await runCli(["audit", "ingest", "--db", db, SCENARIO], { timeoutMs: 60_000 });
+  const ing = await runCli(["audit", "ingest", "--db", db, SCENARIO], SLOW);
   assert.equal(ing.code, 0, ing.stderr);
   // Read-only opens: several readers may share the store file.
   const [fromDb, fromPath, csv, table] = await Promise.all([
-    runCli(["audit", "policy", "simulate", p, "--db", db, "--by", "level", "--output", "json"], { timeoutMs: 60_000 }),
-    runCli(["audit", "policy", "simulate", p, SCENARIO, "--by", "level", "--output", "json"], { timeoutMs: 60_000 }),
-    runCli(["audit", "policy", "simulate", p, "--db", db, "--output", "csv"], { timeoutMs: 60_000 }),
-    runCli(["audit", "policy", "simulate", p, "--db", db], { timeoutMs: 60_000 }),
+    runCli(["audit", "policy", "simulate", p, "--db", db, "--by", "level", "--output", "json"], SLOW),
+    runCli(["audit", "policy", "simulate", p, SCENARIO, "--by", "level", "--output", "json"], SLOW),
+    runCli(["audit", "policy", "simulate", p, "--db", db, "--output", "csv"], SLOW),
+    runCli(["audit", "policy", "simulate", p, "--db", db], SLOW),
   ]);
   assert.equal(fromDb.code, 0, fromDb.stderr);
   assert.equal(fromPath.code, 0, fromPath.stderr);
@@ -154,7 +157,7 @@ test("simulate CLI: --db reads an ingested store and agrees with PATH mode; tabl
 test("simulate CLI: a Metadata recording replayed at RequestResponse is flagged as an underestimate, and unrecorded RequestReceived stages are counted", async () => {
   // demo.log (2017) was recorded at Metadata level with no RequestReceived events.
   const p = await policyFile("rr.yaml", "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse\n");
-  const r = await runCli(["audit", "policy", "simulate", p, `${SAMPLES}/demo.log`, "--output", "json"], { timeoutMs: 60_000 });
+  const r = await runCli(["audit", "policy", "simulate", p, `${SAMPLES}/demo.log`, "--output", "json"], SLOW);
   assert.equal(r.code, 0, r.stderr);
   const text = await readFile(`${SAMPLES}/demo.log`, "utf8");
   const events = text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { auditID: string; stage: string; level: string; objectRef?: unknown; requestURI: string });
@@ -174,10 +177,10 @@ test("simulate CLI: usage errors exit 2; an invalid policy exits 1 with its erro
   const p = await policyFile("ok.yaml", SIM_POLICY);
   const bad = await policyFile("invalid.yaml", "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Everything\n");
   const [both, by, inv, noDb] = await Promise.all([
-    runCli(["audit", "policy", "simulate", p, "--db", join(dir, "x.duckdb"), SCENARIO]),
-    runCli(["audit", "policy", "simulate", p, SCENARIO, "--by", "verb"]),
-    runCli(["audit", "policy", "simulate", bad, SCENARIO]),
-    runCli(["audit", "policy", "simulate", p, "--db", join(dir, "missing.duckdb")]),
+    runCli(["audit", "policy", "simulate", p, "--db", join(dir, "x.duckdb"), SCENARIO], SLOW),
+    runCli(["audit", "policy", "simulate", p, SCENARIO, "--by", "verb"], SLOW),
+    runCli(["audit", "policy", "simulate", bad, SCENARIO], SLOW),
+    runCli(["audit", "policy", "simulate", p, "--db", join(dir, "missing.duckdb")], SLOW),
   ]);
   assert.equal(both.code, 2);
   assert.match(both.stderr, /either --db FILE or event PATHs/);

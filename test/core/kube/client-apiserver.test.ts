@@ -29,7 +29,7 @@ describe("KubeClient against the test API server (TLS + token)", () => {
     assert.equal(kube.namespace, "shop");
     const created = await kube.create<ConfigMap>(CONFIGMAPS, { metadata: { name: "cfg", labels: { app: "a" } }, data: { k: "v1" } });
     assert.equal(created.metadata?.namespace, "shop", "defaults to the context namespace");
-    assert.ok(created.metadata?.resourceVersion);
+    assert.ok(created.metadata?.resourceVersion, "created.metadata?.resourceVersion");
     assert.equal(api.requests.at(-1)?.user, "alice", "the bearer token authenticated");
 
     const got = await kube.get<ConfigMap>(CONFIGMAPS, "cfg");
@@ -44,7 +44,7 @@ describe("KubeClient against the test API server (TLS + token)", () => {
     assert.equal(updated.data?.k, "v2");
     // The stale resourceVersion must conflict: optimistic concurrency is what leader election relies on.
     await assert.rejects(kube.update<ConfigMap>(CONFIGMAPS, { ...got, data: { k: "v3" } }), (err: unknown) => {
-      assert.ok(err instanceof KubeApiError);
+      assert.ok(err instanceof KubeApiError, "err instanceof KubeApiError");
       assert.equal(err.status, 409);
       assert.equal(err.reason, "Conflict");
       assert.equal(err.transient, false);
@@ -138,7 +138,7 @@ describe("KubeClient against the test API server (TLS + token)", () => {
     while (api.openWatches === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     api.stallWatches();
     await assert.rejects(iterating, (err: unknown) => err instanceof KubeApiError && err.code === "EIDLE" && err.transient);
-    assert.ok(Date.now() - started < 10_000);
+    assert.ok(Date.now() - started < 10_000, "Date.now() - started < 10_000");
   });
 
   it("surfaces injected 429 with Retry-After and 500 as transient", async () => {

@@ -73,8 +73,8 @@ describe("Informer", () => {
     inf.start();
     try {
       await inf.waitForSync();
-      await until(() => assert.ok(api.openWatches >= 1));
-      assert.ok(api.cutWatches() >= 1);
+      await until(() => assert.ok(api.openWatches >= 1, "api.openWatches >= 1"));
+      assert.ok(api.cutWatches() >= 1, "api.cutWatches() >= 1");
       // Written while the informer may be disconnected: the resumed watch must replay it.
       api.store.create(cm("inf2", "during-cut", "1"));
       await until(() => assert.deepEqual(log.events, ["add during-cut 1"]));
@@ -99,7 +99,7 @@ describe("Informer", () => {
     inf.start();
     try {
       await inf.waitForSync();
-      await until(() => assert.ok(api.openWatches >= 1));
+      await until(() => assert.ok(api.openWatches >= 1, "api.openWatches >= 1"));
       log.events.length = 0;
       api.stallWatches();
       // While the stream is silent: change the world, then compact so the informer's RV is gone.
@@ -117,7 +117,7 @@ describe("Informer", () => {
       assert.deepEqual(inf.list().map((o) => `${o.metadata?.name}=${o.data?.v}`).sort(), ["change=2", "keep=1", "new=1", "recreate=2"]);
       // And the watch is live again after the relist.
       api.store.create(cm("inf3", "later", "1"));
-      await until(() => assert.ok(log.events.includes("add later 1")));
+      await until(() => assert.ok(log.events.includes("add later 1"), `log.events.includes("add later 1")`));
     } finally {
       await inf.stop();
     }

@@ -59,7 +59,7 @@ describe("LeaderElector", () => {
     const a = candidate(kube, "a");
     let b: Candidate | undefined;
     try {
-      await until(() => assert.ok(a.elector.isLeader()));
+      await until(() => assert.ok(a.elector.isLeader(), "a.elector.isLeader()"));
       b = candidate(kube, "b");
       await until(() => assert.ok(b!.log.includes("leader=a"), "b sees a as leader"));
       // Over several renew periods, b must never take over a lease a keeps renewing.
@@ -79,9 +79,9 @@ describe("LeaderElector", () => {
       a.ac.abort();
       await a.done;
       assert.deepEqual(a.log, ["leader=a", "started", "signal-aborted", "stopped"]);
-      await until(() => assert.ok(b!.elector.isLeader()));
+      await until(() => assert.ok(b!.elector.isLeader(), "b!.elector.isLeader()"));
       // Released (holder "") means no waiting for the lease to expire — well under leaseDuration + slack.
-      assert.ok(Date.now() - releasedAt < 5000);
+      assert.ok(Date.now() - releasedAt < 5000, "Date.now() - releasedAt < 5000");
       const taken = await kube.get<Lease>(LEASES, "auditor", "le");
       assert.equal(taken.spec?.holderIdentity, "b");
       assert.equal(taken.spec?.leaseTransitions, 1);
@@ -97,7 +97,7 @@ describe("LeaderElector", () => {
   it("a crashed leader (no release) is replaced after the lease expires", async () => {
     const a = candidate(kube, "crash-a", { name: "crash", releaseOnCancel: false });
     try {
-      await until(() => assert.ok(a.elector.isLeader()));
+      await until(() => assert.ok(a.elector.isLeader(), "a.elector.isLeader()"));
     } finally {
       a.ac.abort();
       await a.done;
@@ -105,7 +105,7 @@ describe("LeaderElector", () => {
     assert.equal((await kube.get<Lease>(LEASES, "crash", "le")).spec?.holderIdentity, "crash-a");
     const b = candidate(kube, "crash-b", { name: "crash" });
     try {
-      await until(() => assert.ok(b.elector.isLeader()));
+      await until(() => assert.ok(b.elector.isLeader(), "b.elector.isLeader()"));
       const lease = await kube.get<Lease>(LEASES, "crash", "le");
       assert.equal(lease.spec?.holderIdentity, "crash-b");
       assert.equal(lease.spec?.leaseTransitions, 1);
@@ -118,9 +118,9 @@ describe("LeaderElector", () => {
   it("steps down when renewals fail past renewDeadline, and campaigns again afterwards", async () => {
     const a = candidate(kube, "flaky", { name: "flaky" });
     try {
-      await until(() => assert.ok(a.elector.isLeader()));
+      await until(() => assert.ok(a.elector.isLeader(), "a.elector.isLeader()"));
       api.faults.inject({ pathRegex: "/leases/flaky$", status: 503 });
-      await until(() => assert.ok(a.log.includes("stopped")));
+      await until(() => assert.ok(a.log.includes("stopped"), `a.log.includes("stopped")`));
       assert.equal(a.elector.isLeader(), false);
       assert.ok(a.log.includes("signal-aborted"), "the leading signal aborts on step-down");
       api.faults.clear();

@@ -223,7 +223,7 @@ describe("KubeClient error mapping (plain HTTP)", () => {
     srv.handler = () => {};
     const started = Date.now();
     await assert.rejects(kube.get(PODS, "slow", "x"), isKubeError((e) => e.code === "ETIMEDOUT" && e.transient && /GET \/api\/v1\/namespaces\/x\/pods\/slow/.test(e.message)));
-    assert.ok(Date.now() - started < 5000);
+    assert.ok(Date.now() - started < 5000, "Date.now() - started < 5000");
     const ac = new AbortController();
     const pending = kube.request("GET", "/api/v1/pods", { signal: ac.signal, timeoutMs: 10_000 });
     setTimeout(() => ac.abort(), 50);

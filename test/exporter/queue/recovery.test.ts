@@ -258,6 +258,6 @@ test("any single damaged byte: recovery terminates and only intact, original rec
         }
       });
     }),
-    { numRuns: 25 },
+    { numRuns: 15 },
   );
 });

@@ -33,6 +33,8 @@ export interface KillScenarioResult {
   runsMs: number[];
 }
 
+const WINDOW = 2000;
+
 async function produce(sock: string, prefix: string, recordBytes: number, acked: Set<string>, counts: { sent: number }): Promise<void> {
   let p: RawProducer;
   try {
@@ -44,6 +46,8 @@ async function produce(sock: string, prefix: string, recordBytes: number, acked:
   const pad = "k".repeat(Math.max(0, recordBytes - 40));
   try {
     for (let b = 0; !p.closed; b++) {
+      // Like an at-least-once producer: a bounded window of unacknowledged records.
+      while (!p.closed && ids.length - p.lastAck >= WINDOW) await new Promise((r) => setTimeout(r, 2));
       let chunk = "";
       for (let i = 0; i < 50; i++) {
         const id = `${prefix}-${ids.length}`;
