@@ -4,7 +4,7 @@
 // Usage: npm run build && node --import tsx bench/audit-ingest.mjs [EVENTS=1000000]
 // Targets (issue 4): ingest >= 10x jq's single pass and >= 150k events/s; each query <= 1 s.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeJsonl } from "../test/audit/fixtures.ts";
@@ -25,18 +25,18 @@ if (!existsSync(file)) {
 }
 const bytes = statSync(file).size;
 
+// `time -p` gives wall and CPU (user+sys) seconds: CPU seconds stay meaningful on a loaded machine.
 function timed(label, cmd, args) {
-  const t = performance.now();
-  const r = spawnSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20, shell: false });
-  const s = (performance.now() - t) / 1000;
+  const quoted = [cmd, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  const r = spawnSync("bash", ["-c", `time -p ${quoted} > "$OUT"`], { encoding: "utf8", env: { ...process.env, OUT: join(out, "audit-bench.stdout") } });
   if (r.status !== 0) throw new Error(`${label} failed (${r.status}): ${r.stderr}`);
-  return { s, stdout: r.stdout.toString() };
+  const n = (k) => Number(new RegExp(`^${k} (\\S+)$`, "m").exec(r.stderr)?.[1]);
+  return { s: n("real"), cpu: +(n("user") + n("sys")).toFixed(2), stdout: readFileSync(join(out, "audit-bench.stdout"), "utf8") };
 }
 
 // Warm the page cache so neither side pays for the first disk read.
 spawnSync("cat", [file], { stdio: ["ignore", "ignore", "ignore"] });
-const jq = spawnSync("bash", ["-c", `time -p jq -c . "${file}" > /dev/null`], { encoding: "utf8" });
-const jqS = Number(/real (\S+)/.exec(jq.stderr)?.[1]);
+const jq = timed("jq", "jq", ["-c", ".", file]);
 rmSync(db, { force: true });
 rmSync(db + ".wal", { force: true });
 const ingest = timed("ingest", process.execPath, [cli, "audit", "ingest", "--db", db, file]);
@@ -45,20 +45,18 @@ const top = timed("top", process.execPath, [cli, "audit", "top", "--by", "user",
 const lat = timed("latency", process.execPath, [cli, "audit", "latency", "--db", db]);
 const noop = timed("startup", process.execPath, [cli, "audit", "sql", "SELECT 1", "--db", db]);
 
-const evps = events / ingest.s;
 const res = {
   events,
   file_mb: +(bytes / 1e6).toFixed(1),
   bytes_per_event: Math.round(bytes / events),
-  jq_s: jqS,
-  jq_events_per_s: Math.round(events / jqS),
-  ingest_s: +ingest.s.toFixed(2),
-  ingest_events_per_s: Math.round(evps),
-  ingest_vs_jq: +(jqS / ingest.s).toFixed(1),
-  top_by_user_s: +top.s.toFixed(2),
-  latency_s: +lat.s.toFixed(2),
-  cli_startup_plus_trivial_query_s: +noop.s.toFixed(2),
+  jq: { wall_s: jq.s, cpu_s: jq.cpu, events_per_s: Math.round(events / jq.s) },
+  ingest: { wall_s: ingest.s, cpu_s: ingest.cpu, events_per_s: Math.round(events / ingest.s) },
+  ingest_vs_jq_wall: +(jq.s / ingest.s).toFixed(2),
+  ingest_vs_jq_cpu: +(jq.cpu / ingest.cpu).toFixed(2),
+  top_by_user: { wall_s: top.s, cpu_s: top.cpu },
+  latency: { wall_s: lat.s, cpu_s: lat.cpu },
+  cli_startup_trivial_query: { wall_s: noop.s, cpu_s: noop.cpu },
   load_average: (await import("node:os")).loadavg().map((x) => +x.toFixed(1)),
-  targets: { ingest_vs_jq: ">= 10", ingest_events_per_s: ">= 150000", query_s: "<= 1 (process wall time incl. startup)" },
+  targets: { ingest_vs_jq: ">= 10", ingest_events_per_s: ">= 150000", query_s: "<= 1" },
 };
 console.log(JSON.stringify(res, null, 2));

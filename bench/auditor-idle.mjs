@@ -58,11 +58,14 @@ const serveArgs = (ns) => ["serve", "--every", every, "--kubeconfig", kubeconfig
 // 2) the same `serve` command registered alone, i.e. what serve costs by itself.
 const serve = spawn(process.execPath, [CLI, ...serveArgs("neuvector")], { stdio: ["ignore", "ignore", "inherit"] });
 const SERVE_ONLY = `import { Command } from "commander"; import { register } from ${JSON.stringify(new URL("../dist/cli/serve.js", import.meta.url).href)};
-const p = new Command("watch-auditor"); register(p); await p.parseAsync(process.argv);`;
+const p = new Command("watch-auditor"); register(p); await p.parseAsync(process.argv.slice(1), { from: "user" });`;
 const serveOnly = spawn(process.execPath, ["--input-type=module", "-e", SERVE_ONLY, "--", ...serveArgs("neuvector-b")], { stdio: ["ignore", "ignore", "inherit"], cwd: fileURLToPath(new URL("..", import.meta.url)) });
 const bare = spawn(process.execPath, ["-e", "setInterval(()=>{},1e9)"], { stdio: "ignore" });
 
 const samples = { serve: [], serveOnly: [], bare: [] };
+process.on("exit", () => {
+  for (const c of [serve, serveOnly, bare]) if (c.exitCode === null) c.kill("SIGKILL");
+});
 console.error(`auditor-idle: serve --every ${every}, warm-up ${warmupMs / 1000}s, window ${durationMs / 1000}s ...`);
 await new Promise((r) => setTimeout(r, warmupMs));
 const end = Date.now() + durationMs;

@@ -38,10 +38,14 @@ writeFileSync(
 );
 const withClient = `const { KubeClient, PODS } = await import(${JSON.stringify(clientUrl)}); const kube = await KubeClient.load({ kubeconfig: ${JSON.stringify(kubeconfig)} }); await kube.get(PODS, "p", "default");`;
 
+// In a pod the config comes from the service-account mount: no YAML parser gets loaded.
+const withClientNoYaml = `const { KubeClient, PODS } = await import(${JSON.stringify(clientUrl)}); const kube = new KubeClient({ server: "http://127.0.0.1:${server.address().port}", token: "t", namespace: "default", insecureSkipTlsVerify: false, source: "bench", inCluster: true }); await kube.get(PODS, "p", "default");`;
+
 const variants = {
   "node (bare)": `${settle} ${report}`,
   "node + prom-client": `${withProm} ${settle} ${report}`,
   "node + prom-client + KubeClient (after a GET)": `${withProm} ${withClient} ${settle} ${report} kube.close();`,
+  "  same, config without YAML (as in-cluster)": `${withProm} ${withClientNoYaml} ${settle} ${report} kube.close();`,
 };
 
 function measure(code) {

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorMessage } from "../core/errors.js";
 import { OpsServer, sendJson, type ProbeResult } from "../core/http-server.js";
 import type { Logger } from "../core/logger.js";
-import type { ProbeConfig } from "./config.js";
+import type { ProbeConfig } from "./probe.js";
 import type { CanaryApi } from "./cycle.js";
 import { AuditorMetrics } from "./metrics.js";
 import { ProbeRunner } from "./probe-runner.js";

@@ -3,7 +3,7 @@
 // locked down, and labelled so the auditor can always find and delete its own pods.
 import { randomBytes } from "node:crypto";
 import type { Pod } from "kubernetes-types/core/v1.js";
-import type { ProbeConfig } from "./config.js";
+import type { ProbeConfig } from "./probe.js";
 
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const MANAGED_BY_VALUE = "watch-auditor";

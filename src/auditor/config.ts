@@ -1,49 +1,11 @@
-// Probe configuration: the defaults come from flags/env; `--config FILE` may declare
-// several named probes, each overriding any of them. Everything is validated up
-// front so a bad value stops the process with a message naming file and field.
+// `--config FILE`: several named probes, each overriding any flag default. Everything is
+// validated up front so a bad value stops the process with a message naming file and field.
 import { readFileSync, statSync } from "node:fs";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { parseDuration } from "../core/duration.js";
 import { UsageError } from "../core/errors.js";
-
-export const MODES = ["audit", "enforcing"] as const;
-export type Mode = (typeof MODES)[number];
-export const SIDECAR_MODES = ["declared", "injected"] as const;
-export type SidecarMode = (typeof SIDECAR_MODES)[number];
-
-/** Bound on the config file we read: a probe list is a few KiB, anything larger is a mistake. */
-export const MAX_CONFIG_BYTES = 1024 * 1024;
-/** "watch-auditor-" + probe + "-" + 6 random chars must fit a 63-char DNS label. */
-export const MAX_PROBE_NAME = 42;
-
-export interface ProbeConfig {
-  name: string;
-  mode: Mode;
-  everyMs: number;
-  failureThreshold: number;
-  cooldownMs: number;
-  maxRollsPerHour: number;
-  canary: {
-    namespace: string;
-    image: string;
-    lifetimeMs: number;
-    deadlineMs: number;
-    startTimeoutMs: number;
-    pollIntervalMs: number;
-    mainContainer: string;
-    sidecarContainer: string;
-    sidecarMode: SidecarMode;
-    labels: Record<string, string>;
-    annotations: Record<string, string>;
-    /** A full pod spec replacing the default one (the auditor still sets name, labels, restartPolicy). */
-    podSpec?: Record<string, unknown>;
-  };
-  controller: {
-    namespace: string;
-    selector: string;
-  };
-}
+import { MAX_CONFIG_BYTES, MAX_PROBE_NAME, MODES, SIDECAR_MODES, parseEqualitySelector, validateProbe, type ProbeConfig } from "./probe.js";
 
 const dnsLabel = z
   .string()
@@ -127,34 +89,8 @@ const fileSchema = z
     });
   });
 
-/** Parses `a=b,c=d` (the only selector form the auditor needs); undefined when malformed. */
-export function parseEqualitySelector(s: string): Record<string, string> | undefined {
-  const out: Record<string, string> = {};
-  for (const part of s.split(",")) {
-    const m = /^\s*([A-Za-z0-9][-A-Za-z0-9_./]*)\s*==?\s*([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?\s*$/.exec(part);
-    if (!m) return undefined;
-    out[m[1]!] = m[2] ?? "";
-  }
-  return out;
-}
-
 function formatPath(path: (string | number)[]): string {
   return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), "");
-}
-
-/** Checks the cross-field rules that zod's per-field schema cannot express. */
-export function validateProbe(p: ProbeConfig, where: string): void {
-  const c = p.canary;
-  if (c.pollIntervalMs > c.deadlineMs) throw new UsageError(`${where}: canary.pollInterval (${c.pollIntervalMs}ms) must not exceed canary.deadline (${c.deadlineMs}ms)`);
-  if (c.mainContainer === c.sidecarContainer) throw new UsageError(`${where}: canary.mainContainer and canary.sidecarContainer must differ`);
-  if (c.podSpec) {
-    const containers = c.podSpec.containers;
-    if (!Array.isArray(containers)) throw new UsageError(`${where}: canary.podSpec.containers: required array`);
-    const names = containers.map((x) => (x && typeof x === "object" ? (x as { name?: unknown }).name : undefined));
-    if (!names.includes(c.mainContainer)) throw new UsageError(`${where}: canary.podSpec.containers: no container named "${c.mainContainer}" (canary.mainContainer)`);
-    if (c.sidecarMode === "declared" && !names.includes(c.sidecarContainer))
-      throw new UsageError(`${where}: canary.podSpec.containers: no container named "${c.sidecarContainer}" (canary.sidecarContainer) while sidecarMode is "declared"`);
-  }
 }
 
 /** Reads and validates a probes file; each probe inherits unset fields from `defaults`. */

@@ -3,7 +3,7 @@
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { errorMessage } from "../core/errors.js";
 import { buildCanary, canaryName, randomSuffix } from "./canary.js";
-import type { ProbeConfig } from "./config.js";
+import type { ProbeConfig } from "./probe.js";
 import { observe } from "./observe.js";
 
 /** What the cycle needs from Kubernetes; the real one is backed by KubeClient. */

@@ -1,5 +1,5 @@
 // The flags of `watch-auditor serve` and the probe they describe.
-import { loadProbesFile, validateProbe, type Mode, type ProbeConfig, type SidecarMode } from "./config.js";
+import { validateProbe, type Mode, type ProbeConfig, type SidecarMode } from "./probe.js";
 
 export const SERVE_LOG_LEVELS = ["debug", "info", "error"] as const;
 
@@ -62,9 +62,13 @@ export function probeFromFlags(f: ServeFlags): ProbeConfig {
   };
 }
 
-export function probesFromFlags(f: ServeFlags): ProbeConfig[] {
+export async function probesFromFlags(f: ServeFlags): Promise<ProbeConfig[]> {
   const defaults = probeFromFlags(f);
-  if (f.config) return loadProbesFile(f.config, defaults);
+  if (f.config) {
+    // Loaded on use: the YAML and schema libraries cost several MB of RSS for the whole run.
+    const { loadProbesFile } = await import("./config.js");
+    return loadProbesFile(f.config, defaults);
+  }
   validateProbe(defaults, "flags");
   return [defaults];
 }

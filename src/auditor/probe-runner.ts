@@ -1,7 +1,7 @@
 // One probe's sequential loop: a cycle starts on a tick of `every`; a tick that falls
 // while a cycle still runs is skipped, so cycles never overlap whatever `every` is.
 import type { Logger } from "../core/logger.js";
-import type { ProbeConfig } from "./config.js";
+import type { ProbeConfig } from "./probe.js";
 import { abortableSleep, runCycle, type CanaryApi, type CheckResult } from "./cycle.js";
 import type { AuditorMetrics } from "./metrics.js";
 import { RollPolicy } from "./roll-policy.js";

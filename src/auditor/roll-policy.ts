@@ -1,7 +1,7 @@
 // When to roll the controller: N consecutive fails (a pass resets the count, an
 // inconclusive leaves it alone), never inside the cooldown, never above the hourly cap.
 import type { CheckOutcome } from "./cycle.js";
-import type { Mode } from "./config.js";
+import type { Mode } from "./probe.js";
 
 export type RollDecision =
   | { roll: true }

@@ -13,7 +13,7 @@ import { LeaseLeadership } from "./leadership.js";
 export async function runServe(f: ServeFlags): Promise<void> {
   if (f.renewDeadline >= f.leaseDuration) throw new UsageError(`--renew-deadline (${f.renewDeadline}ms) must be shorter than --lease-duration (${f.leaseDuration}ms)`);
   if (f.retryPeriod >= f.renewDeadline) throw new UsageError(`--retry-period (${f.retryPeriod}ms) must be shorter than --renew-deadline (${f.renewDeadline}ms)`);
-  const probes = probesFromFlags(f);
+  const probes = await probesFromFlags(f);
   const logger = createLogger(f.logLevel, "watch-auditor-serve");
   let kube: KubeClient;
   try {

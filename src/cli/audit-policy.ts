@@ -66,6 +66,7 @@ async function runSimulate(file: string, paths: string[], flags: SimulateFlags):
   if (flags.db === undefined && paths.length === 0) throw new UsageError("give the recorded events: --db FILE (an `audit ingest` store) or one or more PATHs (audit log files, - for stdin)");
   const policy = requireValidPolicy(file, lintPolicy(await readPolicy(file)));
   let store: AuditStore;
+  const notes: string[] = [];
   if (flags.db !== undefined) {
     store = await openStore(flags.db, { readOnly: true });
   } else {
@@ -74,6 +75,7 @@ async function runSimulate(file: string, paths: string[], flags: SimulateFlags):
       const report = await ingestPaths(store, paths);
       for (const m of report.malformedLines) process.stderr.write(`warning: ${m.file}:${m.line}: skipped malformed event: ${m.reason}\n`);
       if (report.malformed > report.malformedLines.length) process.stderr.write(`warning: ${report.malformed - report.malformedLines.length} more malformed event(s) skipped\n`);
+      if (report.malformed > 0) notes.push(`${report.malformed} malformed event line(s) in the input were skipped (listed on stderr)`);
       if (report.eventsRead === 0) process.stderr.write(`warning: no audit events found in ${paths.join(" ")}\n`);
     } catch (err) {
       store.close();
@@ -83,7 +85,9 @@ async function runSimulate(file: string, paths: string[], flags: SimulateFlags):
   try {
     const sim = new Simulator(policy, flags.by);
     for await (const ev of storeEvents(store)) sim.add(ev);
-    process.stdout.write(formatSimulation(sim.report(), flags.output));
+    const report = sim.report();
+    report.notes.push(...notes);
+    process.stdout.write(formatSimulation(report, flags.output));
   } finally {
     store.close();
   }

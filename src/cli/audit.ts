@@ -94,6 +94,7 @@ export function register(program: Command): void {
     .option("--max-event-bytes <size>", "largest single event line", sizeParser, 64 << 20)
     .addOption(new Option("-o, --output <format>", "report format").choices(["table", "json"]).default("table"))
     .action(async (paths: string[], o: { db: string; maxEventBytes: number; output: OutputFormat }) => {
+      if (o.maxEventBytes < 1024) throw new UsageError(`--max-event-bytes must be at least 1KiB, got ${o.maxEventBytes}`);
       const store = await openStore(o.db);
       try {
         printIngest(await ingestPaths(store, paths, { maxEventBytes: o.maxEventBytes }), o.output);

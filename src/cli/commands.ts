@@ -1,17 +1,24 @@
 import type { Command } from "commander";
-import { register as registerServe } from "./serve.js";
-import { register as registerExporter } from "./exporter.js";
-import { register as registerAudit } from "./audit.js";
-import { register as registerFlows } from "./flows.js";
-import { register as registerDashboards } from "./dashboards.js";
-import { register as registerInstall } from "./install.js";
 
-// Each capability's CLI wiring lives in its own file and registers itself here.
-export function registerCommands(program: Command): void {
-  registerServe(program);
-  registerExporter(program);
-  registerAudit(program);
-  registerFlows(program);
-  registerDashboards(program);
-  registerInstall(program);
+type Register = (program: Command) => void;
+
+// Each capability's CLI wiring lives in its own file. Only the invoked command's module is
+// loaded: `serve` must stay within its RSS budget and must not pay for DuckDB, NATS or the
+// dashboards SDK that other commands need.
+const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
+  serve: () => import("./serve.js"),
+  exporter: () => import("./exporter.js"),
+  audit: () => import("./audit.js"),
+  flows: () => import("./flows.js"),
+  dashboards: () => import("./dashboards.js"),
+  install: () => import("./install.js"),
+};
+
+export const COMMAND_NAMES = Object.keys(COMMANDS);
+
+/** Registers the command named in argv (or all of them, for top-level help and errors). */
+export async function registerCommands(program: Command, argv: string[]): Promise<void> {
+  const invoked = argv.slice(2).find((a) => !a.startsWith("-"));
+  const names = invoked !== undefined && invoked in COMMANDS ? [invoked] : COMMAND_NAMES;
+  for (const name of names) (await COMMANDS[name]!()).register(program);
 }

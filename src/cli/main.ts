@@ -3,19 +3,19 @@ import { Command, CommanderError } from "commander";
 import { UsageError } from "../core/errors.js";
 import { registerCommands } from "./commands.js";
 
-export function buildProgram(): Command {
+export async function buildProgram(argv: string[] = process.argv): Promise<Command> {
   const program = new Command("watch-auditor")
     .description("Tells a Kubernetes platform team whether control loops, API traffic, policy decisions and network really behave.")
     .version(process.env.npm_package_version ?? "0.1.0")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  registerCommands(program);
+  await registerCommands(program, argv);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;

@@ -1,6 +1,6 @@
 import { Option, InvalidArgumentError, type Command } from "commander";
 import { durationParser, intParser } from "../core/options.js";
-import { MODES, SIDECAR_MODES, parseEqualitySelector } from "../auditor/config.js";
+import { MODES, SIDECAR_MODES, parseEqualitySelector } from "../auditor/probe.js";
 import { SERVE_LOG_LEVELS, type ServeFlags } from "../auditor/flags.js";
 
 function choice<T extends string>(values: readonly T[]): (v: string) => T {

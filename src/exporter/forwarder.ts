@@ -89,8 +89,9 @@ export class Forwarder {
     const { metrics } = this.opts.queue;
     const sink = this.opts.sink;
     while (!signal.aborted) {
-      this.lastProgressAt = this.now();
       this.inHand = await this.reader.read(this.maxRecords(), this.maxBytes(), signal);
+      // The stall clock starts when records are in hand, not when we began waiting for them.
+      this.lastProgressAt = this.now();
       while (this.inHand.length > 0 && !signal.aborted) {
         const batch = this.inHand;
         const t0 = performance.now();

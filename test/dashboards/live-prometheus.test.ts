@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { eventually, spawnCli, stopCli } from "../support/cli.js";
-import { startCluster, startServe, FAST, CANARY_NS, type Cluster, type Serve } from "../auditor/helpers.js";
+import { startCluster, metricValue, FAST, CANARY_NS, type Cluster } from "../auditor/helpers.js";
 import { ExporterClient } from "../../src/exporter/client.js";
 import { allDashboardQueries, dashboardSpecs } from "../../src/dashboards/catalog.js";
 import { allRuleExpressions } from "../../src/dashboards/rules.js";
@@ -98,7 +98,6 @@ test("live: Prometheus scrapes every component; every dashboard and rule query p
   const children: Child[] = [];
   let prom: ChildProcess | undefined;
   let cluster: Cluster | undefined;
-  let serve: Serve | undefined;
   let sink: Awaited<ReturnType<typeof startHttpSink>> | undefined;
   let client: ExporterClient | undefined;
   try {
@@ -113,7 +112,8 @@ test("live: Prometheus scrapes every component; every dashboard and rule query p
     });
     // The first roll attempt fails (a roll error); later ones work until the hourly cap skips them.
     cluster.api.faults.inject({ method: "PATCH", pathRegex: "/deployments/", status: 500, count: 1 });
-    const serveP = startServe(cluster, [...FAST, "--leader-elect", "false", "--failure-threshold", "2", "--cooldown", "500ms", "--max-rolls-per-hour", "3"]);
+    const serve = spawnCli(["serve", "--kubeconfig", cluster.kubeconfig, "--port", "0", "--host", "127.0.0.1", ...FAST, "--leader-elect", "false", "--failure-threshold", "2", "--cooldown", "500ms", "--max-rolls-per-hour", "3"]);
+    children.push(serve);
 
     // --- exporter: a file sink that works and an HTTP sink that fails, refuses, then recovers.
     sink = await startHttpSink();
@@ -152,9 +152,8 @@ test("live: Prometheus scrapes every component; every dashboard and rule query p
     const audit = spawnCli(["audit", "serve", "--db", join(dir, "audit.duckdb"), "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"]);
     children.push(audit);
 
-    serve = await serveP;
-    children.push(serve.child);
-    const [exporterPort, flowsPort, auditHttpPort, auditWebhookPort] = await Promise.all([
+    const [servePort, exporterPort, flowsPort, auditHttpPort, auditWebhookPort] = await Promise.all([
+      logPort(serve, "watch-auditor serve started", "port"),
       logPort(exporter, '"exporter started"', "metricsPort"),
       logPort(flows, '"listening"', "port"),
       logPort(audit, "audit receiver listening", "httpPort"),
@@ -173,7 +172,7 @@ test("live: Prometheus scrapes every component; every dashboard and rule query p
     });
     await writeFile(
       join(dir, "prometheus.yml"),
-      YAML.stringify({ global: { scrape_interval: "1s", evaluation_interval: "1s" }, scrape_configs: [target("auditor", serve.port), target("exporter", exporterPort), target("flows", flowsPort, true), target("audit", auditHttpPort)] }),
+      YAML.stringify({ global: { scrape_interval: "1s", evaluation_interval: "1s" }, scrape_configs: [target("auditor", servePort), target("exporter", exporterPort), target("flows", flowsPort, true), target("audit", auditHttpPort)] }),
     );
     prom = spawn("/usr/bin/prometheus", [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "tsdb")}`, `--web.listen-address=127.0.0.1:${promPort}`, "--log.level=warn"], { stdio: ["ignore", "ignore", "pipe"] });
     let promErr = "";
@@ -206,7 +205,7 @@ test("live: Prometheus scrapes every component; every dashboard and rule query p
     await Promise.all(sends);
 
     // Auditor faults: one failed canary create (inconclusive), one failed canary delete, one failed roll.
-    await eventually(async () => (await serve!.metric("watch_auditor_orphans_deleted_total")) >= 1, { timeoutMs: 30_000, what: "orphan swept" });
+    await eventually(async () => metricValue(await (await fetch(`http://127.0.0.1:${servePort}/metrics`)).text(), "watch_auditor_orphans_deleted_total") >= 1, { timeoutMs: 30_000, what: "orphan swept" });
     cluster.api.faults.inject({ method: "POST", pathRegex: `/namespaces/${CANARY_NS}/pods`, status: 500, count: 3 });
     cluster.api.faults.inject({ method: "DELETE", pathRegex: `/namespaces/${CANARY_NS}/pods/`, status: 500, count: 6 });
 
@@ -245,7 +244,7 @@ test("live: Prometheus scrapes every component; every dashboard and rule query p
         if (res.data.length === 0) failures.push(`${d.uid}: variable ${v.name} has no values`);
       }
     }
-    const exposed = (await Promise.all([serve.port, exporterPort, flowsPort, auditHttpPort].map(async (p) => (await fetch(`http://127.0.0.1:${p}/metrics`)).text()))).join("\n");
+    const exposed = (await Promise.all([servePort, exporterPort, flowsPort, auditHttpPort].map(async (p) => (await fetch(`http://127.0.0.1:${p}/metrics`)).text()))).join("\n");
     const exposedNames = new Set(exposed.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(l)![0]));
     const used = new Set([...allDashboardQueries().map((q) => q.expr), ...allRuleExpressions().map((r) => r.expr)].flatMap(metricNames));
     for (const name of used) if (!exposedNames.has(name)) failures.push(`metric ${name} is used but no component exposes it`);

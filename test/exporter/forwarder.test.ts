@@ -27,7 +27,7 @@ test("sink outage (500, 429, hangs) then recovery: backoff grows, nothing is los
   withDir(async (dir) => {
     const collector = await new Collector().listen();
     const MAX = 256 * 1024;
-    const sink = createSink(`${collector.url}?timeout=250ms&batchRecords=100`);
+    const sink = createSink(`${collector.url}?timeout=500ms&batchRecords=100`);
     const q = await DurableQueue.open({ dataDir: dir, sinks: [sink.name], maxBytes: MAX, whenFull: "block", diskReserveBytes: 0, segmentBytes: 16 * 1024 });
     // 4×500, 2×429, 2×hang, then fine.
     const script: (number | "hang")[] = [500, 500, 500, 500, 429, 429, "hang", "hang"];
@@ -48,7 +48,7 @@ test("sink outage (500, 429, hangs) then recovery: backoff grows, nothing is los
       assert.ok(maxDisk <= MAX, `queue on disk reached ${maxDisk} > ${MAX}`);
       // Backoff: compare the waits before the early retries with those before the late ones.
       const failed = collector.attempts.slice(0, script.length + 1);
-      const waits = failed.slice(1).map((a, i) => a.at - failed[i]!.at - (failed[i]!.status === "hang" ? 250 : 0));
+      const waits = failed.slice(1).map((a, i) => a.at - failed[i]!.at - (failed[i]!.status === "hang" ? 500 : 0));
       const early = waits.slice(0, 3).reduce((a, b) => a + b, 0);
       const late = waits.slice(-3).reduce((a, b) => a + b, 0);
       // Expected waits: 20, 40, 80, 160, 320, 640, 1000, 1000 ms (half of min(2000, 40·2^n)).
@@ -56,7 +56,8 @@ test("sink outage (500, 429, hangs) then recovery: backoff grows, nothing is los
       assert.ok(waits[waits.length - 1]! >= 900, `the last wait reaches the cap's half: ${waits.map(Math.round)}`);
       assert.ok(Math.max(...waits) <= 1000 + 1500, `backoff is capped: ${waits.map(Math.round)}`);
       const retries = (await q.metrics.retries.get()).values[0]?.value;
-      assert.equal(retries, script.length);
+      // A slow, loaded machine may time out an answered request too: at least one retry per failure.
+      assert.ok((retries ?? 0) >= script.length, `retries ${retries}`);
       // Fully delivered segments are deleted.
       await eventually(() => q.diskBytes <= 16 * 1024 + 16, { what: "segments deleted after delivery" });
     } finally {

@@ -312,6 +312,8 @@ export class KubeClient {
       res = await this.open("GET", path, { query, signal: ctl.signal }, this.watchAgent);
       if (res.statusCode !== 200) {
         const body = await this.readBody(res, "GET", path, ctl.signal);
+        // Not retried here (the caller's loop restarts watches), but the next attempt gets fresh credentials.
+        if (res.statusCode === 401) this.credentials.invalidate();
         throw errorFromResponse("GET", path, res, body);
       }
     } catch (err) {

@@ -176,12 +176,22 @@ test("simulate CLI: a Metadata recording replayed at RequestResponse is flagged 
 test("simulate CLI: usage errors exit 2; an invalid policy exits 1 with its errors", async () => {
   const p = await policyFile("ok.yaml", SIM_POLICY);
   const bad = await policyFile("invalid.yaml", "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Everything\n");
-  const [both, by, inv, noDb] = await Promise.all([
+  const lines = (await readFile(SCENARIO, "utf8")).split("\n").slice(0, 3);
+  const mixed = join(dir, "mixed.jsonl");
+  await writeFile(mixed, [...lines, '{"kind":"Event", truncated', ""].join("\n"));
+  const [both, by, inv, noDb, malformed] = await Promise.all([
     runCli(["audit", "policy", "simulate", p, "--db", join(dir, "x.duckdb"), SCENARIO], SLOW),
     runCli(["audit", "policy", "simulate", p, SCENARIO, "--by", "verb"], SLOW),
     runCli(["audit", "policy", "simulate", bad, SCENARIO], SLOW),
     runCli(["audit", "policy", "simulate", p, "--db", join(dir, "missing.duckdb")], SLOW),
+    runCli(["audit", "policy", "simulate", p, mixed, "--output", "json"], SLOW),
   ]);
+  // A malformed line is reported with file:line and counted, never silently dropped.
+  assert.equal(malformed.code, 0, malformed.stderr);
+  assert.match(malformed.stderr, new RegExp(`${mixed}:4: skipped malformed event`));
+  const mreport = JSON.parse(malformed.stdout) as { totals: { recordedEvents: number }; notes: string[] };
+  assert.equal(mreport.totals.recordedEvents, 3);
+  assert.ok(mreport.notes.some((n) => /^1 malformed event line/.test(n)), mreport.notes.join("; "));
   assert.equal(both.code, 2);
   assert.match(both.stderr, /either --db FILE or event PATHs/);
   assert.equal(by.code, 2);

@@ -123,6 +123,23 @@ describe("Informer", () => {
     }
   });
 
+  it("re-watches from its resourceVersion when the server ends a watch at timeoutSeconds (no relist)", async () => {
+    const inf = new Informer<ConfigMap>(kube, CONFIGMAPS, { namespace: "inf6", watchTimeoutSeconds: 1 });
+    const log = record(inf);
+    const watches = () => api.requests.filter((r) => r.verb === "watch" && r.namespace === "inf6");
+    inf.start();
+    try {
+      await inf.waitForSync();
+      await until(() => assert.ok(watches().length >= 3, `3 watches, saw ${watches().length}`));
+      assert.ok(watches().every((w) => w.query.timeoutSeconds === "1" && w.query.allowWatchBookmarks === "true"), "timeoutSeconds and bookmarks requested");
+      assert.equal(inf.stats.lists, 1);
+      api.store.create(cm("inf6", "x", "1"));
+      await until(() => assert.deepEqual(log.events, ["add x 1"]));
+    } finally {
+      await inf.stop();
+    }
+  });
+
   it("backs off on failing lists and recovers; handler exceptions do not stop it", async () => {
     api.faults.inject({ verb: "list", pathRegex: "/namespaces/inf4/", status: 503, count: 3 });
     const inf = new Informer<ConfigMap>(kube, CONFIGMAPS, { namespace: "inf4", backoff: { initialMs: 40, maxMs: 100 } });

@@ -27,9 +27,10 @@ function opts(dir: string, extra: Partial<QueueOptions> = {}): QueueOptions {
 // Fixed width (JSON allows the spaces), so that frame offsets are easy to compute.
 const rec = (i: number): Buffer => Buffer.from(`{"i":${String(i).padStart(6, " ")},"pad":"${"p".repeat(40)}"}`);
 
+/** Appends records 1..n in one group commit (segment boundaries still fall every segmentBytes). */
 async function fill(dir: string, n: number, extra: Partial<QueueOptions> = {}): Promise<void> {
   const q = await DurableQueue.open(opts(dir, extra));
-  for (let i = 1; i <= n; i++) await q.append([rec(i)]);
+  await q.append(Array.from({ length: n }, (_, i) => rec(i + 1)));
   await q.close();
 }
 
@@ -158,7 +159,7 @@ test("a segment removed while running is skipped as well", () =>
   withDir(async (dir) => {
     const q = await DurableQueue.open(opts(dir, { segmentBytes: 4096 }));
     try {
-      for (let i = 1; i <= 200; i++) await q.append([rec(i)]);
+      await q.append(Array.from({ length: 200 }, (_, i) => rec(i + 1)));
       const segs = await segments(dir);
       const perSeg = Math.floor((4096 - SEGMENT_HEADER_BYTES) / FRAME);
       await unlink(segs[2]!);
