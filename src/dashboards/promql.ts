@@ -26,3 +26,15 @@ export function expandGrafanaVariables(expr: string, ranges: { rateInterval: str
     .replace(/\$__range/g, ranges.range)
     .replace(/\$\{?([a-zA-Z_]\w*)\}?/g, ".*");
 }
+
+/** Label names used in each metric's selector matchers: metric → labels. */
+export function selectorLabels(expr: string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const m of expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}/g)) {
+    const labels = out.get(m[1]!) ?? new Set<string>();
+    const body = m[2]!.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+    for (const l of body.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)) labels.add(l[1]!);
+    out.set(m[1]!, labels);
+  }
+  return out;
+}

@@ -45,7 +45,7 @@ test("healthy controller: checks pass, nothing is rolled, canaries are deleted, 
     assert.deepEqual((custom.spec as { containers: { name: string }[] }).containers.map((x) => x.name), ["job", "istio-proxy"]);
     assert.equal((await s.status()).probes.custom!.checks.find((x) => x.result === "pass")!.canary.startsWith("watch-auditor-custom-"), true);
     const text = await s.metricsText();
-    const m = (n: string, l?: Record<string, string>) => metricValue(text, n, l);
+    const m = (n: string, l?: Record<string, string>) => metricValue(text, n, { probe: "default", ...l });
     assert.equal(m("watch_auditor_checks_total", { result: "fail" }), 0);
     assert.equal(m("watch_auditor_checks_total", { result: "inconclusive" }), 0);
     assert.equal(m("watch_controller_failures_total"), 0);

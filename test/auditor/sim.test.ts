@@ -25,11 +25,11 @@ test("kubelet runs the canary and a healthy controller kills its sidecar", async
   const c = await startCluster({ controller: { mode: "healthy" } });
   try {
     await createCanary(c.api.url, "canary-a");
-    await eventually(async () => state(await getPod(c.api.url, "canary-a"), "main") === "running", { what: "running" });
+    await eventually(async () => state(await getPod(c.api.url, "canary-a"), "main") === "running", { timeoutMs: 30_000, what: "running" });
     const done = await eventually(async () => {
       const p = await getPod(c.api.url, "canary-a");
       return p.status?.phase === "Succeeded" ? p : undefined;
-    }, { what: "pod Succeeded" });
+    }, { timeoutMs: 30_000, what: "pod Succeeded" });
     assert.equal(state(done, "main"), "terminated");
     assert.equal(state(done, "istio-proxy"), "terminated");
     assert.deepEqual(c.controller.killed, ["canary-a"]);
@@ -44,7 +44,7 @@ test("with a dead controller the sidecar keeps the pod Running after the main co
   const c = await startCluster({ controller: { mode: "dead" } });
   try {
     await createCanary(c.api.url, "canary-b");
-    await eventually(async () => state(await getPod(c.api.url, "canary-b"), "main") === "terminated", { what: "main terminated" });
+    await eventually(async () => state(await getPod(c.api.url, "canary-b"), "main") === "terminated", { timeoutMs: 30_000, what: "main terminated" });
     await new Promise((r) => setTimeout(r, 300));
     const p = await getPod(c.api.url, "canary-b");
     assert.equal(p.status?.phase, "Running");
@@ -60,8 +60,8 @@ test("flapping controller follows its pattern; a restart makes a recoverOnRoll c
   try {
     await createCanary(c.api.url, "canary-c1");
     await createCanary(c.api.url, "canary-c2");
-    await eventually(async () => (await getPod(c.api.url, "canary-c2")).status?.phase === "Succeeded", { what: "c2 Succeeded" });
-    await eventually(async () => state(await getPod(c.api.url, "canary-c1"), "main") === "terminated", { what: "c1 main terminated" });
+    await eventually(async () => (await getPod(c.api.url, "canary-c2")).status?.phase === "Succeeded", { timeoutMs: 30_000, what: "c2 Succeeded" });
+    await eventually(async () => state(await getPod(c.api.url, "canary-c1"), "main") === "terminated", { timeoutMs: 30_000, what: "c1 main terminated" });
     assert.equal((await getPod(c.api.url, "canary-c1")).status?.phase, "Running");
   } finally {
     await c.close();
@@ -74,8 +74,8 @@ test("flapping controller follows its pattern; a restart makes a recoverOnRoll c
       body: JSON.stringify({ spec: { template: { metadata: { annotations: { "kubectl.kubernetes.io/restartedAt": new Date().toISOString() } } } } }),
     });
     assert.equal(res.status, 200, await res.text());
-    await eventually(() => d.controller.restarts === 1 && d.controller.mode === "healthy", { what: "restart noticed" });
-    await eventually(() => d.controller.pods().length === 2 && d.controller.pods().every((p) => p.metadata.name!.includes("rs2")), { what: "new replicaset pods" });
+    await eventually(() => d.controller.restarts === 1 && d.controller.mode === "healthy", { timeoutMs: 30_000, what: "restart noticed" });
+    await eventually(() => d.controller.pods().length === 2 && d.controller.pods().every((p) => p.metadata.name!.includes("rs2")), { timeoutMs: 30_000, what: "new replicaset pods" });
     assert.equal(d.controller.podDeletions, 0, "its own pod replacement is not an auditor deletion");
   } finally {
     await d.close();

@@ -32,6 +32,8 @@ export class StaticCredentials implements CredentialSource {
  * service-account tokens about once a minute) or after a 401. If a re-read fails the last
  * good token is kept: the kubelet replaces the file atomically, so a failure is transient.
  */
+const MAX_TOKEN_BYTES = 64 * 1024;
+
 export class FileTokenCredentials implements CredentialSource {
   readonly refreshable = true;
   private token?: string;
@@ -48,6 +50,7 @@ export class FileTokenCredentials implements CredentialSource {
         const raw = await readFile(this.path, "utf8");
         const token = raw.trim();
         if (token === "") throw new Error("file is empty");
+        if (token.length > MAX_TOKEN_BYTES) throw new Error(`larger than ${MAX_TOKEN_BYTES} bytes: not a token`);
         if (this.token !== undefined && token !== this.token) this.logger?.debug({ tokenFile: this.path }, "service account token rotated");
         this.token = token;
         this.readAt = Date.now();

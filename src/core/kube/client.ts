@@ -154,6 +154,9 @@ export class KubeClient {
     const conn = resolveConnection(opts);
     const client = new KubeClient(conn, opts);
     opts.logger?.debug({ server: conn.server, source: conn.source, namespace: conn.namespace }, "kubernetes client configured");
+    if (!conn.server.startsWith("https:") && (conn.token || conn.tokenFile || conn.exec || conn.password)) {
+      opts.logger?.warn({ server: conn.server }, "credentials will be sent over plain http");
+    }
     return client;
   }
 

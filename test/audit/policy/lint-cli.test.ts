@@ -44,6 +44,7 @@ test("lint CLI: errors are reported as file:line:col with the rule path, exit 1"
   assert.match(r.stdout, /2 errors, 1 warning, 0 infos/);
 
   assert.equal(j.code, 1);
+  assert.ok(j.stdout.length > 0, `no JSON on stdout; stderr: ${j.stderr}`);
   const out = JSON.parse(j.stdout) as { summary: Record<string, number>; findings: { code: string; rule?: number; line: number; file: string }[] };
   assert.deepEqual(out.summary, { error: 2, warning: 1, info: 0 });
   assert.deepEqual(

@@ -189,6 +189,7 @@ test("simulate CLI: usage errors exit 2; an invalid policy exits 1 with its erro
   // A malformed line is reported with file:line and counted, never silently dropped.
   assert.equal(malformed.code, 0, malformed.stderr);
   assert.match(malformed.stderr, new RegExp(`${mixed}:4: skipped malformed event`));
+  assert.ok(malformed.stdout.length > 0, malformed.stderr);
   const mreport = JSON.parse(malformed.stdout) as { totals: { recordedEvents: number }; notes: string[] };
   assert.equal(mreport.totals.recordedEvents, 3);
   assert.ok(mreport.notes.some((n) => /^1 malformed event line/.test(n)), mreport.notes.join("; "));

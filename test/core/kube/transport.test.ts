@@ -230,6 +230,21 @@ describe("KubeClient error mapping (plain HTTP)", () => {
     await assert.rejects(pending, isKubeError((e) => e.code === "EABORTED" && !e.transient));
   });
 
+  it("bounds a body that stalls after the headers, and a watch that never answers", async () => {
+    srv.handler = (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"items": [');
+    };
+    await assert.rejects(kube.list(PODS), isKubeError((e) => e.code === "ETIMEDOUT" && e.transient));
+    srv.handler = () => {};
+    await assert.rejects(
+      (async () => {
+        for await (const _ of kube.watch(PODS, { idleTimeoutMs: 60_000 })) assert.fail("no events");
+      })(),
+      isKubeError((e) => e.code === "ETIMEDOUT" && /watch \/api\/v1\/pods: no response within 300 ms/.test(e.message)),
+    );
+  });
+
   it("exposes Retry-After on 429 (seconds and HTTP date) and marks 5xx transient, 4xx not", async () => {
     srv.handler = (_req, res) => json(res, 429, { kind: "Status", code: 429, reason: "TooManyRequests", message: "slow down" }, { "retry-after": "3" });
     await assert.rejects(kube.list(PODS), isKubeError((e) => e.status === 429 && e.retryAfterMs === 3000 && e.transient && e.reason === "TooManyRequests"));
