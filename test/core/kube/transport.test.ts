@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { KubeApiError, KubeClient, PODS, type WatchEvent } from "../../../src/core/kube/index.js";
 import { json, makePki, startScriptedServer, writeKubeconfig, type Pki, type ScriptedServer } from "./fixtures.js";
 
@@ -312,6 +313,31 @@ describe("KubeClient error mapping (plain HTTP)", () => {
     const seen: WatchEvent<{ metadata: { name?: string; resourceVersion: string } }>[] = [];
     for await (const ev of kube.watch<{ metadata: { name?: string; resourceVersion: string } }>(PODS, { resourceVersion: "1", timeoutSeconds: 30, allowWatchBookmarks: true })) seen.push(ev);
     assert.deepEqual(seen, events);
+
+    // Any split of any events (unicode names included) parses back to the same events.
+    const eventArb = fc.record({ type: fc.constantFrom("ADDED", "MODIFIED", "DELETED"), object: fc.record({ metadata: fc.record({ name: fc.string({ unit: "grapheme", maxLength: 12 }), resourceVersion: fc.nat().map(String) }) }) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(eventArb, { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 10 }), async (evs, sizes) => {
+        const bytes = Buffer.from(evs.map((e) => JSON.stringify(e)).join("\n") + "\n");
+        srv.handler = (_req, res) => {
+          res.writeHead(200, { "content-type": "application/json" });
+          let i = 0;
+          let k = 0;
+          const step = () => {
+            if (i >= bytes.length) return res.end();
+            const n = sizes[k++ % sizes.length]!;
+            res.write(bytes.subarray(i, i + n));
+            i += n;
+            setImmediate(step);
+          };
+          step();
+        };
+        const got: unknown[] = [];
+        for await (const ev of kube.watch(PODS)) got.push(ev);
+        assert.deepEqual(got, JSON.parse(JSON.stringify(evs)));
+      }),
+      { numRuns: 25 },
+    );
 
     srv.handler = (_req, res) => {
       res.writeHead(200);

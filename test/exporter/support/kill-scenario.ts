@@ -86,14 +86,21 @@ export async function runKillScenario(o: KillScenarioOptions): Promise<KillScena
     }
     // A last, clean run delivers what the killed ones left queued.
     const child = await startExporter(args);
-    const ids = (): Set<string> => new Set(collector.accepted.map((l) => (JSON.parse(l) as { id: string }).id));
+    // Incremental: the sink may hold 100k lines, re-parsing them on every poll would starve it.
+    const seen = new Set<string>();
+    let parsed = 0;
+    const ids = (): Set<string> => {
+      for (; parsed < collector.accepted.length; parsed++) seen.add((JSON.parse(collector.accepted[parsed]!) as { id: string }).id);
+      return seen;
+    };
+    let missing = [...acked];
     await eventually(
       () => {
         const got = ids();
-        for (const id of acked) if (!got.has(id)) return false;
-        return true;
+        missing = missing.filter((id) => !got.has(id));
+        return missing.length === 0;
       },
-      { timeoutMs: 60_000, what: "every acked record at the sink" },
+      { timeoutMs: 60_000, intervalMs: 200, what: "every acked record at the sink" },
     ).catch(() => undefined);
     const corruptCounted = metricValue((await scrape(child.opsPort)).body, "watch_auditor_exporter_records_corrupt_total") ?? -1;
     const stopped = await stopCli(child, "SIGTERM", 30_000);
