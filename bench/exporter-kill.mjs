@@ -3,6 +3,7 @@
 // every record ever acknowledged to a producer reached the HTTP sink at least once.
 //   npm run build && node bench/exporter-kill.mjs [--kills 50] [--producers 4] [--min-run 200] [--max-run 2000]
 // The scenario is the one the test suite runs with 5 kills (test/exporter/kill.test.ts).
+// KILL_DEBUG_DIR=/some/dir keeps every run's exporter log and a copy of the final data dir.
 import { register } from "tsx/esm/api";
 import { parseArgs } from "node:util";
 

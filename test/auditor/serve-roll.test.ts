@@ -1,6 +1,8 @@
 // End to end: thresholds, rolls, cooldown and flapping, with `serve` as a real process.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { CONTROLLER_NS, FAST, eventually, metricValue as mv, startCluster, startServe } from "./helpers.js";
 import { DEPLOYMENT_NAME } from "./sim/controller.js";
 
@@ -98,6 +100,31 @@ test("audit mode reports but never rolls", async () => {
     await eventually(async () => (await s.metric("watch_auditor_rolls_skipped_total", { probe: "default", reason: "audit_mode" })) >= 2, { timeoutMs: 20_000, what: "skipped rolls" });
     assert.equal(c.controller.restarts, 0);
     assert.equal(c.controller.podDeletions, 0);
+  } finally {
+    await s.stop();
+    await c.close();
+  }
+});
+
+test("slow controller: a fail under a tight deadline, a pass with the measured reaction under a loose one", async () => {
+  const c = await startCluster({ controller: { mode: "slow", slowDelayMs: 1500 } });
+  const config = join(c.dir, "probes.yaml");
+  await writeFile(config, "probes:\n  - name: tight\n    canary: { deadline: 600ms }\n  - name: loose\n    canary: { deadline: 6s }\n");
+  const s = await startServe(c, [...FAST, "--leader-elect", "false", "--mode", "audit", "--config", config]);
+  try {
+    await eventually(
+      async () =>
+        (await s.metric("watch_auditor_checks_total", { probe: "tight", result: "fail" })) >= 1 &&
+        (await s.metric("watch_auditor_checks_total", { probe: "loose", result: "pass" })) >= 1,
+      { timeoutMs: 40_000, what: "a tight fail and a loose pass" },
+    );
+    const status = await s.status();
+    const pass = status.probes.loose!.checks.find((x) => x.result === "pass")!;
+    assert.ok(pass.reactionSeconds! >= 1.4 && pass.reactionSeconds! < 6, `reaction ${pass.reactionSeconds}`);
+    assert.equal(await s.metric("watch_auditor_checks_total", { probe: "tight", result: "pass" }), 0);
+    const text = await s.metricsText();
+    assert.equal(mv(text, "watch_auditor_reaction_seconds_bucket", { probe: "loose", le: "1" }), 0, "no reaction under 1 s");
+    assert.ok(mv(text, "watch_auditor_reaction_seconds_bucket", { probe: "loose", le: "2" }) >= 1 || mv(text, "watch_auditor_reaction_seconds_bucket", { probe: "loose", le: "3" }) >= 1);
   } finally {
     await s.stop();
     await c.close();

@@ -1,6 +1,6 @@
 import { open, type FileHandle } from "node:fs/promises";
 import type { DurableQueue, QueuedRecord } from "./durable-queue.js";
-import { SEGMENT_HEADER_BYTES, decodeFrame } from "./format.js";
+import { FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES, SEGMENT_HEADER_BYTES, decodeFrame } from "./format.js";
 
 const CHUNK_BYTES = 1024 * 1024;
 
@@ -117,19 +117,22 @@ export class QueueReader {
         continue;
       }
       let chunk: Buffer;
+      let fromCache = false;
       const c = this.cache;
       if (c && c.seg === seg.firstSeq && this.offset >= c.at && this.offset < c.at + c.buf.length) {
         chunk = c.buf.subarray(this.offset - c.at, Math.max(this.offset - c.at, Math.min(c.buf.length, seg.size - c.at)));
+        fromCache = true;
       } else {
         // A fresh buffer per read (never reused): the records handed out are views into it.
-        const want = Math.min(CHUNK_BYTES, seg.size - this.offset);
-        const buf = Buffer.allocUnsafe(want);
-        const { bytesRead } = await this.fh!.read(buf, 0, want, this.offset);
-        chunk = buf.subarray(0, bytesRead);
+        chunk = await this.readAt(this.offset, Math.min(CHUNK_BYTES, seg.size - this.offset));
         this.cache = { seg: seg.firstSeq, at: this.offset, buf: chunk };
+        if (chunk.length === 0) {
+          // The file is shorter than what was fsynced into it: cut off by someone else.
+          await this.queue.corruptionFound(seg.firstSeq, this.offset, "segment file shorter than its committed size");
+          continue;
+        }
       }
       let at = 0;
-      let progressed = false;
       while (at < chunk.length && out.length < maxRecords && bytes < maxBytes) {
         const f = decodeFrame(chunk, at);
         if (f.kind === "frame") {
@@ -139,34 +142,58 @@ export class QueueReader {
             this.expected = f.seq + 1n;
           }
           at = f.end;
-          progressed = true;
           continue;
         }
-        if (f.kind === "incomplete" && progressed) break;
-        if (f.kind === "incomplete" && this.offset + f.need <= seg.size && f.need > chunk.length) {
-          // One frame larger than the chunk: read exactly that frame next time round.
-          const big = Buffer.allocUnsafe(f.need);
-          const r = await this.fh!.read(big, 0, f.need, this.offset);
-          const g = decodeFrame(big.subarray(0, r.bytesRead), 0);
-          if (g.kind === "frame") {
-            if (g.seq >= this.expected) {
-              out.push({ seq: g.seq, data: g.payload, appendedAtMs: g.appendedAtMs, segFirst: seg.firstSeq, end: this.offset + g.end });
-              bytes += g.payload.length;
-              this.expected = g.seq + 1n;
-            }
-            this.offset += g.end;
-            at = 0;
+        if (f.kind === "incomplete") {
+          // The chunk ends inside a frame: read on from that frame (from disk, not the cache).
+          if (at > 0 || fromCache) {
+            if (at === 0) this.cache = undefined;
             break;
           }
+          // A fresh read that cannot hold the frame: the frame is larger than a chunk.
+          const big = await this.readFrameAt(this.offset, seg.size);
+          if (typeof big !== "string") {
+            if (big.seq >= this.expected) {
+              out.push({ seq: big.seq, data: big.payload, appendedAtMs: big.appendedAtMs, segFirst: seg.firstSeq, end: this.offset + big.end });
+              bytes += big.payload.length;
+              this.expected = big.seq + 1n;
+            }
+            this.offset += big.end;
+            break;
+          }
+          await this.queue.corruptionFound(seg.firstSeq, this.offset, big);
+          break;
         }
-        // Damage inside durable data (a frame running past the end counts too).
-        const reason = f.kind === "corrupt" ? f.reason : "frame runs past the end of the segment";
-        await this.queue.corruptionFound(seg.firstSeq, this.offset + at, reason);
+        // Damage inside durable data.
+        await this.queue.corruptionFound(seg.firstSeq, this.offset + at, f.reason);
         break;
       }
       this.offset += at;
     }
     return out;
+  }
+
+  private async readAt(offset: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await this.fh!.read(buf, got, length - got, offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buf.subarray(0, got);
+  }
+
+  /** Reads the one frame at `offset` whatever its size; a string says why it is damaged. */
+  private async readFrameAt(offset: number, segSize: number): Promise<Extract<ReturnType<typeof decodeFrame>, { kind: "frame" }> | string> {
+    if (offset + FRAME_HEADER_BYTES > segSize) return "frame header runs past the end of the segment";
+    const head = await this.readAt(offset, FRAME_HEADER_BYTES);
+    if (head.length < FRAME_HEADER_BYTES) return "segment shorter than its committed size";
+    const total = FRAME_HEADER_BYTES + head.readUInt32LE(0);
+    if (total - FRAME_HEADER_BYTES > MAX_PAYLOAD_BYTES) return "impossible frame length";
+    if (offset + total > segSize) return "frame runs past the end of the segment";
+    const f = decodeFrame(await this.readAt(offset, total), 0);
+    return f.kind === "frame" ? f : f.kind === "corrupt" ? f.reason : "segment shorter than its committed size";
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@
 // exporter process under load from several producer connections is SIGKILLed at random
 // points, restarted on the same data dir, and at the end every record ever acked to a
 // producer must have reached the HTTP sink at least once.
-import { mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventually, stopCli } from "../../support/cli.js";
@@ -81,6 +81,7 @@ export async function runKillScenario(o: KillScenarioOptions): Promise<KillScena
       await new Promise((r) => setTimeout(r, runMs));
       child.kill("SIGKILL");
       await stopCli(child, "SIGKILL");
+      if (process.env.KILL_DEBUG_DIR) await writeFile(join(process.env.KILL_DEBUG_DIR, `run${k}.log`), child.output.stderr);
       await Promise.all(producers);
       o.log?.(`kill ${k + 1}/${o.kills} after ${Math.round(runMs)} ms: sent ${counts.sent}, acked ${acked.size}, sink has ${collector.accepted.length} lines`);
     }
@@ -103,7 +104,9 @@ export async function runKillScenario(o: KillScenarioOptions): Promise<KillScena
       { timeoutMs: 60_000, intervalMs: 200, what: "every acked record at the sink" },
     ).catch(() => undefined);
     const corruptCounted = metricValue((await scrape(child.opsPort)).body, "watch_auditor_exporter_records_corrupt_total") ?? -1;
+    if (process.env.KILL_DEBUG_DIR) await cp(join(dir, "data"), join(process.env.KILL_DEBUG_DIR, "data"), { recursive: true });
     const stopped = await stopCli(child, "SIGTERM", 30_000);
+    if (process.env.KILL_DEBUG_DIR) await writeFile(join(process.env.KILL_DEBUG_DIR, "final.log"), stopped.stderr);
     if (stopped.code !== 0) throw new Error(`final exporter exited ${stopped.code}: ${stopped.stderr}`);
     const got = ids();
     const lost = [...acked].filter((id) => !got.has(id));
