@@ -61,3 +61,18 @@ const res = {
   targets: { ingest_vs_jq: ">= 10", ingest_events_per_s: ">= 150000", query_s: "<= 1" },
 };
 console.log(JSON.stringify(res, null, 2));
+
+// The fast path maps rows to lines by position: check every stored row against an independent
+// reading of the file (line number, auditID, byte length), outside the timing.
+const { DuckDBInstance } = await import("@duckdb/node-api");
+const checkDb = await DuckDBInstance.create(db, { access_mode: "READ_ONLY" });
+const check = await checkDb.connect();
+const lit = (x) => `'${x.replace(/'/g, "''")}'`;
+const bad = (await check.runAndReadAll(`SELECT count(*) FROM events e FULL JOIN (
+  SELECT row_number() OVER () AS ln, strlen(j) AS b, j->>'auditID' AS id, j->>'stage' AS st
+  FROM read_json_objects(${lit(file)}, format = 'newline_delimited') t(j)) o ON e.source = ${lit(file + ":")} || o.ln
+  WHERE e.event_bytes IS DISTINCT FROM o.b OR e.audit_id IS DISTINCT FROM o.id OR e.stage IS DISTINCT FROM o.st`)).getRows()[0][0];
+check.closeSync();
+checkDb.closeSync();
+if (Number(bad) !== 0) throw new Error(`${bad} stored rows do not match their source line`);
+

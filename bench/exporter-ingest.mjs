@@ -204,12 +204,14 @@ try {
   const rawRate = await rawThroughput(dir);
   const rawLat = await rawLatency(dir);
   exporter = await startExporter(dir);
+  // Latency first, on an idle exporter: after the throughput run it would still be forwarding the backlog.
+  const ack = await timeToAck(exporter.sock);
+  await new Promise((r) => setTimeout(r, 1000));
   const cpu0 = cpuSeconds(exporter.child.pid);
   const ingestRate = await throughput(exporter.sock);
   // The exporter goes on forwarding after the last ack; let it finish before reading its CPU.
   await new Promise((r) => setTimeout(r, 2000));
   const cpuPerRecordUs = ((cpuSeconds(exporter.child.pid) - cpu0) / (Math.ceil(N / CONNS) * CONNS)) * 1e6;
-  const ack = await timeToAck(exporter.sock);
   const round = (x) => Math.round(x * 100) / 100;
   console.log(
     JSON.stringify(

@@ -26,6 +26,7 @@ const r = await runKillScenario({
   maxRunMs: Number(values["max-run"]),
   recordBytes: Number(values["record-bytes"]),
   log: (m) => console.error(m),
+  drainTimeoutMs: 15 * 60_000,
 });
 const { lost, runsMs: _runs, ...summary } = r;
 console.log(

@@ -19,7 +19,8 @@ if (scripts.length === 0) {
 let failed = 0;
 for (const s of scripts) {
   console.log(`\n=== bench/${s} ===`);
-  const r = spawnSync(process.execPath, [join(here, s)], { stdio: "inherit" });
+  // Some benchmarks reuse the TypeScript fixture generators under test/, hence tsx.
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(here, s)], { stdio: "inherit" });
   if (r.status !== 0) {
     failed++;
     console.error(`bench/${s} exited with ${r.status ?? r.signal}`);

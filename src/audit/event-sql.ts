@@ -74,3 +74,46 @@ FROM (
          CASE WHEN ${f("stageTimestamp")} IS NULL OR ${f("requestReceivedTimestamp")} IS NULL THEN try_cast(${f("timestamp")} AS TIMESTAMPTZ) END AS old_ts
   FROM (SELECT line, item, j, strlen(j::VARCHAR) AS bytes, json_extract_string(j, ${PATHS_SQL}) AS e FROM (${srcSql})))`;
 }
+
+// The fast path: DuckDB's typed NDJSON reader fills the columns straight from the parser, with no
+// intermediate JSON text per field (measured ~1/3 less CPU than the staged path, no staging table).
+// Objects read into a VARCHAR column come out as their JSON text, like json_extract_string.
+const READ_COLUMNS = `{kind: 'VARCHAR', apiVersion: 'VARCHAR', auditID: 'VARCHAR', stage: 'VARCHAR', level: 'VARCHAR',
+  "timestamp": 'VARCHAR', requestReceivedTimestamp: 'VARCHAR', stageTimestamp: 'VARCHAR', verb: 'VARCHAR', requestURI: 'VARCHAR',
+  "user": 'STRUCT(username VARCHAR, groups VARCHAR[])', impersonatedUser: 'STRUCT(username VARCHAR)', userAgent: 'VARCHAR',
+  sourceIPs: 'VARCHAR[]',
+  objectRef: 'STRUCT(namespace VARCHAR, resource VARCHAR, subresource VARCHAR, apiGroup VARCHAR, apiVersion VARCHAR, name VARCHAR)',
+  responseStatus: 'STRUCT(code VARCHAR, reason VARCHAR, message VARCHAR)',
+  annotations: 'STRUCT("authorization.k8s.io/decision" VARCHAR, "authorization.k8s.io/reason" VARCHAR)',
+  requestObject: 'VARCHAR', responseObject: 'VARCHAR'}`;
+
+/**
+ * `INSERT INTO events` straight from a JSON-lines file, for files whose every line is one object.
+ * Only events the staged path would accept as good are inserted (same rules as `problem` above),
+ * so a caller that finds fewer rows inserted than lines knows some line needs the exact path.
+ * `lensTable(b INTEGER)` holds each line's byte length in file order (POSITIONAL JOIN), and the
+ * row number is the line number.
+ */
+export function fastInsertSql(readOptions: string, lensTable: string, sourcePrefixSql: string): string {
+  return `
+INSERT INTO events
+SELECT
+  auditID, stage, level,
+  coalesce(stage_ts, old_ts), coalesce(recv_ts, old_ts),
+  (epoch_us(stage_ts) - epoch_us(recv_ts)) / 1000.0,
+  verb, requestURI, "user".username, "user".groups, impersonatedUser.username, userAgent, sourceIPs[1],
+  nullif(objectRef.namespace, ''), objectRef.resource, nullif(objectRef.subresource, ''),
+  CASE WHEN objectRef IS NOT NULL THEN coalesce(objectRef.apiGroup, '') END, objectRef.apiVersion, nullif(objectRef.name, ''),
+  try_cast(responseStatus.code AS INTEGER), nullif(responseStatus.reason, ''), nullif(responseStatus.message, ''),
+  annotations."authorization.k8s.io/decision", nullif(annotations."authorization.k8s.io/reason", ''),
+  b, coalesce(strlen(requestObject), 0)::INTEGER, coalesce(strlen(responseObject), 0)::INTEGER,
+  ${sourcePrefixSql} || line, apiVersion
+FROM (
+  SELECT *, row_number() OVER () AS line,
+         try_cast(stageTimestamp AS TIMESTAMPTZ) AS stage_ts, try_cast(requestReceivedTimestamp AS TIMESTAMPTZ) AS recv_ts,
+         CASE WHEN stageTimestamp IS NULL OR requestReceivedTimestamp IS NULL THEN try_cast("timestamp" AS TIMESTAMPTZ) END AS old_ts
+  FROM read_json(${readOptions}, columns = ${READ_COLUMNS}) POSITIONAL JOIN ${lensTable})
+WHERE auditID <> '' AND stage <> '' AND kind IS DISTINCT FROM 'EventList'
+  AND coalesce(stageTimestamp, "timestamp", requestReceivedTimestamp) IS NOT NULL
+  AND coalesce(stage_ts, old_ts, recv_ts) IS NOT NULL`;
+}

@@ -13,8 +13,14 @@ export function userClass(username: string | undefined, groups: string[] | undef
 }
 
 export function codeClass(code: number | undefined): string {
-  if (code === undefined || !Number.isFinite(code)) return "unknown";
-  return `${Math.floor(code / 100)}xx`;
+  if (code === undefined) return "unknown";
+  return Number.isInteger(code) && code >= 100 && code <= 599 ? `${Math.floor(code / 100)}xx` : "other";
+}
+
+/** The exact status code as a label, bounded to HTTP's 100-599 so a bogus value cannot add series. */
+export function codeLabel(code: number | undefined): string {
+  if (code === undefined || !Number.isInteger(code)) return code === undefined ? "unknown" : "other";
+  return code >= 100 && code <= 599 ? String(code) : "other";
 }
 
 const LONG_RUNNING_VERBS = new Set(["watch", "connect", "proxy"]);
@@ -34,7 +40,7 @@ interface EventLike {
 
 /** Prometheus metrics derived from the audit stream as it is received. */
 export class StreamMetrics {
-  readonly requests: Counter<"verb" | "resource" | "code_class" | "user_class">;
+  readonly requests: Counter<"verb" | "resource" | "code" | "code_class" | "user_class">;
   readonly duration: Histogram<"resource" | "verb">;
   private readonly resources = new Set<string>();
 
@@ -42,7 +48,7 @@ export class StreamMetrics {
     this.requests = new Counter({
       name: "watch_auditor_apiserver_requests_total",
       help: "API server requests seen in the audit stream (one per request: ResponseComplete, or a failed ResponseStarted).",
-      labelNames: ["verb", "resource", "code_class", "user_class"],
+      labelNames: ["verb", "resource", "code", "code_class", "user_class"],
       registers: [registry],
     });
     this.duration = new Histogram({
@@ -72,7 +78,7 @@ export class StreamMetrics {
     const resource = this.resourceLabel(ev.objectRef?.resource);
     const groups = Array.isArray(ev.user?.groups) ? (ev.user.groups as unknown[]).filter((g): g is string => typeof g === "string") : undefined;
     const username = typeof ev.user?.username === "string" ? ev.user.username : undefined;
-    this.requests.inc({ verb, resource, code_class: codeClass(code), user_class: userClass(username, groups) });
+    this.requests.inc({ verb, resource, code: codeLabel(code), code_class: codeClass(code), user_class: userClass(username, groups) });
     if (ev.stage !== "ResponseComplete") return;
     const sub = ev.objectRef?.subresource;
     if (LONG_RUNNING_VERBS.has(verb) || (typeof sub === "string" && LONG_RUNNING_SUBRESOURCES.has(sub))) return;

@@ -171,3 +171,65 @@ test("large generated file: counts and per-user totals match a JS pass", async (
   const rows = await s.query(`SELECT "user", count(*) AS n FROM events GROUP BY 1`);
   assert.deepEqual(new Map(rows.map((x) => [x.user as string, x.n as number])), want);
 });
+
+test("the fast path stores exactly what the staged path stores, and falls back for anything unusual", async (t) => {
+  const dir = await tempDir(t);
+  const evs = [...generateEvents(5_000, { seed: 21 })];
+  const odd = [
+    // Valid but sparse or unusual: no objectRef fields, empty objectRef, no groups/IPs/code, unicode, null objects, unknown fields.
+    { kind: "Event", apiVersion: "audit.k8s.io/v1", auditID: "odd-1", stage: "ResponseComplete", stageTimestamp: "2026-01-01T00:00:00.5Z", objectRef: {}, requestObject: null, futureField: [1, { a: "b" }] },
+    { kind: "Event", apiVersion: "audit.k8s.io/v1", auditID: "odd-2", stage: "ResponseStarted", timestamp: "2026-01-01T00:00:01Z", user: { username: "zoë ☃", extra: { k: ["v"] } }, responseStatus: { code: 403, reason: "", message: "nein ✗" } },
+    { kind: "Event", apiVersion: "audit.k8s.io/v1beta1", auditID: "odd-3", stage: "ResponseComplete", requestReceivedTimestamp: "2026-01-01T00:00:02.000001+02:00", stageTimestamp: "2026-01-01T00:00:02.000003+02:00", sourceIPs: [], annotations: { "authorization.k8s.io/decision": "forbid", "authorization.k8s.io/reason": "" }, requestObject: { spec: { x: "ü" } }, responseObject: { a: [1, 2, { b: null }] } },
+  ];
+  const text = (a: unknown[]): string => a.map((e) => JSON.stringify(e)).join("\n") + "\n";
+  const gen = join(dir, "gen.jsonl");
+  writeFileSync(gen, text([...evs, ...odd]));
+  const gz = join(dir, "gen.log.gz");
+  writeFileSync(gz, gzipSync(text(evs.slice(0, 300))));
+  const dups = join(dir, "dups.jsonl");
+  writeFileSync(dups, text([...evs.slice(0, 50), evs[7], evs[9], ...evs.slice(100, 110)]).trimEnd()); // no final newline
+  // Fields of the wrong type come out NULL on either path (the typed reader may take the file or not).
+  const wrongType = join(dir, "wrong-type.jsonl");
+  writeFileSync(wrongType, text([...evs.slice(200, 203), { ...evs[203], auditID: "wrong-1", user: "bob", sourceIPs: "10.0.0.1", objectRef: ["x"], responseStatus: { code: "forbidden" } }]));
+  const files = [SCENARIO, DEMO, V1BETA1, PRIV_POD, gen, gz, dups, wrongType];
+
+  const load = async (fastPath: boolean) => {
+    const s = await memStore(t);
+    const paths = new Map<string, string>();
+    const reports = [];
+    for (const f of files) reports.push(await ingestPaths(s, [f], { fastPath, onFilePath: (file, p) => paths.set(file, p) }));
+    // Re-ingesting a file already stored (a rotated log read again) is all duplicates.
+    reports.push(await ingestPaths(s, [dups], { fastPath }));
+    const rows = await s.query("SELECT * EXCLUDE (user_groups), list_sort(user_groups)::VARCHAR AS user_groups FROM events ORDER BY audit_id, stage");
+    return { paths, reports, rows };
+  };
+  const fast = await load(true);
+  const staged = await load(false);
+  // The v1beta1 sample has CRLF line ends: exact byte counts for those come from the staged path.
+  const expectFast = files.filter((f) => f !== V1BETA1 && f !== wrongType);
+  assert.deepEqual(expectFast.map((f) => fast.paths.get(f)), expectFast.map(() => "fast"), "every clean file took the fast path");
+  assert.deepEqual([...staged.paths.values()], files.map(() => "staged"));
+  assert.deepEqual(fast.reports, staged.reports);
+  assert.deepEqual(fast.reports.at(-1)!.duplicates, 62);
+  assert.equal(fast.rows.length, staged.rows.length);
+  for (let i = 0; i < fast.rows.length; i++) assert.deepEqual(fast.rows[i], staged.rows[i], `row ${i}: ${String(staged.rows[i]!.source)}`);
+  const [o3] = fast.rows.filter((r) => r.audit_id === "odd-3");
+  assert.equal(o3!.event_bytes, Buffer.byteLength(JSON.stringify(odd[2])));
+  assert.equal(o3!.latency_ms, 0.002);
+
+  // Anything the typed reader cannot take exactly goes through the staged path, whole file.
+  const fallbacks: Record<string, string> = {
+    "blank.jsonl": text(evs.slice(0, 3)) + "\n" + text(evs.slice(3, 5)),
+    "crlf.jsonl": text(evs.slice(0, 3)).replace(/\n/g, "\r\n"),
+    "broken.jsonl": text(evs.slice(0, 3)) + '{"auditID":"x",\n',
+    "no-auditid.jsonl": text([...evs.slice(0, 3), { kind: "Event", stage: "ResponseComplete", stageTimestamp: "2026-01-01T00:00:00Z" }]),
+    "eventlist.jsonl": text([evs[0], { kind: "EventList", items: evs.slice(1, 3) }]),
+  };
+  for (const [name, body] of Object.entries(fallbacks)) {
+    writeFileSync(join(dir, name), body);
+    const s = await memStore(t);
+    let took = "";
+    await ingestPaths(s, [join(dir, name)], { onFilePath: (_f, p) => (took = p) });
+    assert.equal(took, "staged", name);
+  }
+});

@@ -128,9 +128,9 @@ test("audit serve: mTLS webhook, 400/413 counted, stream metrics pass promtool, 
   };
   const all = [...scenario, ...scenario.slice(0, 10), ...generateEvents(3, { seed: 8 })].filter(isRequestEvent);
   const devForbidden = all.filter((e) => e.user.username === "developer" && e.responseStatus.code === 403 && e.verb === "list" && e.objectRef?.resource === "secrets").length;
-  assert.equal(sample("watch_auditor_apiserver_requests_total", 'verb="list",resource="secrets",code_class="4xx",user_class="user"'), devForbidden);
+  assert.equal(sample("watch_auditor_apiserver_requests_total", 'verb="list",resource="secrets",code="403",code_class="4xx",user_class="user"'), devForbidden);
   const anon401 = all.filter((e) => !e.user.username && e.responseStatus.code === 401).length;
-  assert.equal(sample("watch_auditor_apiserver_requests_total", 'verb="list",resource="namespaces",code_class="4xx",user_class="anonymous"'), anon401);
+  assert.equal(sample("watch_auditor_apiserver_requests_total", 'verb="list",resource="namespaces",code="401",code_class="4xx",user_class="anonymous"'), anon401);
   const total = [...metrics.matchAll(/^watch_auditor_apiserver_requests_total\{.*\} (\S+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
   assert.equal(total, all.length);
   const received = [...scenario, ...scenario.slice(0, 10), ...generateEvents(3, { seed: 8 })];

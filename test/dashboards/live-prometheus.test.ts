@@ -31,13 +31,8 @@ const NO_DATA_OK: Record<string, string> = {};
 
 /** Labels added by the scrape (ServiceMonitor/PodMonitor target labels), not by the components. */
 const TARGET_LABELS = new Set(["namespace", "pod", "job", "instance"]);
-/**
- * Labels a rule selects on that no component exposes yet, and why. The APIServer* alerts need the
- * exact response code; `audit serve` only has code_class (proposed to the audit capability).
- */
-const PENDING_LABELS: Record<string, string> = {
-  "watch_auditor_apiserver_requests_total:code": "401 vs 403 needs the exact code; only code_class exists (see docs/runbooks.md#apiserverauthfailureshigh)",
-};
+/** Labels a rule selects on that no component exposes yet, and why. Keep this empty. */
+const PENDING_LABELS: Record<string, string> = {};
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

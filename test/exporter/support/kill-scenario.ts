@@ -18,6 +18,8 @@ export interface KillScenarioOptions {
   maxRunMs: number;
   recordBytes?: number;
   extraArgs?: string[];
+  /** How long the last, clean run may take to deliver the backlog (default 60 s). */
+  drainTimeoutMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -94,6 +96,14 @@ export async function runKillScenario(o: KillScenarioOptions): Promise<KillScena
       for (; parsed < collector.accepted.length; parsed++) seen.add((JSON.parse(collector.accepted[parsed]!) as { id: string }).id);
       return seen;
     };
+    // Wait until the exporter says the sink has everything (a backlog of millions of records
+    // takes a while), then look for acked records that did not arrive.
+    const backlog = `watch_auditor_exporter_queue_records{sink="${collector.url}"}`;
+    await eventually(async () => metricValue((await scrape(child.opsPort)).body, backlog) === 0, {
+      timeoutMs: o.drainTimeoutMs ?? 60_000,
+      intervalMs: 250,
+      what: "the final exporter to drain its queue",
+    }).catch(() => o.log?.("the final exporter did not drain in time; what is missing may still be queued"));
     let missing = [...acked];
     await eventually(
       () => {
@@ -101,7 +111,7 @@ export async function runKillScenario(o: KillScenarioOptions): Promise<KillScena
         missing = missing.filter((id) => !got.has(id));
         return missing.length === 0;
       },
-      { timeoutMs: 60_000, intervalMs: 200, what: "every acked record at the sink" },
+      { timeoutMs: 5_000, intervalMs: 200, what: "every acked record at the sink" },
     ).catch(() => undefined);
     const corruptCounted = metricValue((await scrape(child.opsPort)).body, "watch_auditor_exporter_records_corrupt_total") ?? -1;
     if (process.env.KILL_DEBUG_DIR) await cp(join(dir, "data"), join(process.env.KILL_DEBUG_DIR, "data"), { recursive: true });
