@@ -91,8 +91,8 @@ const READ_COLUMNS = `{kind: 'VARCHAR', apiVersion: 'VARCHAR', auditID: 'VARCHAR
  * `INSERT INTO events` straight from a JSON-lines file, for files whose every line is one object.
  * Only events the staged path would accept as good are inserted (same rules as `problem` above),
  * so a caller that finds fewer rows inserted than lines knows some line needs the exact path.
- * `lensTable(b INTEGER)` holds each line's byte length in file order (POSITIONAL JOIN), and the
- * row number is the line number.
+ * `lensTable(b INTEGER, ln INTEGER)` holds each line's byte length and number in file order
+ * (POSITIONAL JOIN; measured much cheaper at 1M rows than row_number() OVER ()).
  */
 export function fastInsertSql(readOptions: string, lensTable: string, sourcePrefixSql: string): string {
   return `
@@ -109,7 +109,7 @@ SELECT
   b, coalesce(strlen(requestObject), 0)::INTEGER, coalesce(strlen(responseObject), 0)::INTEGER,
   ${sourcePrefixSql} || line, apiVersion
 FROM (
-  SELECT *, row_number() OVER () AS line,
+  SELECT *, ln AS line,
          try_cast(stageTimestamp AS TIMESTAMPTZ) AS stage_ts, try_cast(requestReceivedTimestamp AS TIMESTAMPTZ) AS recv_ts,
          CASE WHEN stageTimestamp IS NULL OR requestReceivedTimestamp IS NULL THEN try_cast("timestamp" AS TIMESTAMPTZ) END AS old_ts
   FROM read_json(${readOptions}, columns = ${READ_COLUMNS}) POSITIONAL JOIN ${lensTable})

@@ -117,10 +117,11 @@ function fileSourceExpr(label: string): string {
 async function tryFastJsonLines(store: AuditStore, input: ResolvedInput, gzip: boolean, o: typeof DEFAULTS): Promise<IngestReport | null> {
   const lens = await lineLengths(input.path, gzip);
   if (!lens.clean || lens.count === 0) return null;
-  await store.run("CREATE OR REPLACE TEMP TABLE _lens (b INTEGER)");
+  await store.run("CREATE OR REPLACE TEMP TABLE _lens (b INTEGER, ln INTEGER)");
   const appender = await store.connection.createAppender("_lens", "main", "temp");
-  for (const n of lens.lengths) {
-    appender.appendInteger(n);
+  for (let i = 0; i < lens.count; i++) {
+    appender.appendInteger(lens.lengths[i]!);
+    appender.appendInteger(i + 1);
     appender.endRow();
   }
   appender.closeSync();

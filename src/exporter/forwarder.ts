@@ -14,6 +14,11 @@ export interface ForwarderOptions {
   /** Further caps on the sink's own batch limits. */
   batchRecords?: number;
   batchBytes?: number;
+  /**
+   * Upper bound on one send, whatever the sink's own timeout does (default 60 s): a sink whose
+   * request never settles must not stall the forwarder forever. The attempt counts as transient.
+   */
+  sendTimeoutMs?: number;
   logger?: Logger;
   random?: () => number;
   now?: () => number;
@@ -95,16 +100,7 @@ export class Forwarder {
       while (this.inHand.length > 0 && !signal.aborted) {
         const batch = this.inHand;
         const t0 = performance.now();
-        let outcome: SinkOutcome;
-        try {
-          outcome = await sink.send(
-            batch.map((r) => ({ seq: r.seq, data: r.data })),
-            signal,
-          );
-        } catch (err) {
-          // The contract says send() never throws; treat a bug in a sink as transient.
-          outcome = { kind: "transient", reason: `sink threw: ${(err as Error).message}` };
-        }
+        const outcome = await this.sendWithDeadline(batch, signal);
         metrics.sendDuration.observe({ sink: sink.name }, (performance.now() - t0) / 1000);
         if (signal.aborted) break;
         if (outcome.kind === "ok") {
@@ -133,6 +129,35 @@ export class Forwarder {
         }
         await sleep(delay, signal);
       }
+    }
+  }
+
+  private async sendWithDeadline(batch: QueuedRecord[], outer: AbortSignal): Promise<SinkOutcome> {
+    const limitMs = this.opts.sendTimeoutMs ?? 60_000;
+    const ac = new AbortController();
+    const onAbort = (): void => ac.abort();
+    outer.addEventListener("abort", onAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<SinkOutcome>((resolve) => {
+      timer = setTimeout(() => {
+        ac.abort();
+        resolve({ kind: "transient", reason: `send did not finish within ${limitMs} ms` });
+      }, limitMs);
+    });
+    try {
+      return await Promise.race([
+        this.opts.sink.send(
+          batch.map((r) => ({ seq: r.seq, data: r.data })),
+          ac.signal,
+        ),
+        deadline,
+      ]);
+    } catch (err) {
+      // The contract says send() never throws; treat a bug in a sink as transient.
+      return { kind: "transient", reason: `sink threw: ${(err as Error).message}` };
+    } finally {
+      clearTimeout(timer);
+      outer.removeEventListener("abort", onAbort);
     }
   }
 

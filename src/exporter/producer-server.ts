@@ -37,7 +37,7 @@ export interface ProducerServerOptions {
   logger?: Logger;
 }
 
-/** Past this much unread output we stop writing error lines and only keep the latest ack. */
+/** Past this much unread output we skip intermediate acks and stop reading the producer's input. */
 const MAX_UNREAD_OUTPUT = 64 * 1024;
 /** Records read from one connection and waiting for admission to the queue. */
 const MAX_CONN_BACKLOG_BYTES = 4 * 1024 * 1024;
@@ -52,6 +52,8 @@ class ProducerConnection {
   private outstanding = 0;
   private ended = false;
   private pausedByUs = false;
+  /** Error lines the producer has not read pile up past MAX_UNREAD_OUTPUT. */
+  private outputBacklogged = false;
   closed = false;
 
   constructor(
@@ -157,13 +159,24 @@ class ProducerConnection {
 
   private writeError(message: string, line: number): void {
     if (this.closed || this.socket.destroyed || !this.socket.writable) return;
-    if (this.socket.writableLength > MAX_UNREAD_OUTPUT) return;
+    // Unlike acks, error lines cannot be coalesced: a skipped one would let the producer's client
+    // count a refused record as durable. So they are always written, and a producer that does not
+    // read them is slowed down instead: we stop reading its input until it drains our output.
     this.socket.write(JSON.stringify({ error: message, line }) + "\n");
+    if (this.socket.writableLength > MAX_UNREAD_OUTPUT && !this.outputBacklogged) {
+      this.outputBacklogged = true;
+      this.updateFlow();
+      this.socket.once("drain", () => {
+        this.outputBacklogged = false;
+        this.updateFlow();
+        this.writeAck();
+      });
+    }
   }
 
   /** Back-pressure: stop reading while the queue is blocked or this connection is far ahead. */
   updateFlow(): void {
-    const stop = this.server.opts.queue.isBlocked || this.backlogBytes > MAX_CONN_BACKLOG_BYTES || this.server.stopping;
+    const stop = this.server.opts.queue.isBlocked || this.backlogBytes > MAX_CONN_BACKLOG_BYTES || this.server.stopping || this.outputBacklogged;
     if (stop && !this.pausedByUs) {
       this.pausedByUs = true;
       this.socket.pause();

@@ -34,7 +34,9 @@ test("sink outage (500, 429, hangs) then recovery: backoff grows, nothing is los
     collector.behave = ({ n }) => script[n] ?? 200;
     // Jitter pinned to the middle so that the growth is visible through scheduling noise;
     // the full-jitter distribution itself is tested in backoff.test.ts.
-    const fwd = new Forwarder({ queue: q, sink, dataDir: dir, backoffInitialMs: 40, backoffMaxMs: 2000, random: () => 0.5 });
+    // sendTimeoutMs backs up the sink's own 500 ms timeout (Node 20 may never fire a timeout
+    // signal combined with AbortSignal.any once it is garbage collected).
+    const fwd = new Forwarder({ queue: q, sink, dataDir: dir, backoffInitialMs: 40, backoffMaxMs: 2000, random: () => 0.5, sendTimeoutMs: 1000 });
     fwd.start();
     const N = 400; // ~400 KiB through a 256 KiB queue while the sink is down
     let maxDisk = 0;

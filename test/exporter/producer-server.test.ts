@@ -134,6 +134,27 @@ test("a producer that never reads does not block the exporter; acks coalesce to 
     p.close();
   }));
 
+test("a producer that sends bad lines but reads nothing is slowed down; no error line is ever skipped", () =>
+  withRig(async ({ sock, queue }) => {
+    const p = await RawProducer.connect(sock, { paused: true });
+    const total = 40_000; // odd lines are bad: ~20k error lines, far past the unread-output limit
+    let body = "";
+    for (let i = 1; i <= total; i++) body += i % 2 ? "not json\n" : `{"n":${i}}\n`;
+    const written = p.write(body);
+    // While nobody reads, the exporter must stop short of the end of the input.
+    await eventually(async () => (await metric(queue, "received")) > 0, { timeoutMs: 30_000, what: "some records received" });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok((await metric(queue, "received")) < total / 2, "the exporter stopped reading the producer that does not read its error lines");
+    p.socket.resume();
+    await written;
+    await p.waitAck(total / 2, 60_000);
+    const errorLines = p.replies.filter((r) => r.error !== undefined).map((r) => r.line);
+    assert.equal(errorLines.length, total / 2, "one error line per bad line");
+    assert.deepEqual(errorLines.slice(0, 3), [1, 3, 5]);
+    assert.equal(errorLines.at(-1), total - 1);
+    p.close();
+  }));
+
 test("block policy: a full queue stops reading the socket (back-pressure) and resumes when a sink catches up", () =>
   withRig(
     async ({ sock, queue }) => {

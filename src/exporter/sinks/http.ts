@@ -148,8 +148,19 @@ export class HttpSink implements Sink {
     headers: Record<string, string>,
     outer: AbortSignal,
   ): Promise<{ status: number; statusText: string; retryAfter: string | undefined; body: Buffer }> {
-    const signal = AbortSignal.any([outer, AbortSignal.timeout(this.timeoutMs)]);
-    return new Promise((resolve, reject) => {
+    // Not AbortSignal.any([outer, AbortSignal.timeout()]): on Node 20 the composite signal can be
+    // garbage-collected while the request waits, and a hung request then never times out.
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    const onOuterAbort = (): void => controller.abort();
+    outer.addEventListener("abort", onOuterAbort, { once: true });
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      outer.removeEventListener("abort", onOuterAbort);
+    };
+    if (outer.aborted) controller.abort();
+    return new Promise<{ status: number; statusText: string; retryAfter: string | undefined; body: Buffer }>((resolve, reject) => {
       if (signal.aborted) return reject(abortReason(outer, this.timeoutMs));
       const req = this.request(this.target, { method: "POST", headers, agent: this.agent, signal }, (res) => {
         const parts: Buffer[] = [];
@@ -167,7 +178,7 @@ export class HttpSink implements Sink {
       });
       req.on("error", (err) => reject(signal.aborted ? abortReason(outer, this.timeoutMs) : err));
       req.end(body);
-    });
+    }).finally(cleanup);
   }
 
   /** Reads the token file again only when it changed (Kubernetes swaps projected tokens in place). */
