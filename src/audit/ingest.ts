@@ -2,9 +2,8 @@ import { readFile, stat } from "node:fs/promises";
 import { createGunzip } from "node:zlib";
 import { Readable } from "node:stream";
 import { EVENT_COLUMNS } from "./schema.js";
-import { fastInsertSql, stageSelectSql } from "./event-sql.js";
+import { stageSelectSql } from "./event-sql.js";
 import { firstLine, isGzip, scanLines } from "./line-scan.js";
-import { lineLengths } from "./line-lengths.js";
 import { resolveInputs, type ResolvedInput } from "./inputs.js";
 import type { AuditStore } from "./store.js";
 import { serialized } from "./serial.js";
@@ -35,18 +34,9 @@ export interface IngestOptions {
   maxDocumentBytes?: number;
   maxMalformedListed?: number;
   stdin?: Readable;
-  /** Try the fast typed-reader path first (default true; false forces the exact staged path). */
-  fastPath?: boolean;
-  /** Called once per JSON-lines file with the path it took ("fast" or "staged"). */
-  onFilePath?: (file: string, path: "fast" | "staged") => void;
 }
 
-const DEFAULTS: { maxEventBytes: number; maxDocumentBytes: number; maxMalformedListed: number; fastPath: boolean; onFilePath?: IngestOptions["onFilePath"] } = {
-  maxEventBytes: 64 << 20,
-  maxDocumentBytes: 256 << 20,
-  maxMalformedListed: 1000,
-  fastPath: true,
-};
+const DEFAULTS = { maxEventBytes: 64 << 20, maxDocumentBytes: 256 << 20, maxMalformedListed: 1000 };
 
 function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
@@ -107,54 +97,6 @@ async function finishStage(store: AuditStore, file: string, sourceExpr: string, 
 
 function fileSourceExpr(label: string): string {
   return `${sqlString(label + ":")} || line || CASE WHEN item > 0 THEN '#items[' || (item - 1) || ']' ELSE '' END`;
-}
-
-/**
- * The common case — every line one good, new event — in one INSERT from DuckDB's typed reader.
- * Returns null, with nothing written, when any line needs the staged path: a malformed line, a
- * blank or indented one, an EventList line, or an event the staged path would reject.
- */
-async function tryFastJsonLines(store: AuditStore, input: ResolvedInput, gzip: boolean, o: typeof DEFAULTS): Promise<IngestReport | null> {
-  const lens = await lineLengths(input.path, gzip);
-  if (!lens.clean || lens.count === 0) return null;
-  await store.run("CREATE OR REPLACE TEMP TABLE _lens (b INTEGER, ln INTEGER)");
-  const appender = await store.connection.createAppender("_lens", "main", "temp");
-  for (let i = 0; i < lens.count; i++) {
-    appender.appendInteger(lens.lengths[i]!);
-    appender.appendInteger(i + 1);
-    appender.endRow();
-  }
-  appender.closeSync();
-  const before = await store.count();
-  const maxRow = Number((await store.query("SELECT coalesce(max(rowid), -1) AS m FROM events"))[0]?.m ?? -1);
-  const read = `${sqlString(input.path)}, format = 'newline_delimited', ignore_errors = true, maximum_object_size = ${o.maxEventBytes}, compression = '${gzip ? "gzip" : "uncompressed"}'`;
-  await store.run("BEGIN TRANSACTION");
-  let done = false;
-  try {
-    const res = await store.connection.run(fastInsertSql(read, "_lens", sqlString(input.label + ":")));
-    if (res.rowsChanged !== lens.count) return null;
-    const newRows = `rowid > ${maxRow}`;
-    // De-duplicate on (audit_id, stage) after the fact: cheaper than checking every row on the way in.
-    const dupChecks = [`SELECT count(*) - count(DISTINCT (audit_id, stage)) AS d FROM events WHERE ${newRows}`];
-    if (before > 0) dupChecks.push(`SELECT count(*) AS d FROM events n WHERE n.${newRows} AND EXISTS (SELECT 1 FROM events e WHERE e.rowid <= ${maxRow} AND e.audit_id = n.audit_id AND e.stage = n.stage)`);
-    let dups = 0;
-    for (const q of dupChecks) dups += Number((await store.query(q))[0]?.d ?? 0);
-    if (dups > 0) {
-      await store.run(`DELETE FROM events WHERE ${newRows} AND rowid NOT IN (
-        SELECT min(rowid) FROM events WHERE audit_id IN (SELECT audit_id FROM events WHERE ${newRows}) GROUP BY audit_id, stage)`);
-    }
-    const inserted = (await store.count()) - before;
-    await store.run("COMMIT");
-    done = true;
-    return { files: 1, eventsRead: lens.count, inserted, duplicates: lens.count - inserted, malformed: 0, malformedLines: [] };
-  } catch {
-    // Whatever the typed reader could not take, the staged path reports line by line.
-    return null;
-  } finally {
-    // After a failed COMMIT DuckDB has already rolled back; nothing else can have happened here.
-    if (!done) await store.run("ROLLBACK").catch(() => undefined);
-    await store.run("DROP TABLE IF EXISTS _lens");
-  }
 }
 
 async function ingestJsonLines(store: AuditStore, input: ResolvedInput, gzip: boolean, o: typeof DEFAULTS): Promise<IngestReport> {
@@ -236,14 +178,6 @@ async function ingestOne(store: AuditStore, input: ResolvedInput, o: typeof DEFA
       return r;
     }
   }
-  if (o.fastPath) {
-    const fast = await tryFastJsonLines(store, input, gzip, o);
-    if (fast !== null) {
-      o.onFilePath?.(input.label, "fast");
-      return fast;
-    }
-  }
-  o.onFilePath?.(input.label, "staged");
   return ingestJsonLines(store, input, gzip, o);
 }
 
