@@ -2,8 +2,9 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AUDIT_SAMPLES } from "../support/samples.js";
 
-export const SAMPLES = "/work/shared/samples/audit";
+export const SAMPLES = AUDIT_SAMPLES;
 export const SCENARIO = join(SAMPLES, "real-apiserver-v1.24-scenario.jsonl");
 export const DEMO = join(SAMPLES, "demo.log");
 export const V1BETA1 = join(SAMPLES, "example-user-agent.log");

@@ -19,8 +19,9 @@ import { ExporterClient } from "../../src/exporter/client.js";
 import { allDashboardQueries, dashboardSpecs } from "../../src/dashboards/catalog.js";
 import { allRuleExpressions } from "../../src/dashboards/rules.js";
 import { expandGrafanaVariables, metricNames, selectorLabels } from "../../src/dashboards/promql.js";
+import { SAMPLES_ROOT } from "../support/samples.js";
 
-const SAMPLES = "/work/shared/samples";
+const SAMPLES = SAMPLES_ROOT;
 type Child = ReturnType<typeof spawnCli>;
 
 /**

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
+import { FLOW_SAMPLES } from "../support/samples.js";
 
-export const SAMPLES_DIR = "/work/shared/samples/flows";
+export const SAMPLES_DIR = FLOW_SAMPLES;
 
 /** The non-empty lines of a sample file, parsed. */
 export function sampleEvents(name: string): unknown[] {

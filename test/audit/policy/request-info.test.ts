@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { attributesOf, parseResourceUri } from "../../../src/audit/policy/request-info.js";
 import { recordedEventFromJSON } from "../../../src/audit/policy/simulate.js";
+import { AUDIT_SAMPLES } from "../../support/samples.js";
 
-const SAMPLE = "/work/shared/samples/audit/real-apiserver-v1.24-scenario.jsonl";
+const SAMPLE = `${AUDIT_SAMPLES}/real-apiserver-v1.24-scenario.jsonl`;
 
 test("request info: a create on a collection names no object, although the event's objectRef does", () => {
   const a = attributesOf({ verb: "create", requestURI: "/api/v1/namespaces/team-a/configmaps?fieldManager=kubectl", resource: "configmaps", namespace: "team-a", name: "cfg-1", user: "admin", groups: [] });

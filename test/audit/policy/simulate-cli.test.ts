@@ -5,11 +5,12 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../../support/cli.js";
+import { AUDIT_SAMPLES } from "../../support/samples.js";
 
 // CI runs everything on 2 loaded cores: a CLI start can take many seconds there.
 const SLOW = { timeoutMs: 180_000 };
 
-const SAMPLES = "/work/shared/samples/audit";
+const SAMPLES = AUDIT_SAMPLES;
 const SCENARIO = `${SAMPLES}/real-apiserver-v1.24-scenario.jsonl`;
 
 let dir: string;

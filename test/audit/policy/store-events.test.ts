@@ -8,8 +8,9 @@ import { openStore, type AuditStore } from "../../../src/audit/store.js";
 import { lintPolicy } from "../../../src/audit/policy/lint.js";
 import { GROUP_BY, Simulator, recordedEventFromJSON, type RecordedEvent } from "../../../src/audit/policy/simulate.js";
 import { storeEvents } from "../../../src/audit/policy/store-events.js";
+import { AUDIT_SAMPLES } from "../../support/samples.js";
 
-const SAMPLES = "/work/shared/samples/audit";
+const SAMPLES = AUDIT_SAMPLES;
 // example-user-agent.log is left out: its raw lines are not byte-identical to their re-encoding,
 // so event_bytes legitimately differs from a JSON.parse replay.
 const FILES = ["real-apiserver-v1.24-scenario.jsonl", "demo.log", "k8s-audit-priv-pod-file.log"].map((f) => `${SAMPLES}/${f}`);
