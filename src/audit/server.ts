@@ -9,6 +9,7 @@ import { openStore, type AuditStore } from "./store.js";
 import { ingestEvents } from "./ingest.js";
 import { StreamMetrics } from "./stream-metrics.js";
 import { apiRoutes } from "./http-api.js";
+import { untilTerminated } from "../core/signals.js";
 
 export interface AuditServerOptions {
   db: string;
@@ -223,12 +224,7 @@ export async function runAuditServer(opts: AuditServerOptions): Promise<void> {
     }
     if (!opts.tls) log.warn("webhook listens over plain HTTP: pass --tls-cert/--tls-key (and --client-ca for mTLS) outside a test setup");
     log.info({ webhookPort, httpPort, db: opts.db, tls: opts.tls !== undefined, mtls: opts.tls?.clientCaFile !== undefined }, "audit receiver listening");
-    await new Promise<void>((resolve) => {
-      const stop = (): void => resolve();
-      process.once("SIGTERM", stop);
-      process.once("SIGINT", stop);
-    });
-    log.info("shutting down");
+    log.info({ signal: await untilTerminated() }, "shutting down");
   } finally {
     await webhook.close();
     await ops?.close();

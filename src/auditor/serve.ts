@@ -3,6 +3,7 @@
 import { hostname } from "node:os";
 import { UsageError, errorMessage } from "../core/errors.js";
 import { createLogger } from "../core/logger.js";
+import { untilTerminated } from "../core/signals.js";
 import { KubeClient } from "../core/kube/index.js";
 import { Auditor, AlwaysLeader, type Leadership } from "./auditor.js";
 import { probesFromFlags, type ServeFlags } from "./flags.js";
@@ -41,16 +42,8 @@ export async function runServe(f: ServeFlags): Promise<void> {
     "watch-auditor serve started",
   );
 
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals): void => {
-      logger.info({ signal: sig }, "shutting down: aborting checks, deleting canaries, releasing the lease");
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
-      resolve();
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
+  const signal = await untilTerminated();
+  logger.info({ signal }, "shutting down: aborting checks, deleting canaries, releasing the lease");
   // Kubernetes gives us terminationGracePeriodSeconds (30 s in deploy/): never hang past it.
   setTimeout(() => {
     logger.error("shutdown took longer than 25s; exiting");

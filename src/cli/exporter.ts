@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../core/logger.js";
+import { untilTerminated } from "../core/signals.js";
 import { durationParser, intParser, sizeParser } from "../core/options.js";
 import { DEFAULTS, loadConfigFile, parseSocketMode, validateConfig, type ExporterConfig, type SinkSpec } from "../exporter/config.js";
 import { Exporter } from "../exporter/exporter.js";
@@ -92,16 +93,7 @@ export function register(program: Command): void {
       const cfg = resolveConfig(flags, cmd);
       const log = createLogger(cfg.logLevel, "exporter");
       const exporter = await Exporter.start(cfg, (url, options) => createSink(url, options as SinkOptionsInput), log);
-      await new Promise<void>((resolve) => {
-        const onSignal = (sig: NodeJS.Signals): void => {
-          log.info({ signal: sig }, "signal received");
-          process.off("SIGTERM", onSignal);
-          process.off("SIGINT", onSignal);
-          resolve();
-        };
-        process.on("SIGTERM", onSignal);
-        process.on("SIGINT", onSignal);
-      });
+      log.info({ signal: await untilTerminated() }, "signal received");
       await exporter.shutdown();
     });
 }

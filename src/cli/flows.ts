@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../core/logger.js";
+import { untilTerminated } from "../core/signals.js";
 import { durationParser, envOption, intParser, sizeParser } from "../core/options.js";
 import { UsageError } from "../core/errors.js";
 import { parseNamedCidr, type NamedCidr } from "../core/kube-metadata/cidr.js";
@@ -100,9 +101,7 @@ export function register(program: Command): void {
         o.kube ? kubeConnector({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), ...(o.inCluster ? { inCluster: true } : {}), ...(o.node ? { node: o.node } : {}) }, log) : undefined,
       );
       await service.start();
-      const signalled = new Promise<string>((resolve) => {
-        for (const s of ["SIGTERM", "SIGINT"] as const) process.once(s, () => resolve(s));
-      });
+      const signalled = untilTerminated();
       const why = await Promise.race([signalled, service.finished().then(() => "end of input")]);
       log.info({ reason: why }, "stopping");
       await service.stop();
