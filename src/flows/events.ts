@@ -75,7 +75,7 @@ export class InvalidEventError extends Error {
 
 /** An event understood but deliberately not counted (e.g. an exec event, a UDP socket). */
 export interface SkippedEvent {
-  kind: "skip";
+  kind: "not-tracked";
   /** Bounded label value for the events counter. */
   type: string;
 }

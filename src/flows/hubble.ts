@@ -69,14 +69,14 @@ export function parseHubbleFlow(obj: unknown): HttpEvent | SkippedEvent {
   const flow = isObject(obj.flow) ? obj.flow : isObject(obj.IP) || isObject(obj.l7) || obj.verdict !== undefined ? obj : undefined;
   if (!flow) throw new InvalidEventError("shape", "no flow object");
   const l7 = flow.l7;
-  if (l7 === undefined) return { kind: "skip", type: "l4" };
+  if (l7 === undefined) return { kind: "not-tracked", type: "l4" };
   if (!isObject(l7)) throw new InvalidEventError("field", "flow.l7 is not an object");
   const http = l7.http;
-  if (!isObject(http)) return { kind: "skip", type: "l7_other" };
+  if (!isObject(http)) return { kind: "not-tracked", type: "l7_other" };
   const type = l7.type;
-  if (type === "REQUEST") return { kind: "skip", type: "http_request" };
+  if (type === "REQUEST") return { kind: "not-tracked", type: "http_request" };
   if (type !== "RESPONSE") {
-    if (type === undefined || type === "UNKNOWN_L7_TYPE" || type === "SAMPLE") return { kind: "skip", type: "l7_other" };
+    if (type === undefined || type === "UNKNOWN_L7_TYPE" || type === "SAMPLE") return { kind: "not-tracked", type: "l7_other" };
     throw new InvalidEventError("field", `flow.l7.type ${JSON.stringify(type)?.slice(0, 40)} is not REQUEST/RESPONSE`);
   }
   const ipv = isObject(flow.IP) ? flow.IP : {};

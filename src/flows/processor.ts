@@ -140,7 +140,7 @@ export class FlowProcessor {
   }
 
   handleEvent(source: FlowSource, ev: FlowEvent | SkippedEvent): void {
-    if (ev.kind === "skip") {
+    if (ev.kind === "not-tracked") {
       this.events.inc([source, ev.type]);
       return;
     }

@@ -96,7 +96,7 @@ export function parseTetragonEvent(obj: unknown): TcpEvent | IoEvent | SkippedEv
   if (!isObject(obj)) throw new InvalidEventError("shape", "not a JSON object");
   const kp = obj.process_kprobe;
   if (kp === undefined) {
-    for (const k in obj) if (k.startsWith("process_")) return { kind: "skip", type: (TETRAGON_EVENT_TYPES as readonly string[]).includes(k) ? k : "other" };
+    for (const k in obj) if (k.startsWith("process_")) return { kind: "not-tracked", type: (TETRAGON_EVENT_TYPES as readonly string[]).includes(k) ? k : "other" };
     throw new InvalidEventError("shape", "no process_* event field");
   }
   if (!isObject(kp)) throw new InvalidEventError("shape", "process_kprobe is not an object");
@@ -108,7 +108,7 @@ export function parseTetragonEvent(obj: unknown): TcpEvent | IoEvent | SkippedEv
   const node = typeof obj.node_name === "string" ? obj.node_name : undefined;
   const tcpType = TCP_FUNCTIONS.get(fn);
   const io = tcpType ? undefined : IO_FUNCTION.exec(fn);
-  if (!tcpType && !io) return { kind: "skip", type: "other_kprobe" };
+  if (!tcpType && !io) return { kind: "not-tracked", type: "other_kprobe" };
 
   // The byte count: the return value when the policy captures it (bytes actually moved),
   // else the last numeric argument (the requested size).
@@ -121,11 +121,11 @@ export function parseTetragonEvent(obj: unknown): TcpEvent | IoEvent | SkippedEv
     if (!isObject(a)) throw new InvalidEventError("field", `process_kprobe.args[${i}] is not an object`);
     if (isObject(a.sock_arg)) {
       const e = sockEndpoints(a.sock_arg, i, "sock_arg");
-      if (typeof e === "string") return { kind: "skip", type: e };
+      if (typeof e === "string") return { kind: "not-tracked", type: e };
       ends = e;
     } else if (isObject(a.skb_arg)) {
       const e = sockEndpoints(a.skb_arg, i, "skb_arg");
-      if (typeof e === "string") return { kind: "skip", type: e };
+      if (typeof e === "string") return { kind: "not-tracked", type: e };
       ends = e;
       skbLen = a.skb_arg.len === undefined ? 0 : toInt(a.skb_arg.len, i, "skb_arg.len");
     } else {

@@ -7,7 +7,7 @@ import { sampleEvents } from "./samples.js";
 test("Hubble sample: requests are skipped, responses carry code, method, latency_ns (a string) and the server endpoint", () => {
   const events = sampleEvents("hubble-otel_basic-sample-5-http-flows.jsonl").map(parseHubbleFlow);
   assert.deepEqual(
-    events.slice(0, 3).map((e) => e.kind === "skip" && e.type),
+    events.slice(0, 3).map((e) => e.kind === "not-tracked" && e.type),
     ["http_request", "http_request", "http_request"],
   );
   assert.deepEqual(events[3], {
@@ -24,8 +24,8 @@ test("Hubble sample: requests are skipped, responses carry code, method, latency
 });
 
 test("flows without L7 HTTP are skipped; workloads[] and source_service are used", () => {
-  assert.deepEqual(parseHubbleFlow({ flow: { verdict: "FORWARDED", IP: { source: "1.1.1.1", destination: "2.2.2.2" } } }), { kind: "skip", type: "l4" });
-  assert.deepEqual(parseHubbleFlow({ flow: { l7: { type: "REQUEST", dns: { query: "x." } } } }), { kind: "skip", type: "l7_other" });
+  assert.deepEqual(parseHubbleFlow({ flow: { verdict: "FORWARDED", IP: { source: "1.1.1.1", destination: "2.2.2.2" } } }), { kind: "not-tracked", type: "l4" });
+  assert.deepEqual(parseHubbleFlow({ flow: { l7: { type: "REQUEST", dns: { query: "x." } } } }), { kind: "not-tracked", type: "l7_other" });
   const ev = parseHubbleFlow({
     flow: {
       IP: { source: "10.0.0.9", destination: "10.0.0.1" },

@@ -25,12 +25,12 @@ test("old (2022) Tetragon tcp_recvmsg from the kovenant sample: sock_arg + size_
 test("modern Tetragon non-network kprobe and exec/exit events are skipped with a bounded type", () => {
   const types = sampleEvents("tetragon_docs_examples_kprobe_exec_exit.jsonl").map((e) => {
     const r = parseTetragonEvent(e);
-    assert.equal(r.kind, "skip");
+    assert.equal(r.kind, "not-tracked");
     return (r as { type: string }).type;
   });
   assert.deepEqual(types, ["other_kprobe", "process_exec", "process_exit"]);
-  assert.deepEqual(parseTetragonEvent({ process_kprobe: { function_name: "constructor", args: [] } }), { kind: "skip", type: "other_kprobe" }, "input names never hit Object.prototype");
-  for (const e of sampleEvents("tetragon_testdata_events_process_exec.jsonl")) assert.equal(parseTetragonEvent(e).kind, "skip");
+  assert.deepEqual(parseTetragonEvent({ process_kprobe: { function_name: "constructor", args: [] } }), { kind: "not-tracked", type: "other_kprobe" }, "input names never hit Object.prototype");
+  for (const e of sampleEvents("tetragon_testdata_events_process_exec.jsonl")) assert.equal(parseTetragonEvent(e).kind, "not-tracked");
 });
 
 test("modern tcp_sendmsg with int_arg, workload and pod_labels", () => {
@@ -88,10 +88,10 @@ test("read/write syscalls become I/O events with the count argument", () => {
 test("UDP and unix sockets are skipped, not counted as TCP", () => {
   const udp = JSON.parse(tetragonTcp({ fn: "tcp_sendmsg", saddr: "a", daddr: "b", sport: 1, dport: 2, size: 1 })) as { process_kprobe: { args: { sock_arg?: { protocol: string } }[] } };
   udp.process_kprobe.args[0]!.sock_arg!.protocol = "IPPROTO_UDP";
-  assert.deepEqual(parseTetragonEvent(udp), { kind: "skip", type: "non_tcp" });
+  assert.deepEqual(parseTetragonEvent(udp), { kind: "not-tracked", type: "non_tcp" });
   const unix = JSON.parse(tetragonTcp({ fn: "tcp_sendmsg", saddr: "a", daddr: "b", sport: 1, dport: 2 })) as { process_kprobe: { args: { sock_arg?: { family: string } }[] } };
   unix.process_kprobe.args[0]!.sock_arg!.family = "AF_UNIX";
-  assert.deepEqual(parseTetragonEvent(unix), { kind: "skip", type: "non_ip" });
+  assert.deepEqual(parseTetragonEvent(unix), { kind: "not-tracked", type: "non_ip" });
 });
 
 test("malformed events name the reason and the field", () => {

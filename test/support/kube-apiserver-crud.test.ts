@@ -127,10 +127,10 @@ describe("test API server: CRUD, errors, patches, lists", () => {
     assert.equal(cs[0].image, "nginx:1.27");
     assert.deepEqual(cs[0].env, [{ name: "A", value: "1" }, { name: "B", value: "2" }]);
 
-    const mergeList = await call(api.url, "PATCH", `${DEPLOYS}/p`, { spec: { template: { spec: { containers: [{ name: "only", image: "x" }] } } } }, { contentType: "application/merge-patch+json" });
+    const mergeList = await call(api.url, "PATCH", `${DEPLOYS}/p`, { spec: { template: { spec: { containers: [{ name: "sole", image: "x" }] } } } }, { contentType: "application/merge-patch+json" });
     assert.deepEqual(
       mergeList.body.spec.template.spec.containers.map((c: { name: string; image: string }) => [c.name, c.image]),
-      [["only", "x"]],
+      [["sole", "x"]],
     );
 
     const jp = await call(
