@@ -11,7 +11,7 @@ import type { Logger } from "../logger.js";
 import { credentialsFor, type CredentialSource } from "./auth.js";
 import { KubeApiError, parseRetryAfter } from "./errors.js";
 import { apiVersionOf, collectionPath, objectPath, type GVR } from "./gvr.js";
-import { resolveConnection, type ConnectionConfig, type InClusterPaths } from "./kubeconfig.js";
+import { resolveConnection, type ConnectionConfig, type ResolveOptions } from "./kubeconfig.js";
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -107,14 +107,8 @@ export interface KubeClientOptions {
   logger?: Logger;
 }
 
-export interface LoadOptions extends KubeClientOptions {
-  kubeconfig?: string;
-  context?: string;
-  inCluster?: boolean;
-  env?: NodeJS.ProcessEnv;
-  home?: string;
-  inClusterPaths?: Partial<InClusterPaths>;
-}
+/** Where the connection comes from (see resolveConnection) plus how the client behaves. */
+export type LoadOptions = KubeClientOptions & ResolveOptions;
 
 const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
   merge: "application/merge-patch+json",
