@@ -1,29 +1,13 @@
 // `audit policy lint` through the real CLI process (dist/, built by `npm test`).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { runCli } from "../../support/cli.js";
-
-// CI runs everything on 2 loaded cores: a CLI start can take many seconds there.
-const SLOW = { timeoutMs: 180_000 };
+import { SLOW, scratchDir } from "./cli-support.js";
 
 const DOCS_EXAMPLE = new URL("./fixtures/kubernetes-docs-audit-policy.yaml", import.meta.url).pathname;
 
-let dir: string;
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), "audit-policy-lint-cli-"));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function policyFile(name: string, body: string): Promise<string> {
-  const p = join(dir, name);
-  await writeFile(p, body);
-  return p;
-}
+const scratch = scratchDir("audit-policy-lint-cli-");
+const policyFile = scratch.policyFile;
 
 test("lint CLI: the Kubernetes docs example exits 0", async () => {
   const r = await runCli(["audit", "policy", "lint", DOCS_EXAMPLE], SLOW);
@@ -74,7 +58,7 @@ test("lint CLI: a YAML syntax error exits 1 with file:line:col", async () => {
 });
 
 test("lint CLI: a missing file or a bad flag exits 2 naming it", async () => {
-  const [missing, flag] = await Promise.all([runCli(["audit", "policy", "lint", join(dir, "nope.yaml")], SLOW), runCli(["audit", "policy", "lint", "--output", "xml", DOCS_EXAMPLE], SLOW)]);
+  const [missing, flag] = await Promise.all([runCli(["audit", "policy", "lint", scratch.path("nope.yaml")], SLOW), runCli(["audit", "policy", "lint", "--output", "xml", DOCS_EXAMPLE], SLOW)]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /nope\.yaml/);
   assert.equal(flag.code, 2);

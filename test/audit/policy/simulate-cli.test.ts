@@ -1,31 +1,16 @@
 // `audit policy simulate` through the real CLI process (dist/, built by `npm test`).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile, writeFile } from "node:fs/promises";
 import { runCli } from "../../support/cli.js";
+import { SLOW, scratchDir } from "./cli-support.js";
 import { AUDIT_SAMPLES } from "../../support/samples.js";
-
-// CI runs everything on 2 loaded cores: a CLI start can take many seconds there.
-const SLOW = { timeoutMs: 180_000 };
 
 const SAMPLES = AUDIT_SAMPLES;
 const SCENARIO = `${SAMPLES}/real-apiserver-v1.24-scenario.jsonl`;
 
-let dir: string;
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), "audit-policy-simulate-cli-"));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function policyFile(name: string, body: string): Promise<string> {
-  const p = join(dir, name);
-  await writeFile(p, body);
-  return p;
-}
+const scratch = scratchDir("audit-policy-simulate-cli-");
+const policyFile = scratch.policyFile;
 
 const SIM_POLICY = `apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -120,7 +105,7 @@ test("simulate CLI: per-rule counts and bytes on the real v1.24 sample match an 
 
 test("simulate CLI: --db reads an ingested store and agrees with PATH mode; table and csv outputs", async () => {
   const p = await policyFile("sim-db.yaml", SIM_POLICY);
-  const db = join(dir, "audit.duckdb");
+  const db = scratch.path("audit.duckdb");
   const ing = await runCli(["audit", "ingest", "--db", db, SCENARIO], SLOW);
   assert.equal(ing.code, 0, ing.stderr);
   // Read-only opens: several readers may share the store file.
@@ -178,13 +163,13 @@ test("simulate CLI: usage errors exit 2; an invalid policy exits 1 with its erro
   const p = await policyFile("ok.yaml", SIM_POLICY);
   const bad = await policyFile("invalid.yaml", "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Everything\n");
   const lines = (await readFile(SCENARIO, "utf8")).split("\n").slice(0, 3);
-  const mixed = join(dir, "mixed.jsonl");
+  const mixed = scratch.path("mixed.jsonl");
   await writeFile(mixed, [...lines, '{"kind":"Event", truncated', ""].join("\n"));
   const [both, by, inv, noDb, malformed] = await Promise.all([
-    runCli(["audit", "policy", "simulate", p, "--db", join(dir, "x.duckdb"), SCENARIO], SLOW),
+    runCli(["audit", "policy", "simulate", p, "--db", scratch.path("x.duckdb"), SCENARIO], SLOW),
     runCli(["audit", "policy", "simulate", p, SCENARIO, "--by", "verb"], SLOW),
     runCli(["audit", "policy", "simulate", bad, SCENARIO], SLOW),
-    runCli(["audit", "policy", "simulate", p, "--db", join(dir, "missing.duckdb")], SLOW),
+    runCli(["audit", "policy", "simulate", p, "--db", scratch.path("missing.duckdb")], SLOW),
     runCli(["audit", "policy", "simulate", p, mixed, "--output", "json"], SLOW),
   ]);
   // A malformed line is reported with file:line and counted, never silently dropped.
