@@ -53,13 +53,30 @@ function startsBlankish(b: number | undefined): boolean {
  */
 async function mayHaveBlankLines(path: string, gzip: boolean): Promise<boolean> {
   let prevNl = true; // the file start counts as a line start
-  for await (const chunk of openMaybeGzip(path, gzip) as AsyncIterable<Buffer>) {
-    if (chunk.length === 0) continue;
+  const blankIn = (chunk: Buffer): boolean => {
+    if (chunk.length === 0) return false;
     if (prevNl && startsBlankish(chunk[0])) return true;
     for (const hint of BLANK_HINTS) if (chunk.indexOf(hint) !== -1) return true;
     prevNl = chunk[chunk.length - 1] === 10;
+    return false;
+  };
+  if (gzip) {
+    for await (const chunk of openMaybeGzip(path, true) as AsyncIterable<Buffer>) if (blankIn(chunk)) return true;
+    return false;
   }
-  return false;
+  // Plain files: one reused buffer. A read stream allocates a fresh 4 MiB chunk each time, and
+  // touching that new memory cost ~2.5 s of CPU per GB in this pass (vs ~0.3 s reused).
+  const fh = await open(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(4 << 20);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return false;
+      if (blankIn(buf.subarray(0, bytesRead))) return true;
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 export async function scanLines(path: string): Promise<LineScan> {
