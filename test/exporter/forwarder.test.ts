@@ -72,28 +72,29 @@ test("sink outage (500, 429, hangs) then recovery: backoff grows, nothing is los
   }),
 );
 
-test("a record the sink refuses for good goes to the dead-letter file with the reason; the rest flows on in order", () =>
+test("a record the sink refuses for good goes to the dead-letter file with the reason; the rest of its batch flows on in order", () =>
   withDir(async (dir) => {
     const collector = await new Collector().listen();
     collector.behave = ({ lines }) => (lines.some((l) => l.includes('"bad"')) ? 400 : 200);
-    const sink = createSink(`${collector.url}?batchRecords=1`);
+    const sink = createSink(`${collector.url}?batchRecords=100`);
     const q = await DurableQueue.open({ dataDir: dir, sinks: [sink.name], maxBytes: 1 << 20, whenFull: "block", diskReserveBytes: 0 });
     const fwd = new Forwarder({ queue: q, sink, dataDir: dir, backoffInitialMs: 10, backoffMaxMs: 100 });
+    // One batch of 60 with two refused records (seq 3 and 41) among good ones.
+    const batch = Array.from({ length: 60 }, (_, i) => (i === 2 || i === 40 ? Buffer.from(`{"bad":${i}}`) : rec(i)));
+    await q.append(batch);
     fwd.start();
     try {
-      await q.append([rec(0), rec(1), Buffer.from('{"bad":true}'), rec(3)]);
-      await eventually(() => collector.accepted.length === 3);
-      assert.deepEqual(collector.accepted.map(idx), [0, 1, 3]);
+      await eventually(() => fwd.caughtUp(), { what: "forwarder caught up" });
+      const good = Array.from({ length: 60 }, (_, i) => i).filter((i) => i !== 2 && i !== 40);
+      assert.deepEqual(collector.accepted.map(idx), good, "every good record delivered once, in order");
       const files = await readdir(join(dir, "dead-letter"));
       assert.equal(files.length, 1);
       const dl = (await readFile(join(dir, "dead-letter", files[0]!), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
-      assert.equal(dl.length, 1);
-      assert.deepEqual(dl[0]!.record, { bad: true });
-      assert.equal(dl[0]!.seq, 3);
+      assert.deepEqual(dl.map((d) => d.record), [{ bad: 2 }, { bad: 40 }], "only the refused records are dead-lettered");
+      assert.deepEqual(dl.map((d) => d.seq), [3, 41]);
       assert.equal(dl[0]!.sink, sink.name);
       assert.match(String(dl[0]!.reason), /HTTP 400/);
-      assert.equal((await q.metrics.deadLettered.get()).values[0]?.value, 1);
-      await eventually(() => fwd.caughtUp());
+      assert.equal((await q.metrics.deadLettered.get()).values[0]?.value, 2);
     } finally {
       await fwd.stop();
       await sink.close();

@@ -146,8 +146,11 @@ test("status codes map to outcomes: 5xx/408/429 transient with Retry-After, othe
           const reason = (o as { reason: string }).reason;
           assert.ok(reason.startsWith("HTTP 400 Bad Request: bad record yyy"), reason);
           assert.ok(reason.length < 600 && reason.endsWith("…"), `reason cut to 512 bytes: ${reason.length}`);
-          assert.equal((o as { accepted?: number }).accepted, undefined);
+          // Refused whatever the batch: bisection ends at the first record alone.
+          assert.equal((o as { accepted?: number }).accepted, 0);
+          assert.equal((o as { rejected?: number }).rejected, 1);
         }],
+        [403, {}, "forbidden", (o) => assert.deepEqual(o, { kind: "permanent", reason: "HTTP 403 Forbidden: forbidden" })],
         [302, { Location: "/elsewhere" }, "", (o) => assert.match((o as { reason: string }).reason, /^HTTP 302 .*redirects are not followed/)],
       ];
       for (const [status, headers, body, check] of cases) {
@@ -186,6 +189,48 @@ test("413 splits the batch and remembers the smaller size; a single record that 
       const sizes = s.requests.slice(before).map((r) => ndjsonLines(r.body).length);
       assert.ok(sizes.every((n) => n <= 3), `sizes ${sizes}`);
       assert.equal(sizes.reduce((a, b) => a + b, 0), 4);
+    } finally {
+      await sink.close();
+    }
+  });
+});
+
+test("400/422 on a batch: the sink bisects to the one refused record and delivers the others around it", async () => {
+  await withServer(async (s) => {
+    const sink = createSink(`${s.url}/x`);
+    try {
+      // The receiver refuses any request holding record 23 (400) or record 40 (422).
+      s.respond = (r, res) => {
+        const lines = ndjsonLines(r.body) as Array<{ n: number }>;
+        if (lines.some((l) => l.n === 23)) res.writeHead(400).end("record 23 is bad");
+        else if (lines.some((l) => l.n === 40)) res.writeHead(422).end("record 40 is bad");
+        else res.writeHead(200).end();
+      };
+      const delivered = (from: number): number[] =>
+        s.requests.slice(from).flatMap((r) => {
+          const l = ndjsonLines(r.body) as Array<{ n: number }>;
+          return l.some((x) => x.n === 23 || x.n === 40) ? [] : l.map((x) => x.n);
+        });
+      // Batch 1..50: records 1..22 go through, 23 is pinpointed.
+      const out = await sink.send(records(1, 50), never);
+      assert.deepEqual(out, { kind: "permanent", reason: "HTTP 400 Bad Request: record 23 is bad", accepted: 22, rejected: 1 });
+      assert.deepEqual(delivered(0), Array.from({ length: 22 }, (_, i) => i + 1));
+      // One request for the batch, then halving: at most log2(50) + 1 more.
+      assert.ok(s.requests.length <= 1 + Math.ceil(Math.log2(50)) + 1, `requests ${s.requests.length}`);
+      // The forwarder re-sends the rest (24..50): 40 is pinpointed the same way (422).
+      const before = s.requests.length;
+      const rest = await sink.send(records(24, 27), never);
+      assert.deepEqual(rest, { kind: "permanent", reason: "HTTP 422 Unprocessable Entity: record 40 is bad", accepted: 16, rejected: 1 });
+      const after = await sink.send(records(41, 10), never);
+      assert.deepEqual(after, { kind: "ok" });
+      assert.deepEqual(delivered(before), [...Array.from({ length: 16 }, (_, i) => i + 24), ...Array.from({ length: 10 }, (_, i) => i + 41)]);
+      // A receiver that refuses only the combination: every record alone is fine, none is refused.
+      let first = true;
+      s.respond = (_r, res) => {
+        res.writeHead(first ? 400 : 200).end();
+        first = false;
+      };
+      assert.deepEqual(await sink.send(records(60, 5), never), { kind: "ok" });
     } finally {
       await sink.close();
     }
