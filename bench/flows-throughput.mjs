@@ -4,13 +4,13 @@
 //   aggregation into bounded series tables, beside a baseline of splitting + bare JSON.parse of
 //   the same lines measured in the same run.
 //
-//   npm run build && node bench/flows-throughput.mjs [--events 1000000] [--flows 10000]
+//   npm run build && node bench/flows-throughput.mjs [--events 1000000] [--flows 10000] [--rss-events 2000000]
 //
 // Scenarios (each in its own child process so RSS is its own):
 //   throughput: --events Tetragon tcp_sendmsg/tcp_recvmsg/tcp_connect lines over --flows distinct
 //               socket flows between 10k cached pods (1000 Deployments) and 1000 backends;
-//   rss-10k / rss-100k: 1M events over 10k / 100k distinct source workloads (default --max-series
-//               10000, so the 100k run is capped); RSS after a forced GC.
+//   rss-10k / rss-100k: --rss-events over 10k / 100k distinct source workloads (default --max-series
+//               10000, so the 100k run is capped); RSS after a forced GC every 20% of the run and at its end.
 // Only processing is timed: input lines are generated in 4 MiB batches outside the timed region.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -88,12 +88,22 @@ async function child(scenario, events, flows) {
   let fullMs = 0;
   let baseMs = 0;
   let bytes = 0;
+  // One input buffer, reused like FileFollower's read buffer: a fresh multi-MiB Buffer per batch
+  // would measure glibc malloc keeping freed batches (its mmap threshold adapts upwards), which
+  // inflated RSS by 30–90 MiB in the runs that generated more distinct strings.
+  const input = Buffer.allocUnsafe(BATCH * 4096);
+  const rssSamples = [];
   for (let start = 0; start < events; start += BATCH) {
     let s = "";
     for (let i = start; i < Math.min(events, start + BATCH); i++) s += gen(i);
-    const buf = Buffer.from(s);
+    const buf = input.subarray(0, input.write(s));
     bytes += buf.length;
     // Alternate the order so that neither side always runs on a warmer cache.
+    // RSS over the run (after a forced GC, outside the timed region): flat once the cap is reached?
+    if (scenario === "rss" && start > 0 && start % (BATCH * Math.ceil(events / BATCH / 5)) === 0) {
+      globalThis.gc?.();
+      rssSamples.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+    }
     const first = (start / BATCH) % 2 === 0;
     for (const which of first ? ["base", "full"] : ["full", "base"]) {
       const t0 = performance.now();
@@ -117,6 +127,7 @@ async function child(scenario, events, flows) {
     fullEventsPerSec: Math.round(events / (fullMs / 1000)),
     baselineJsonParsePerSec: Math.round(parsed / (baseMs / 1000)),
     rssMiB: Math.round(rssMiB),
+    rssSamplesMiB: [...rssSamples, Math.round(rssMiB)],
     heapMiB: Math.round(heapMiB),
   };
 }
@@ -127,15 +138,16 @@ if (process.argv.includes("--child")) {
 } else {
   const events = Number(arg("events", "1000000"));
   const flows = Number(arg("flows", "10000"));
-  const run = (scenario, f) => {
-    const r = spawnSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--child", scenario, "--events", String(events), "--flows", String(f)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const rssEvents = Number(arg("rss-events", "2000000"));
+  const run = (scenario, f, n = events) => {
+    const r = spawnSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--child", scenario, "--events", String(n), "--flows", String(f)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
     if (r.status !== 0) throw new Error(`${scenario} failed (${r.status})`);
     return JSON.parse(r.stdout);
   };
   const t = run("throughput", flows);
   console.log(`throughput: ${t.events} events over ${t.flows} flows (${t.avgLineBytes} B/line, ${t.series} series): ${t.fullEventsPerSec} events/s parsed+enriched+aggregated vs ${t.baselineJsonParsePerSec}/s bare JSON.parse = ${(t.fullEventsPerSec / t.baselineJsonParsePerSec).toFixed(2)}x baseline; invalid=${t.invalid}`);
-  const small = run("rss", 10_000);
-  const large = run("rss", 100_000);
-  console.log(`rss: 10k flows → ${small.series} series, RSS ${small.rssMiB} MiB (heap ${small.heapMiB}); 100k flows → ${large.series} series (capped), RSS ${large.rssMiB} MiB (heap ${large.heapMiB}); ratio ${(large.rssMiB / small.rssMiB).toFixed(2)}`);
+  const small = run("rss", 10_000, rssEvents);
+  const large = run("rss", 100_000, rssEvents);
+  console.log(`rss (${rssEvents} events, sampled every 20% after a GC): 10k flows → ${small.series} series, RSS ${small.rssSamplesMiB.join(" → ")} MiB (heap ${small.heapMiB}); 100k flows → ${large.series} series (capped), RSS ${large.rssSamplesMiB.join(" → ")} MiB (heap ${large.heapMiB}); final ratio ${(large.rssMiB / small.rssMiB).toFixed(2)}`);
   console.log(JSON.stringify({ throughput: t, rss10k: small, rss100k: large }));
 }
