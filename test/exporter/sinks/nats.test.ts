@@ -1,8 +1,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, connect as netConnect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
@@ -11,58 +9,9 @@ import { createSink } from "../../../src/exporter/sinks/index.js";
 import type { Sink } from "../../../src/exporter/sink.js";
 import { eventually } from "../../support/cli.js";
 import { records } from "./helpers.js";
+import { NatsServer, freePort } from "../support/nats-server.js";
 
-const NATS_SERVER = "/usr/sbin/nats-server";
 const never = new AbortController().signal;
-
-/** A real nats-server with JetStream; restartable on the same port and store dir. */
-class NatsServer {
-  private proc: ChildProcess | undefined;
-  log = "";
-  constructor(
-    readonly port: number,
-    readonly storeDir: string,
-    readonly extraArgs: string[] = [],
-  ) {}
-
-  async start(): Promise<void> {
-    const proc = spawn(NATS_SERVER, ["-js", "-a", "127.0.0.1", "-p", String(this.port), "-sd", this.storeDir, ...this.extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
-    proc.stdout!.on("data", (d: Buffer) => (this.log += d.toString()));
-    proc.stderr!.on("data", (d: Buffer) => (this.log += d.toString()));
-    this.proc = proc;
-    await eventually(() => canConnect(this.port), { timeoutMs: 20_000, what: `nats-server on port ${this.port}\n${this.log}` });
-  }
-
-  async stop(): Promise<void> {
-    const proc = this.proc;
-    this.proc = undefined;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((r) => proc.once("exit", r));
-    proc.kill("SIGTERM");
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = netConnect(port, "127.0.0.1");
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 let dir: string;
 let server: NatsServer;
