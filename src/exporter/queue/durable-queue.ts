@@ -41,6 +41,8 @@ export interface QueueOptions {
    * 0 writes on every ack (and ack() resolves after the write).
    */
   cursorSyncMs?: number;
+  /** Payload bytes of the last committed batches kept in memory for readers that keep up (default 8 MiB; 0: always read from disk). */
+  recentBytes?: number;
   metrics?: ExporterMetrics;
   logger?: Logger;
   now?: () => number;
@@ -78,6 +80,19 @@ interface AppendCall {
   failed?: Error;
   waiter?: Deferred;
 }
+
+interface RecentBatch {
+  firstSeq: bigint;
+  segFirst: bigint;
+  appendedAtMs: number;
+  datas: Buffer[];
+  /** Segment offset where each record's frame ends. */
+  ends: Float64Array;
+  bytes: number;
+}
+
+/** Payload bytes of recently committed batches kept for readers that keep up. */
+const RECENT_MAX_BYTES = 8 * 1024 * 1024;
 
 interface Pending {
   data: Buffer;
@@ -552,6 +567,7 @@ export class DurableQueue extends EventEmitter {
       return;
     }
     this.metrics.fsyncDuration.observe((performance.now() - t0) / 1000);
+    this.remember(firstSeq, active.firstSeq, active.size, nowMs, batch);
     active.size += bytes;
     active.lastSeq = seq - 1n;
     this.nextSeq = seq;
@@ -579,6 +595,59 @@ export class DurableQueue extends EventEmitter {
   }
 
   private writeBuffer: Buffer = Buffer.alloc(0);
+
+  /**
+   * The last committed batches, kept in memory so that sinks that keep up are served without
+   * reading back (and re-checksumming) what was just fsynced: at 1 KiB records, the read-back
+   * path cost ~0.6 µs of ~5.6 µs of main-thread time per record. Bounded by payload bytes;
+   * a sink that falls further behind reads from disk as before.
+   */
+  private recent: RecentBatch[] = [];
+  private recentBytes = 0;
+
+  private remember(firstSeq: bigint, segFirst: bigint, startOffset: number, appendedAtMs: number, batch: Pending[]): void {
+    const max = this.opts.recentBytes ?? RECENT_MAX_BYTES;
+    if (max <= 0) return;
+    const datas: Buffer[] = new Array<Buffer>(batch.length);
+    const ends = new Float64Array(batch.length);
+    let at = startOffset;
+    let bytes = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const d = batch[i]!.data;
+      datas[i] = d;
+      at += frameBytes(d.length);
+      ends[i] = at;
+      bytes += d.length;
+    }
+    this.recent.push({ firstSeq, segFirst, appendedAtMs, datas, ends, bytes });
+    this.recentBytes += bytes;
+    while (this.recentBytes > max && this.recent.length > 1) this.recentBytes -= this.recent.shift()!.bytes;
+  }
+
+  /**
+   * Committed records from `from` on, out of memory; [] when `from` is not among the last
+   * batches (the reader goes to disk then). Stops at maxRecords / maxBytes like a disk read.
+   */
+  recentFrom(from: bigint, maxRecords: number, maxBytes: number): QueuedRecord[] {
+    const r = this.recent;
+    if (r.length === 0 || from < r[0]!.firstSeq || from >= this.nextSeq || from < this.droppedBelowSeq) return [];
+    let b = r.length - 1;
+    while (r[b]!.firstSeq > from) b--;
+    const out: QueuedRecord[] = [];
+    let bytes = 0;
+    let seq = from;
+    for (; b < r.length; b++) {
+      const batch = r[b]!;
+      for (let i = Number(seq - batch.firstSeq); i < batch.datas.length; i++) {
+        if (out.length >= maxRecords || bytes >= maxBytes) return out;
+        const data = batch.datas[i]!;
+        out.push({ seq, data, appendedAtMs: batch.appendedAtMs, segFirst: batch.segFirst, end: batch.ends[i]! });
+        bytes += data.length;
+        seq++;
+      }
+    }
+    return out;
+  }
 
   private async rotate(): Promise<void> {
     await this.activeFh.close();

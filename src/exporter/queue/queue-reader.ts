@@ -97,6 +97,17 @@ export class QueueReader {
       this.expected = this.queue.droppedBelowSeq;
       await this.closeSegment();
     }
+    const fresh = this.queue.recentFrom(this.expected, maxRecords, maxBytes);
+    if (fresh.length > 0) {
+      const last = fresh[fresh.length - 1]!;
+      this.expected = last.seq + 1n;
+      // Keep the disk position in step, so that a later read from disk starts right after.
+      if (this.segFirst === last.segFirst || (await this.enter(last.segFirst))) {
+        this.offset = last.end;
+        this.cache = undefined;
+      }
+      return fresh;
+    }
     if (this.segFirst === undefined && !(await this.locate())) return [];
     const out: QueuedRecord[] = [];
     let bytes = 0;

@@ -26,13 +26,15 @@ interface Real {
   readers: Record<SinkName, QueueReader>;
   policy: WhenFull;
   maxBytes: number;
+  /** The queue's in-memory tail: 0 (readers always go to disk), small (they fall off it), default. */
+  recentBytes: number;
 }
 
 const MAX_BYTES = 16 * 1024;
 const SEGMENT_BYTES = 2048;
 
-async function openReal(dir: string, policy: WhenFull): Promise<Pick<Real, "queue" | "readers">> {
-  const queue = await DurableQueue.open({ dataDir: dir, sinks: [...SINKS], maxBytes: MAX_BYTES, whenFull: policy, diskReserveBytes: 0, segmentBytes: SEGMENT_BYTES, cursorSyncMs: 0 });
+async function openReal(dir: string, policy: WhenFull, recentBytes: number): Promise<Pick<Real, "queue" | "readers">> {
+  const queue = await DurableQueue.open({ dataDir: dir, sinks: [...SINKS], maxBytes: MAX_BYTES, whenFull: policy, diskReserveBytes: 0, segmentBytes: SEGMENT_BYTES, cursorSyncMs: 0, recentBytes });
   return { queue, readers: { a: new QueueReader(queue, "a"), b: new QueueReader(queue, "b") } };
 }
 
@@ -155,7 +157,7 @@ class RestartCmd implements fc.AsyncCommand<Model, Real> {
     await r.readers.a.close();
     await r.readers.b.close();
     await r.queue.close();
-    const o = await openReal(r.dir, r.policy);
+    const o = await openReal(r.dir, r.policy, r.recentBytes);
     r.queue = o.queue;
     r.readers = o.readers;
     assert.equal(r.queue.headSeq, m.lastSeq + 1n, "seq continues after restart");
@@ -183,10 +185,10 @@ for (const policy of ["block", "drop-newest", "drop-oldest"] as WhenFull[]) {
   test(`durable queue behaves like the model (${policy})`, { timeout: 60_000 }, async () => {
     Object.assign(seen, { dropped: 0, droppedOldest: 0, restarts: 0, reads: 0, blocked: 0 });
     await fc.assert(
-      fc.asyncProperty(fc.commands(commands, { maxCommands: 25 }), async (cmds) => {
+      fc.asyncProperty(fc.commands(commands, { maxCommands: 25 }), fc.constantFrom(0, 1500, 8 << 20), async (cmds, recentBytes) => {
         const dir = await mkdtemp(join(tmpdir(), "wa-queue-model-"));
-        const o = await openReal(dir, policy);
-        const real: Real = { dir, policy, maxBytes: MAX_BYTES, ...o };
+        const o = await openReal(dir, policy, recentBytes);
+        const real: Real = { dir, policy, maxBytes: MAX_BYTES, recentBytes, ...o };
         const model: Model = { records: [], acked: { a: 0n, b: 0n }, lastSeq: 0n };
         try {
           await fc.asyncModelRun(() => ({ model, real }), cmds).catch((err: unknown) => {
@@ -209,9 +211,9 @@ for (const policy of ["block", "drop-newest", "drop-oldest"] as WhenFull[]) {
         verbose: 1,
         // One run that surely reaches the limit, whatever the random runs do.
         examples: [
-          [[new AppendCmd(Array(20).fill(900)), new ReadAckCmd("a", 5), new AppendCmd(Array(20).fill(900)), new RestartCmd(), new AppendCmd(Array(20).fill(900)), new ReadAckCmd("b", 50)] as unknown as Iterable<fc.AsyncCommand<Model, Real>>],
+          [[new AppendCmd(Array(20).fill(900)), new ReadAckCmd("a", 5), new AppendCmd(Array(20).fill(900)), new RestartCmd(), new AppendCmd(Array(20).fill(900)), new ReadAckCmd("b", 50)] as unknown as Iterable<fc.AsyncCommand<Model, Real>>, 1500],
           // Found by CI: one sink has acked everything on disk when the next append blocks.
-          [[new AppendCmd(Array(26).fill(600)), new ReadAckCmd("a", 45), new AppendCmd(Array(5).fill(600))] as unknown as Iterable<fc.AsyncCommand<Model, Real>>],
+          [[new AppendCmd(Array(26).fill(600)), new ReadAckCmd("a", 45), new AppendCmd(Array(5).fill(600))] as unknown as Iterable<fc.AsyncCommand<Model, Real>>, 8 << 20],
         ],
         ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH } : {}) },
     );
@@ -224,7 +226,7 @@ for (const policy of ["block", "drop-newest", "drop-oldest"] as WhenFull[]) {
 
 test("block policy waits for room and resumes when a sink acks", async () => {
   const dir = await mkdtemp(join(tmpdir(), "wa-queue-block-"));
-  const { queue, readers } = await openReal(dir, "block");
+  const { queue, readers } = await openReal(dir, "block", 0);
   try {
     const rec = Buffer.from(record(0, 1000));
     // Fill to the bound.
