@@ -97,7 +97,7 @@ export class QueueReader {
       this.expected = this.queue.droppedBelowSeq;
       await this.closeSegment();
     }
-    const fresh = this.queue.recentFrom(this.expected, maxRecords, maxBytes);
+    const fresh = this.queue.recentFrom(this.sink, this.expected, maxRecords, maxBytes);
     if (fresh.length > 0) {
       const last = fresh[fresh.length - 1]!;
       this.expected = last.seq + 1n;

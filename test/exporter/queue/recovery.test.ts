@@ -155,9 +155,10 @@ test("a removed segment file: its records are counted lost and the rest is deliv
     }
   }));
 
-test("a segment removed while running is skipped as well", () =>
+test("a segment removed while running is skipped as well (reader on disk)", () =>
   withDir(async (dir) => {
-    const q = await DurableQueue.open(opts(dir, { segmentBytes: 4096 }));
+    // recentBytes 0: the reader reads everything back from disk, as a sink that fell behind does.
+    const q = await DurableQueue.open(opts(dir, { segmentBytes: 4096, recentBytes: 0 }));
     try {
       await q.append(Array.from({ length: 200 }, (_, i) => rec(i + 1)));
       const segs = await segments(dir);
@@ -166,6 +167,20 @@ test("a segment removed while running is skipped as well", () =>
       const got = await drain(q);
       assert.equal(got.length, 200 - perSeg);
       assert.equal(await corruptCount(q), perSeg);
+    } finally {
+      await q.close();
+    }
+  }));
+
+test("a segment removed while its records are still in the in-memory tail: they are delivered from memory", () =>
+  withDir(async (dir) => {
+    const q = await DurableQueue.open(opts(dir, { segmentBytes: 4096 }));
+    try {
+      await q.append(Array.from({ length: 200 }, (_, i) => rec(i + 1)));
+      await unlink((await segments(dir))[2]!);
+      const got = await drain(q);
+      assert.deepEqual(got.map((g) => g.i), Array.from({ length: 200 }, (_, i) => i + 1));
+      assert.equal(await corruptCount(q), 0);
     } finally {
       await q.close();
     }
