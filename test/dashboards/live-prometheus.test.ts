@@ -82,16 +82,23 @@ async function promQuery(port: number, query: string): Promise<PromResult> {
   return (await res.json()) as PromResult;
 }
 
-/** A sink that fails (503) until told otherwise, then refuses one batch for good (400), then accepts. */
+/**
+ * A sink that fails (503) until told otherwise, then refuses one record for good (400: the first
+ * record it sees in "refuse-once" mode, in whatever batch it comes), and accepts the others.
+ */
 function startHttpSink(): Promise<{ server: Server; port: number; mode: { value: "fail" | "refuse-once" | "ok" } }> {
   const mode = { value: "fail" as "fail" | "refuse-once" | "ok" };
+  let poison: string | undefined;
   const server = createServer((req, res) => {
-    req.resume();
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (d: string) => (body += d));
     req.on("end", () => {
       if (mode.value === "fail") return res.writeHead(503).end();
       if (mode.value === "refuse-once") {
-        mode.value = "ok";
-        return res.writeHead(400).end("bad record");
+        poison ??= body.split("\n")[0];
+        // The sink bisects the batch until this one record is refused alone.
+        if (poison && body.split("\n").includes(poison)) return res.writeHead(400).end("bad record");
       }
       res.writeHead(200).end();
     });
