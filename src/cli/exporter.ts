@@ -65,6 +65,7 @@ interface Flags {
   grace?: number;
   logLevel?: LogLevel;
   segmentBytes?: number;
+  deadLetterMaxBytes?: number;
 }
 
 export function register(program: Command): void {
@@ -87,6 +88,7 @@ export function register(program: Command): void {
     .addOption(opt("--backoff-max <duration>", "largest retry delay (default 30s)", "BACKOFF_MAX").argParser(durationParser()))
     .addOption(opt("--stall-timeout <duration>", "/readyz fails when a sink made no progress this long while records wait (default 5m)", "STALL_TIMEOUT").argParser(durationParser()))
     .addOption(opt("--grace <duration>", "on SIGTERM, time to drain the queue before exiting (default 10s)", "GRACE").argParser(durationParser({ allowZero: true })))
+    .addOption(opt("--dead-letter-max-bytes <size>", "size of a sink's dead-letter file before it is rotated to .1 (the older .1 is removed and counted; default 64MiB)", "DEAD_LETTER_MAX_BYTES").argParser(sizeOpt))
     .addOption(opt("--log-level <level>", "debug | info | warn | error (default info)", "LOG_LEVEL").argParser(choice(LOG_LEVELS)))
     .addOption(opt("--segment-bytes <size>", "queue segment size (default max-bytes/8, at most 64MiB)", "SEGMENT_BYTES").argParser(sizeOpt).hideHelp())
     .action(async (flags: Flags, cmd: Command) => {
@@ -125,6 +127,7 @@ export function resolveConfig(flags: Flags, cmd: Command): ExporterConfig {
     graceMs: pick("grace") ?? file.grace ?? DEFAULTS.graceMs,
     logLevel: pick("logLevel") ?? file.logLevel ?? DEFAULTS.logLevel,
     segmentBytes: pick("segmentBytes") ?? file.segmentBytes,
+    deadLetterMaxBytes: pick("deadLetterMaxBytes") ?? file.deadLetterMaxBytes ?? DEFAULTS.deadLetterMaxBytes,
   };
   if (cfg.listen.length === 0) throw new UsageError("--listen (or WATCH_AUDITOR_EXPORTER_LISTEN, or listen: in --config) is required");
   if (!cfg.dataDir) throw new UsageError("--data-dir (or WATCH_AUDITOR_EXPORTER_DATA_DIR, or dataDir: in --config) is required");

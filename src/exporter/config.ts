@@ -32,6 +32,7 @@ export interface ExporterConfig {
   logLevel: LogLevel;
   /** Queue segment size; mostly for tests (small segments rotate often). */
   segmentBytes?: number;
+  deadLetterMaxBytes: number;
 }
 
 export const DEFAULTS = {
@@ -46,6 +47,7 @@ export const DEFAULTS = {
   stallTimeoutMs: 5 * 60_000,
   graceMs: 10_000,
   logLevel: "info" as LogLevel,
+  deadLetterMaxBytes: 64 * 1024 * 1024,
 };
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -125,6 +127,7 @@ export const ConfigFileSchema = z
     grace: duration.optional(),
     logLevel: z.enum(LOG_LEVELS).optional(),
     segmentBytes: size.optional(),
+    deadLetterMaxBytes: size.optional(),
   })
   .strict();
 
@@ -171,6 +174,7 @@ export function validateConfig(cfg: ExporterConfig): ExporterConfig {
   if (cfg.maxRecordBytes < 2) throw new UsageError(`--max-record-bytes: must be at least 2 bytes, got ${cfg.maxRecordBytes}`);
   if (cfg.maxRecordBytes > 64 * 1024 * 1024) throw new UsageError(`--max-record-bytes: must be at most 64MiB, got ${cfg.maxRecordBytes}`);
   if (cfg.maxRecordBytes * 4 > cfg.maxBytes) throw new UsageError(`--max-record-bytes (${cfg.maxRecordBytes}) must be at most a quarter of --max-bytes (${cfg.maxBytes})`);
+  if (cfg.deadLetterMaxBytes < 4096) throw new UsageError(`--dead-letter-max-bytes: must be at least 4096 bytes, got ${cfg.deadLetterMaxBytes}`);
   if (cfg.backoffInitialMs <= 0) throw new UsageError("--backoff-initial: must be greater than 0");
   if (cfg.backoffMaxMs < cfg.backoffInitialMs) throw new UsageError(`--backoff-max (${cfg.backoffMaxMs}ms) must not be less than --backoff-initial (${cfg.backoffInitialMs}ms)`);
   if (cfg.segmentBytes !== undefined && (cfg.segmentBytes < 4096 || cfg.segmentBytes > cfg.maxBytes / 4)) {

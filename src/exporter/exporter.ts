@@ -63,6 +63,7 @@ export class Exporter {
             queue,
             sink,
             dataDir: cfg.dataDir,
+            deadLetterMaxBytes: cfg.deadLetterMaxBytes,
             backoffInitialMs: cfg.backoffInitialMs,
             backoffMaxMs: cfg.backoffMaxMs,
             batchRecords: cfg.batchRecords,

@@ -5,6 +5,8 @@ import type { DurableQueue, QueuedRecord } from "./queue/durable-queue.js";
 import { QueueReader } from "./queue/queue-reader.js";
 import type { Sink, SinkOutcome } from "./sink.js";
 
+export const DEAD_LETTER_MAX_BYTES = 64 * 1024 * 1024;
+
 export interface ForwarderOptions {
   queue: DurableQueue;
   sink: Sink;
@@ -19,6 +21,8 @@ export interface ForwarderOptions {
    * request never settles must not stall the forwarder forever. The attempt counts as transient.
    */
   sendTimeoutMs?: number;
+  /** Bound on the sink's dead-letter file before it is rotated (default 64 MiB). */
+  deadLetterMaxBytes?: number;
   logger?: Logger;
   random?: () => number;
   now?: () => number;
@@ -42,7 +46,13 @@ export class Forwarder {
 
   constructor(private readonly opts: ForwarderOptions) {
     this.reader = new QueueReader(opts.queue, opts.sink.name);
-    this.deadLetters = new DeadLetterFile(opts.dataDir, opts.sink.name);
+    this.deadLetters = new DeadLetterFile(opts.dataDir, opts.sink.name, {
+      maxBytes: opts.deadLetterMaxBytes ?? DEAD_LETTER_MAX_BYTES,
+      onDropped: (n) => {
+        opts.queue.metrics.dropped.inc({ reason: "dead_letter_rotated" }, n);
+        opts.logger?.warn({ sink: opts.sink.name, records: n, file: this.deadLetters.previousPath }, "dead-letter file rotated: the oldest dead letters were removed");
+      },
+    });
     this.now = opts.now ?? Date.now;
     this.lastProgressAt = this.now();
   }

@@ -12,7 +12,7 @@ export class ExporterMetrics {
   readonly retries = new Counter({ name: `${P}send_retries_total`, help: "Failed sends that will be retried (transient errors).", labelNames: ["sink"], registers: [this.registry] });
   readonly dropped = new Counter({
     name: `${P}records_dropped_total`,
-    help: "Records dropped by the exporter, by reason (queue_full, disk_reserve, storage_error).",
+    help: "Records dropped by the exporter, by reason (queue_full, disk_reserve, storage_error, dead_letter_rotated).",
     labelNames: ["reason"],
     registers: [this.registry],
   });

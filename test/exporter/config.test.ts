@@ -45,6 +45,10 @@ test("defaults, flags and env vars", async () => {
   assert.equal(c.maxRecordBytes, 1024 * 1024);
   assert.equal(c.backoffInitialMs, 200);
   assert.equal(c.stallTimeoutMs, 300_000);
+  assert.equal(c.deadLetterMaxBytes, 64 * 1024 * 1024);
+  const d = await resolve([...base, "--dead-letter-max-bytes", "8MiB"]);
+  assert.ok(!(d instanceof Error));
+  assert.equal(d.deadLetterMaxBytes, 8 * 1024 * 1024);
   const e = await resolve(["--data-dir", "/tmp/wa-x"], {
     WATCH_AUDITOR_EXPORTER_LISTEN: "unix:///tmp/a.sock tcp://127.0.0.1:9095",
     WATCH_AUDITOR_EXPORTER_SINK: "stdout:// file:///tmp/out",
@@ -71,6 +75,7 @@ test("bad values are refused naming the flag", async () => {
     [[...base, "--backoff-initial", "2s", "--backoff-max", "1s"], /--backoff-max/],
     [[...base, "--port", "70000"], /--port/],
     [[...base, "--batch-records", "0"], /--batch-records/],
+    [[...base, "--dead-letter-max-bytes", "100"], /--dead-letter-max-bytes: must be at least 4096 bytes/],
     [["--listen", "unix:///tmp/x.sock", "--data-dir", "/tmp/x"], /--sink/],
   ];
   for (const [args, re] of cases) {

@@ -103,6 +103,44 @@ test("a record the sink refuses for good goes to the dead-letter file with the r
     }
   }));
 
+test("the dead-letter file is bounded: rotated to .1 at --dead-letter-max-bytes, the older .1 removed and counted", () =>
+  withDir(async (dir) => {
+    const collector = await new Collector().listen();
+    collector.behave = () => 400; // refuses every record
+    const sink = createSink(`${collector.url}?batchRecords=1`);
+    const q = await DurableQueue.open({ dataDir: dir, sinks: [sink.name], maxBytes: 1 << 20, whenFull: "block", diskReserveBytes: 0 });
+    const MAX = 4096;
+    const fwd = new Forwarder({ queue: q, sink, dataDir: dir, backoffInitialMs: 10, backoffMaxMs: 100, deadLetterMaxBytes: MAX });
+    const N = 100;
+    await q.append(Array.from({ length: N }, (_, i) => rec(i, 200)));
+    fwd.start();
+    try {
+      await eventually(() => fwd.caughtUp(), { timeoutMs: 20_000, what: "every record dead-lettered" });
+      const files = (await readdir(join(dir, "dead-letter"))).sort();
+      assert.equal(files.length, 2, `current file and one rotated file: ${files}`);
+      const lines = async (f: string): Promise<number[]> =>
+        (await readFile(join(dir, "dead-letter", f), "utf8")).trim().split("\n").map((l) => (JSON.parse(l) as { record: { i: number } }).record.i);
+      const rotated = await lines(files.find((f) => f.endsWith(".1.ndjson"))!);
+      const current = await lines(files.find((f) => !f.endsWith(".1.ndjson"))!);
+      for (const f of files) {
+        const size = (await readFile(join(dir, "dead-letter", f))).length;
+        assert.ok(size <= MAX, `${f} is ${size} bytes > ${MAX}`);
+      }
+      // The newest dead letters are kept, in order; what was rotated away is counted, none silently.
+      const kept = [...rotated, ...current];
+      assert.deepEqual(kept, Array.from({ length: kept.length }, (_, k) => N - kept.length + k));
+      const dropped = (await q.metrics.dropped.get()).values.find((v) => v.labels.reason === "dead_letter_rotated")?.value ?? 0;
+      assert.equal(dropped + kept.length, N, `kept ${kept.length} + counted as dropped ${dropped}`);
+      assert.ok(dropped > 0);
+      assert.equal((await q.metrics.deadLettered.get()).values[0]?.value, N);
+    } finally {
+      await fwd.stop();
+      await sink.close();
+      await q.close();
+      await collector.close();
+    }
+  }));
+
 test("two sinks fan out with their own cursors; a segment is kept until both have it", () =>
   withDir(async (dir) => {
     const up = await new Collector().listen();
