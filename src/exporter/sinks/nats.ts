@@ -7,6 +7,7 @@ import {
   usernamePasswordAuthenticator,
   type Authenticator,
   type NatsConnection,
+  type TlsOptions,
 } from "@nats-io/transport-node";
 import { jetstream, JetStreamApiError, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
 import type { Sink, SinkOutcome, SinkRecord } from "../sink.js";
@@ -38,6 +39,7 @@ export class NatsSink implements Sink {
   private readonly authenticator: Authenticator | undefined;
   private conn: Promise<{ nc: NatsConnection; js: JetStreamClient }> | undefined;
   private closed = false;
+  private readonly tls: TlsOptions | undefined;
 
   constructor(parsed: ParsedSinkUrl) {
     const { url, options } = parsed;
@@ -68,6 +70,25 @@ export class NatsSink implements Sink {
       this.authenticator = credsAuthenticator(creds);
     } else if (token !== undefined) this.authenticator = tokenAuthenticator(token);
     else if (user !== undefined && password !== undefined) this.authenticator = usernamePasswordAuthenticator(user, password);
+
+    if ((options.certFile === undefined) !== (options.keyFile === undefined)) throw new SinkConfigError(this.name, `options "certFile" and "keyFile" go together`);
+    if (options.tls === false && (options.caFile || options.certFile)) throw new SinkConfigError(this.name, `option "tls=false" contradicts "caFile"/"certFile"`);
+    if (options.tls || options.caFile || options.certFile) {
+      // Read now, so that a wrong path is a start-up error naming the option, not a retry loop.
+      const pem = (option: "caFile" | "certFile" | "keyFile"): string | undefined => {
+        const file = options[option];
+        if (file === undefined) return undefined;
+        try {
+          return readFileSync(file, "utf8");
+        } catch (err) {
+          throw new SinkConfigError(this.name, `option "${option}": cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+      };
+      const ca = pem("caFile");
+      const cert = pem("certFile");
+      const key = pem("keyFile");
+      this.tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+    }
   }
 
   async send(batch: SinkRecord[], signal: AbortSignal): Promise<SinkOutcome> {
@@ -108,6 +129,8 @@ export class NatsSink implements Sink {
         servers: this.server,
         name: "watch-auditor-exporter",
         authenticator: this.authenticator,
+        // An object (even empty) makes the client refuse connections that are not TLS.
+        ...(this.tls ? { tls: this.tls } : {}),
         // Once connected, reconnect forever: a broker outage must never turn into lost records.
         // The first connect fails fast instead (no waitOnFirstConnect), so close() is never left
         // with a connect attempt it cannot cancel; the next send simply tries again.

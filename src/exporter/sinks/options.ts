@@ -93,8 +93,13 @@ export const SinkOptionsSchema = z
     batchBytes: size(256 * 1024 ** 2).optional(),
     /** http: file holding a bearer token; re-read when it changes. */
     tokenFile: path.optional(),
-    /** https: PEM file of the CA(s) to trust instead of the system roots. */
+    /** https, nats: PEM file of the CA(s) to trust instead of the system roots (nats: implies TLS). */
     caFile: path.optional(),
+    /** nats: require TLS (with the system roots unless caFile is given). */
+    tls: bool.optional(),
+    /** nats: client certificate and key (PEM) for servers that verify clients (mTLS). */
+    certFile: path.optional(),
+    keyFile: path.optional(),
     /** http: extra request headers. */
     headers: headers.optional(),
     /** file: rotate to a new file before it would exceed this size (default 64MiB). */
@@ -119,7 +124,7 @@ const APPLICABLE: Record<SinkKind, readonly OptionName[]> = {
   http: ["format", "gzip", "timeout", "batchRecords", "batchBytes", "tokenFile", "caFile", "headers"],
   file: ["batchRecords", "batchBytes", "maxFileBytes"],
   stdout: ["batchRecords", "batchBytes"],
-  nats: ["timeout", "batchRecords", "batchBytes", "token", "user", "password", "credsFile"],
+  nats: ["timeout", "batchRecords", "batchBytes", "token", "user", "password", "credsFile", "caFile", "tls", "certFile", "keyFile"],
 };
 
 /** An options error, naming the sink (without credentials) and the option. */

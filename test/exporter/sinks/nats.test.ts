@@ -1,6 +1,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
@@ -10,6 +10,7 @@ import type { Sink } from "../../../src/exporter/sink.js";
 import { eventually } from "../../support/cli.js";
 import { records } from "./helpers.js";
 import { NatsServer, freePort } from "../support/nats-server.js";
+import { generateClientCert, generateTls } from "../../support/kube-apiserver/tls.js";
 
 const never = new AbortController().signal;
 
@@ -178,4 +179,49 @@ test("credentials: user/password from the URL authenticate; wrong ones are trans
   assert.throws(() => createSink("nats://u:p@h:4222/x?token=t"), /give only one of user\/password, token or credsFile/);
   assert.throws(() => createSink("nats://h/x?credsFile=/nonexistent.creds"), /option "credsFile": cannot read \/nonexistent.creds: ENOENT/);
   assert.throws(() => createSink("nats://h/x?gzip=true"), /option "gzip" does not apply to nats:\/\/ sinks/);
+});
+
+test("TLS: caFile trusts the server's CA; mTLS with certFile/keyFile; plain or untrusted connections are transient; bad options are usage errors", async () => {
+  const tlsDir = join(dir, "tls");
+  await mkdir(tlsDir, { recursive: true });
+  const tls = await generateTls(tlsDir);
+  const client = await generateClientCert(tlsDir, "exporter");
+  const serverArgs = ["--tls", "--tlscert", join(tlsDir, "server.crt"), "--tlskey", join(tlsDir, "server.key")];
+  const secure = new NatsServer(await freePort(), join(tlsDir, "js"), serverArgs);
+  await secure.start();
+  try {
+    const nc = await connect({ servers: `127.0.0.1:${secure.port}`, tls: { ca: tls.caPem } });
+    await (await jetstreamManager(nc)).streams.add({ name: "TLS", subjects: ["tls.x"] });
+    await withSink(`nats://127.0.0.1:${secure.port}/tls.x?timeout=2s&caFile=${tls.caFile}`, async (sink) => {
+      assert.deepEqual(await sink.send(records(1, 3), never), { kind: "ok" });
+    });
+    // System roots do not know the test CA; a plain client is turned away by a TLS-only server.
+    for (const url of [`nats://127.0.0.1:${secure.port}/tls.x?timeout=2s&tls=true`, `nats://127.0.0.1:${secure.port}/tls.x?timeout=2s`]) {
+      await withSink(url, async (sink) => assert.equal((await sink.send(records(4, 1), never)).kind, "transient", url));
+    }
+    assert.equal((await (await jetstreamManager(nc)).streams.info("TLS")).state.messages, 3);
+    await nc.close();
+  } finally {
+    await secure.stop();
+  }
+  // mTLS: the server verifies clients against the same CA.
+  const mtls = new NatsServer(await freePort(), join(tlsDir, "js-mtls"), [...serverArgs, "--tlsverify", "--tlscacert", tls.caFile]);
+  await mtls.start();
+  try {
+    const nc = await connect({ servers: `127.0.0.1:${mtls.port}`, tls: { ca: tls.caPem, certFile: client.certFile, keyFile: client.keyFile } });
+    await (await jetstreamManager(nc)).streams.add({ name: "MTLS", subjects: ["mtls.x"] });
+    await withSink(`nats://127.0.0.1:${mtls.port}/mtls.x?timeout=2s&caFile=${tls.caFile}&certFile=${client.certFile}&keyFile=${client.keyFile}`, async (sink) => {
+      assert.deepEqual(await sink.send(records(1, 2), never), { kind: "ok" });
+    });
+    await withSink(`nats://127.0.0.1:${mtls.port}/mtls.x?timeout=2s&caFile=${tls.caFile}`, async (sink) => {
+      assert.equal((await sink.send(records(3, 1), never)).kind, "transient", "no client certificate");
+    });
+    assert.equal((await (await jetstreamManager(nc)).streams.info("MTLS")).state.messages, 2);
+    await nc.close();
+  } finally {
+    await mtls.stop();
+  }
+  assert.throws(() => createSink(`nats://h/x?certFile=${client.certFile}`), /options "certFile" and "keyFile" go together/);
+  assert.throws(() => createSink("nats://h/x?caFile=/nonexistent/ca.pem"), /sink "nats:\/\/h\/x": option "caFile": cannot read \/nonexistent\/ca.pem: ENOENT/);
+  assert.throws(() => createSink(`nats://h/x?tls=false&caFile=${tls.caFile}`), /contradicts/);
 });

@@ -29,3 +29,13 @@ export async function generateTls(dir: string): Promise<TlsMaterial> {
   const [caPem, certPem, keyPem] = await Promise.all([readFile(p("ca.crt"), "utf8"), readFile(p("server.crt"), "utf8"), readFile(p("server.key"), "utf8")]);
   return { caFile: p("ca.crt"), caPem, certPem, keyPem };
 }
+
+/** A client certificate (clientAuth) signed by the CA that generateTls(dir) made in the same dir. */
+export async function generateClientCert(dir: string, cn: string): Promise<{ certFile: string; keyFile: string }> {
+  const p = (f: string) => join(dir, f);
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await run("openssl", ["req", ...ec, "-keyout", p(`${cn}.key`), "-out", p(`${cn}.csr`), "-subj", `/CN=${cn}`]);
+  await writeFile(p(`${cn}.ext`), "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
+  await run("openssl", ["x509", "-req", "-in", p(`${cn}.csr`), "-CA", p("ca.crt"), "-CAkey", p("ca.key"), "-CAcreateserial", "-out", p(`${cn}.crt`), "-days", "2", "-extfile", p(`${cn}.ext`)]);
+  return { certFile: p(`${cn}.crt`), keyFile: p(`${cn}.key`) };
+}
