@@ -52,6 +52,12 @@ export class ExporterMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly ackLatency = new Histogram({
+    name: `${P}ack_latency_seconds`,
+    help: "Time from reading records off a producer's socket to their durable ack (one observation per socket read).",
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
   readonly fsyncDuration = new Histogram({
     name: `${P}fsync_duration_seconds`,
     help: "Time one group commit (write + fdatasync) took.",

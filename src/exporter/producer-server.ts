@@ -101,6 +101,7 @@ class ProducerConnection {
       }
     }
     if (records.length === 0) return;
+    const readAt = performance.now();
     metrics.received.inc(records.length);
     let bytes = 0;
     for (const r of records) bytes += r.length;
@@ -115,7 +116,10 @@ class ProducerConnection {
         this.updateFlow();
         for (let i = r.accepted; i < records.length; i++) this.writeError(`${r.dropReason ?? "queue full"}: record dropped`, lines[i]!);
         void r.durable.then(
-          () => this.durableDone(r.accepted),
+          () => {
+            if (r.accepted > 0) metrics.ackLatency.observe((performance.now() - readAt) / 1000);
+            this.durableDone(r.accepted);
+          },
           (err: unknown) => {
             for (let i = 0; i < r.accepted; i++) this.writeError(`not stored: ${(err as Error).message}`, lines[i]!);
             this.durableDone(0);
