@@ -40,10 +40,21 @@ export class DeadLetterFile {
     const why = JSON.stringify(reason);
     // The record is a validated JSON object: embed its bytes as they are.
     const data = Buffer.concat(records.map((r) => Buffer.concat([Buffer.from(`{"seq":${r.seq},"sink":${sink},"reason":${why},"record":`), r.data, Buffer.from("}\n")])));
-    this.size ??= await stat(this.path).then((s) => s.size, () => 0);
-    if (this.size > 0 && this.size + data.length > this.opts.maxBytes) await this.rotate(dir);
+    this.size ??= await this.sizeOnDisk();
+    if (this.size + data.length > this.opts.maxBytes) {
+      // Look again before rotating: an operator may have moved the file away to collect it.
+      this.size = await this.sizeOnDisk();
+      if (this.size > 0 && this.size + data.length > this.opts.maxBytes) await this.rotate(dir);
+    }
     await appendFileDurable(this.path, data);
     this.size += data.length;
+  }
+
+  private sizeOnDisk(): Promise<number> {
+    return stat(this.path).then(
+      (s) => s.size,
+      () => 0,
+    );
   }
 
   private async rotate(dir: string): Promise<void> {

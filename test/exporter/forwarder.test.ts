@@ -1,7 +1,7 @@
 // The forwarder against a real HTTP collector on loopback, through the real http sink:
 // outages with backoff, permanent refusals to the dead-letter file, fan-out to two sinks.
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -133,6 +133,15 @@ test("the dead-letter file is bounded: rotated to .1 at --dead-letter-max-bytes,
       assert.equal(dropped + kept.length, N, `kept ${kept.length} + counted as dropped ${dropped}`);
       assert.ok(dropped > 0);
       assert.equal((await q.metrics.deadLettered.get()).values[0]?.value, N);
+
+      // An operator collects the files; the next dead letters start a fresh file, nothing is lost.
+      for (const f of files) await rename(join(dir, "dead-letter", f), join(dir, `collected-${f}`));
+      await q.append([rec(N, 200), rec(N + 1, 200)]);
+      await eventually(() => fwd.caughtUp(), { what: "two more dead-lettered" });
+      assert.deepEqual(await readdir(join(dir, "dead-letter")), files.filter((f) => !f.endsWith(".1.ndjson")));
+      assert.deepEqual(await lines(files.find((f) => !f.endsWith(".1.ndjson"))!), [N, N + 1]);
+      const droppedAfter = (await q.metrics.dropped.get()).values.find((v) => v.labels.reason === "dead_letter_rotated")?.value ?? 0;
+      assert.equal(droppedAfter, dropped, "no rotation after the files were moved away");
     } finally {
       await fwd.stop();
       await sink.close();

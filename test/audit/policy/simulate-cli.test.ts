@@ -5,6 +5,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { runCli } from "../../support/cli.js";
 import { SLOW, scratchDir } from "./cli-support.js";
 import { AUDIT_SAMPLES } from "../../support/samples.js";
+import type { SimRow } from "../../../src/audit/policy/simulate.js";
 
 const SAMPLES = AUDIT_SAMPLES;
 const SCENARIO = `${SAMPLES}/real-apiserver-v1.24-scenario.jsonl`;
@@ -29,16 +30,8 @@ rules:
   omitStages: [ResponseStarted]
 `;
 
-interface Row {
-  key: string;
-  recordedEvents: number;
-  recordedBytes: number;
-  events: number;
-  bytes: number;
-  omittedStageEvents: number;
-  underestimatedEvents: number;
-  unrecordedStageEvents: number;
-}
+/** A row of the CLI's JSON output (the same shape as the simulator's rows). */
+type Row = SimRow;
 
 /**
  * Expected result for SIM_POLICY computed with plain predicates over the raw file, not with the
