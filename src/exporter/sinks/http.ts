@@ -1,11 +1,10 @@
 import http from "node:http";
 import https from "node:https";
-import { readFileSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { gzip as gzipCb } from "node:zlib";
 import { promisify } from "node:util";
 import type { Sink, SinkOutcome, SinkRecord } from "../sink.js";
-import { PASSTHROUGH_PREFIX, SinkConfigError, type ParsedSinkUrl } from "./options.js";
+import { PASSTHROUGH_PREFIX, SinkConfigError, readOptionFile, type ParsedSinkUrl } from "./options.js";
 
 const gzip = promisify(gzipCb);
 
@@ -73,14 +72,7 @@ export class HttpSink implements Sink {
     for (const [k, v] of passthrough) this.target.searchParams.append(k.slice(PASSTHROUGH_PREFIX.length), v);
 
     if (url.protocol === "https:") {
-      let ca: Buffer | undefined;
-      if (options.caFile) {
-        try {
-          ca = readFileSync(options.caFile);
-        } catch (err) {
-          throw new SinkConfigError(this.name, `option "caFile": cannot read ${options.caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        }
-      }
+      const ca = options.caFile ? readOptionFile(this.name, "caFile", options.caFile) : undefined;
       this.agent = new https.Agent({ keepAlive: true, maxSockets: 4, ca });
       this.request = https.request;
     } else {

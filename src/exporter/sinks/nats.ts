@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import {
   connect,
   credsAuthenticator,
@@ -11,7 +10,7 @@ import {
 } from "@nats-io/transport-node";
 import { jetstream, JetStreamApiError, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
 import type { Sink, SinkOutcome, SinkRecord } from "../sink.js";
-import { SinkConfigError, type ParsedSinkUrl } from "./options.js";
+import { SinkConfigError, readOptionFile, type ParsedSinkUrl } from "./options.js";
 
 export const NATS_DEFAULTS = { timeoutMs: 10_000, batchRecords: 256, batchBytes: 4 * 1024 * 1024, port: 4222 } as const;
 /** Publishes in flight at once; more buys little and makes a reconnect replay longer. */
@@ -61,28 +60,16 @@ export class NatsSink implements Sink {
     if (methods > 1) throw new SinkConfigError(this.name, "give only one of user/password, token or credsFile");
     if ((user === undefined) !== (password === undefined)) throw new SinkConfigError(this.name, `options "user" and "password" go together`);
     if (options.credsFile) {
-      let creds: Uint8Array;
-      try {
-        creds = readFileSync(options.credsFile);
-      } catch (err) {
-        throw new SinkConfigError(this.name, `option "credsFile": cannot read ${options.credsFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
-      this.authenticator = credsAuthenticator(creds);
+      this.authenticator = credsAuthenticator(readOptionFile(this.name, "credsFile", options.credsFile));
     } else if (token !== undefined) this.authenticator = tokenAuthenticator(token);
     else if (user !== undefined && password !== undefined) this.authenticator = usernamePasswordAuthenticator(user, password);
 
     if ((options.certFile === undefined) !== (options.keyFile === undefined)) throw new SinkConfigError(this.name, `options "certFile" and "keyFile" go together`);
     if (options.tls === false && (options.caFile || options.certFile)) throw new SinkConfigError(this.name, `option "tls=false" contradicts "caFile"/"certFile"`);
     if (options.tls || options.caFile || options.certFile) {
-      // Read now, so that a wrong path is a start-up error naming the option, not a retry loop.
       const pem = (option: "caFile" | "certFile" | "keyFile"): string | undefined => {
         const file = options[option];
-        if (file === undefined) return undefined;
-        try {
-          return readFileSync(file, "utf8");
-        } catch (err) {
-          throw new SinkConfigError(this.name, `option "${option}": cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        }
+        return file === undefined ? undefined : readOptionFile(this.name, option, file).toString("utf8");
       };
       const ca = pem("caFile");
       const cert = pem("certFile");

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseDuration } from "../../core/duration.js";
 import { UsageError } from "../../core/errors.js";
@@ -132,6 +133,18 @@ export class SinkConfigError extends UsageError {
   constructor(sinkName: string, message: string) {
     super(`sink "${sinkName}": ${message}`);
     this.name = "SinkConfigError";
+  }
+}
+
+/**
+ * Reads a file a sink option names (CA, client certificate, credentials) at start-up, so that a
+ * wrong path is a usage error naming the sink and the option, not a retry loop later.
+ */
+export function readOptionFile(sinkName: string, option: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new SinkConfigError(sinkName, `option "${option}": cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
