@@ -6,7 +6,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSink } from "../../../src/exporter/sinks/index.js";
-import type { SinkOutcome } from "../../../src/exporter/sink.js";
+import type { Sink, SinkOutcome } from "../../../src/exporter/sink.js";
 import { RecordingServer, ndjsonLines, records } from "./helpers.js";
 
 const never = new AbortController().signal;
@@ -27,6 +27,21 @@ async function withServer(fn: (s: RecordingServer) => Promise<void>, tls?: { key
     await s.close();
   }
 }
+
+/** A recording server and an http sink pointed at it (closed afterwards). */
+function withSink(url: (s: RecordingServer) => string, fn: (s: RecordingServer, sink: Sink) => Promise<void>): Promise<void> {
+  return withServer(async (s) => {
+    const sink = createSink(url(s));
+    try {
+      await fn(s, sink);
+    } finally {
+      await sink.close();
+    }
+  });
+}
+
+/** The record numbers (`n`) of one recorded NDJSON request. */
+const numbers = (r: { body: Buffer }): number[] => (ndjsonLines(r.body) as Array<{ n: number }>).map((l) => l.n);
 
 test("posts NDJSON with the records byte for byte, sequence headers and custom headers", async () => {
   await withServer(async (s) => {
@@ -83,19 +98,14 @@ test("gaps in the sequence show in X-Watch-Auditor-Seq-Ranges; URL userinfo beco
 });
 
 test("format=array with gzip sends a gzipped JSON array the server can decode", async () => {
-  await withServer(async (s) => {
-    const sink = createSink(`${s.url}/bulk?format=array&gzip=true`);
-    try {
-      const batch = records(1, 20, "x".repeat(100));
-      assert.deepEqual(await sink.send(batch, never), { kind: "ok" });
-      const r = s.requests[0]!;
-      assert.equal(r.headers["content-encoding"], "gzip");
-      assert.equal(r.headers["content-type"], "application/json");
-      assert.ok(Number(r.headers["content-length"]) < r.body.length, "gzip made the body smaller");
-      assert.deepEqual(JSON.parse(r.body.toString()), batch.map((b) => JSON.parse(b.data.toString())));
-    } finally {
-      await sink.close();
-    }
+  await withSink((s) => `${s.url}/bulk?format=array&gzip=true`, async (s, sink) => {
+    const batch = records(1, 20, "x".repeat(100));
+    assert.deepEqual(await sink.send(batch, never), { kind: "ok" });
+    const r = s.requests[0]!;
+    assert.equal(r.headers["content-encoding"], "gzip");
+    assert.equal(r.headers["content-type"], "application/json");
+    assert.ok(Number(r.headers["content-length"]) < r.body.length, "gzip made the body smaller");
+    assert.deepEqual(JSON.parse(r.body.toString()), batch.map((b) => JSON.parse(b.data.toString())));
   });
 });
 
@@ -129,111 +139,90 @@ test("bearer token is read from a file and re-read after it changes; a missing f
 });
 
 test("status codes map to outcomes: 5xx/408/429 transient with Retry-After, other 4xx permanent with a 512-byte reason", async () => {
-  await withServer(async (s) => {
-    const sink = createSink(`${s.url}/x`);
-    try {
-      const cases: Array<[number, Record<string, string>, string, (o: SinkOutcome) => void]> = [
-        [500, {}, "db down", (o) => assert.deepEqual(o, { kind: "transient", reason: "HTTP 500 Internal Server Error: db down" })],
-        [503, { "Retry-After": new Date(Date.now() + 30_000).toUTCString() }, "", (o) => {
-          assert.equal(o.kind, "transient");
-          const ms = (o as { retryAfterMs: number }).retryAfterMs;
-          assert.ok(ms > 25_000 && ms <= 30_000, `retryAfterMs from an HTTP date: ${ms}`);
-        }],
-        [429, { "Retry-After": "7" }, "slow down", (o) => assert.deepEqual(o, { kind: "transient", reason: "HTTP 429 Too Many Requests: slow down", retryAfterMs: 7000 })],
-        [408, {}, "", (o) => assert.deepEqual(o, { kind: "transient", reason: "HTTP 408 Request Timeout" })],
-        [400, {}, "bad\nrecord " + "y".repeat(2000), (o) => {
-          assert.equal(o.kind, "permanent");
-          const reason = (o as { reason: string }).reason;
-          assert.ok(reason.startsWith("HTTP 400 Bad Request: bad record yyy"), reason);
-          assert.ok(reason.length < 600 && reason.endsWith("…"), `reason cut to 512 bytes: ${reason.length}`);
-          // Refused whatever the batch: bisection ends at the first record alone.
-          assert.equal((o as { accepted?: number }).accepted, 0);
-          assert.equal((o as { rejected?: number }).rejected, 1);
-        }],
-        [403, {}, "forbidden", (o) => assert.deepEqual(o, { kind: "permanent", reason: "HTTP 403 Forbidden: forbidden" })],
-        [302, { Location: "/elsewhere" }, "", (o) => assert.match((o as { reason: string }).reason, /^HTTP 302 .*redirects are not followed/)],
-      ];
-      for (const [status, headers, body, check] of cases) {
-        s.respond = (_r, res) => res.writeHead(status, headers).end(body);
-        check(await sink.send(records(1, 2), never));
-      }
-    } finally {
-      await sink.close();
+  await withSink((s) => `${s.url}/x`, async (s, sink) => {
+    const cases: Array<[number, Record<string, string>, string, (o: SinkOutcome) => void]> = [
+      [500, {}, "db down", (o) => assert.deepEqual(o, { kind: "transient", reason: "HTTP 500 Internal Server Error: db down" })],
+      [503, { "Retry-After": new Date(Date.now() + 30_000).toUTCString() }, "", (o) => {
+        assert.equal(o.kind, "transient");
+        const ms = (o as { retryAfterMs: number }).retryAfterMs;
+        assert.ok(ms > 25_000 && ms <= 30_000, `retryAfterMs from an HTTP date: ${ms}`);
+      }],
+      [429, { "Retry-After": "7" }, "slow down", (o) => assert.deepEqual(o, { kind: "transient", reason: "HTTP 429 Too Many Requests: slow down", retryAfterMs: 7000 })],
+      [408, {}, "", (o) => assert.deepEqual(o, { kind: "transient", reason: "HTTP 408 Request Timeout" })],
+      [400, {}, "bad\nrecord " + "y".repeat(2000), (o) => {
+        assert.equal(o.kind, "permanent");
+        const reason = (o as { reason: string }).reason;
+        assert.ok(reason.startsWith("HTTP 400 Bad Request: bad record yyy"), reason);
+        assert.ok(reason.length < 600 && reason.endsWith("…"), `reason cut to 512 bytes: ${reason.length}`);
+        // Refused whatever the batch: bisection ends at the first record alone.
+        assert.equal((o as { accepted?: number }).accepted, 0);
+        assert.equal((o as { rejected?: number }).rejected, 1);
+      }],
+      [403, {}, "forbidden", (o) => assert.deepEqual(o, { kind: "permanent", reason: "HTTP 403 Forbidden: forbidden" })],
+      [302, { Location: "/elsewhere" }, "", (o) => assert.match((o as { reason: string }).reason, /^HTTP 302 .*redirects are not followed/)],
+    ];
+    for (const [status, headers, body, check] of cases) {
+      s.respond = (_r, res) => res.writeHead(status, headers).end(body);
+      check(await sink.send(records(1, 2), never));
     }
   });
 });
 
 test("413 splits the batch and remembers the smaller size; a single record that is too large is permanent", async () => {
-  await withServer(async (s) => {
-    const sink = createSink(`${s.url}/x`);
-    try {
-      // The endpoint takes at most 3 records per request and refuses record 9 whatever the batch.
-      s.respond = (r, res) => {
-        const lines = ndjsonLines(r.body) as Array<{ n: number }>;
-        if (lines.length > 3 || lines.some((l) => l.n === 9)) res.writeHead(413).end();
-        else res.writeHead(200).end();
-      };
-      const out = await sink.send(records(1, 10), never);
-      assert.deepEqual(out, { kind: "permanent", reason: "HTTP 413 Payload Too Large for a single record", accepted: 8, rejected: 1 });
-      // Accepted requests are the ones with ≤3 records and no 9; they arrive in order.
-      const accepted = s.requests.filter((r) => {
-        const l = ndjsonLines(r.body) as Array<{ n: number }>;
-        return l.length <= 3 && !l.some((x) => x.n === 9);
-      });
-      assert.deepEqual(accepted.flatMap((r) => (ndjsonLines(r.body) as Array<{ n: number }>).map((l) => l.n)), [1, 2, 3, 4, 5, 6, 7, 8]);
-      assert.ok(s.requests.length > accepted.length, "some requests were refused with 413 and split");
+  await withSink((s) => `${s.url}/x`, async (s, sink) => {
+    // The endpoint takes at most 3 records per request and refuses record 9 whatever the batch.
+    s.respond = (r, res) => {
+      const ns = numbers(r);
+      if (ns.length > 3 || ns.includes(9)) res.writeHead(413).end();
+      else res.writeHead(200).end();
+    };
+    const out = await sink.send(records(1, 10), never);
+    assert.deepEqual(out, { kind: "permanent", reason: "HTTP 413 Payload Too Large for a single record", accepted: 8, rejected: 1 });
+    // Accepted requests are the ones with ≤3 records and no 9; they arrive in order.
+    const accepted = s.requests.filter((r) => numbers(r).length <= 3 && !numbers(r).includes(9));
+    assert.deepEqual(accepted.flatMap(numbers), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.ok(s.requests.length > accepted.length, "some requests were refused with 413 and split");
 
-      // Later batches start at the learned size: no 413 round trip first.
-      const before = s.requests.length;
-      assert.deepEqual(await sink.send(records(20, 4), never), { kind: "ok" });
-      const sizes = s.requests.slice(before).map((r) => ndjsonLines(r.body).length);
-      assert.ok(sizes.every((n) => n <= 3), `sizes ${sizes}`);
-      assert.equal(sizes.reduce((a, b) => a + b, 0), 4);
-    } finally {
-      await sink.close();
-    }
+    // Later batches start at the learned size: no 413 round trip first.
+    const before = s.requests.length;
+    assert.deepEqual(await sink.send(records(20, 4), never), { kind: "ok" });
+    const sizes = s.requests.slice(before).map((r) => ndjsonLines(r.body).length);
+    assert.ok(sizes.every((n) => n <= 3), `sizes ${sizes}`);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 4);
   });
 });
 
 test("400/422 on a batch: the sink bisects to the one refused record and delivers the others around it", async () => {
-  await withServer(async (s) => {
-    const sink = createSink(`${s.url}/x`);
-    try {
-      // The receiver refuses any request holding record 23 (400) or record 40 (422).
-      s.respond = (r, res) => {
-        const lines = ndjsonLines(r.body) as Array<{ n: number }>;
-        if (lines.some((l) => l.n === 23)) res.writeHead(400).end("record 23 is bad");
-        else if (lines.some((l) => l.n === 40)) res.writeHead(422).end("record 40 is bad");
-        else res.writeHead(200).end();
-      };
-      const delivered = (from: number): number[] =>
-        s.requests.slice(from).flatMap((r) => {
-          const l = ndjsonLines(r.body) as Array<{ n: number }>;
-          return l.some((x) => x.n === 23 || x.n === 40) ? [] : l.map((x) => x.n);
-        });
-      // Batch 1..50: records 1..22 go through, 23 is pinpointed.
-      const out = await sink.send(records(1, 50), never);
-      assert.deepEqual(out, { kind: "permanent", reason: "HTTP 400 Bad Request: record 23 is bad", accepted: 22, rejected: 1 });
-      assert.deepEqual(delivered(0), Array.from({ length: 22 }, (_, i) => i + 1));
-      // One request for the batch, then halving: at most log2(50) + 1 more.
-      assert.ok(s.requests.length <= 1 + Math.ceil(Math.log2(50)) + 1, `requests ${s.requests.length}`);
-      // The forwarder re-sends the rest (24..50): 40 is pinpointed the same way (422).
-      const before = s.requests.length;
-      const rest = await sink.send(records(24, 27), never);
-      assert.deepEqual(rest, { kind: "permanent", reason: "HTTP 422 Unprocessable Entity: record 40 is bad", accepted: 16, rejected: 1 });
-      const after = await sink.send(records(41, 10), never);
-      assert.deepEqual(after, { kind: "ok" });
-      assert.deepEqual(delivered(before), [...Array.from({ length: 16 }, (_, i) => i + 24), ...Array.from({ length: 10 }, (_, i) => i + 41)]);
-      // A receiver that refuses only the combination: every record alone is fine, none is refused.
-      let first = true;
-      s.respond = (_r, res) => {
-        res.writeHead(first ? 400 : 200).end();
-        first = false;
-      };
-      assert.deepEqual(await sink.send(records(60, 5), never), { kind: "ok" });
-    } finally {
-      await sink.close();
-    }
+  await withSink((s) => `${s.url}/x`, async (s, sink) => {
+    // The receiver refuses any request holding record 23 (400) or record 40 (422).
+    s.respond = (r, res) => {
+      const ns = numbers(r);
+      if (ns.includes(23)) res.writeHead(400).end("record 23 is bad");
+      else if (ns.includes(40)) res.writeHead(422).end("record 40 is bad");
+      else res.writeHead(200).end();
+    };
+    const delivered = (from: number): number[] =>
+      s.requests.slice(from).flatMap((r) => (numbers(r).some((n) => n === 23 || n === 40) ? [] : numbers(r)));
+    // Batch 1..50: records 1..22 go through, 23 is pinpointed.
+    const out = await sink.send(records(1, 50), never);
+    assert.deepEqual(out, { kind: "permanent", reason: "HTTP 400 Bad Request: record 23 is bad", accepted: 22, rejected: 1 });
+    assert.deepEqual(delivered(0), Array.from({ length: 22 }, (_, i) => i + 1));
+    // One request for the batch, then halving: at most log2(50) + 1 more.
+    assert.ok(s.requests.length <= 1 + Math.ceil(Math.log2(50)) + 1, `requests ${s.requests.length}`);
+    // The forwarder re-sends the rest (24..50): 40 is pinpointed the same way (422).
+    const before = s.requests.length;
+    const rest = await sink.send(records(24, 27), never);
+    assert.deepEqual(rest, { kind: "permanent", reason: "HTTP 422 Unprocessable Entity: record 40 is bad", accepted: 16, rejected: 1 });
+    const after = await sink.send(records(41, 10), never);
+    assert.deepEqual(after, { kind: "ok" });
+    assert.deepEqual(delivered(before), [...Array.from({ length: 16 }, (_, i) => i + 24), ...Array.from({ length: 10 }, (_, i) => i + 41)]);
+    // A receiver that refuses only the combination: every record alone is fine, none is refused.
+    let first = true;
+    s.respond = (_r, res) => {
+      res.writeHead(first ? 400 : 200).end();
+      first = false;
+    };
+    assert.deepEqual(await sink.send(records(60, 5), never), { kind: "ok" });
   });
 });
 
