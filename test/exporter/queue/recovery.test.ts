@@ -59,6 +59,8 @@ async function corruptCount(q: DurableQueue): Promise<number> {
 }
 
 const FRAME = FRAME_HEADER_BYTES + rec(1).length;
+/** Records per segment in the tests that use 4 KiB segments. */
+const PER_SEG = Math.floor((4096 - SEGMENT_HEADER_BYTES) / FRAME);
 
 test("a torn tail (a write cut mid-record) is truncated; nothing acked is lost, seqs go on", () =>
   withDir(async (dir) => {
@@ -111,7 +113,6 @@ test("corruption inside a sealed segment is found by the reader, quarantined, co
     await fill(dir, 200, { segmentBytes: 4096 });
     const segs = await segments(dir);
     assert.ok(segs.length >= 3, `expected several segments, got ${segs.length}`);
-    const perSeg = Math.floor((4096 - SEGMENT_HEADER_BYTES) / FRAME);
     const fh = await open(segs[0]!, "r+");
     const at = SEGMENT_HEADER_BYTES + 10 * FRAME + 2; // inside the length/crc of record 11
     await fh.write(Buffer.from([0xaa, 0xbb]), 0, 2, at);
@@ -121,9 +122,9 @@ test("corruption inside a sealed segment is found by the reader, quarantined, co
       const got = await drain(q);
       const is = got.map((g) => g.i);
       assert.deepEqual(is.slice(0, 10), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-      assert.equal(is[10], perSeg + 1, "reading resumes at the next segment");
-      assert.equal(is.length, 200 - (perSeg - 10));
-      assert.equal(await corruptCount(q), perSeg - 10);
+      assert.equal(is[10], PER_SEG + 1, "reading resumes at the next segment");
+      assert.equal(is.length, 200 - (PER_SEG - 10));
+      assert.equal(await corruptCount(q), PER_SEG - 10);
       // A second sink reading the same damage does not count it again.
       const r2 = new QueueReader(q, "t");
       const ac = new AbortController();
@@ -131,7 +132,7 @@ test("corruption inside a sealed segment is found by the reader, quarantined, co
       while (n < is.length) n += (await r2.read(1000, 1 << 30, ac.signal)).length;
       await r2.close();
       assert.equal(n, is.length);
-      assert.equal(await corruptCount(q), perSeg - 10);
+      assert.equal(await corruptCount(q), PER_SEG - 10);
       assert.equal((await readdir(join(dir, "quarantine"))).length, 1);
     } finally {
       await q.close();
@@ -142,14 +143,13 @@ test("a removed segment file: its records are counted lost and the rest is deliv
   withDir(async (dir) => {
     await fill(dir, 200, { segmentBytes: 4096 });
     const segs = await segments(dir);
-    const perSeg = Math.floor((4096 - SEGMENT_HEADER_BYTES) / FRAME);
     await unlink(segs[1]!);
     const q = await DurableQueue.open(opts(dir, { segmentBytes: 4096 }));
     try {
       const got = await drain(q);
-      assert.equal(got.length, 200 - perSeg);
-      assert.equal(got[perSeg]!.i, 2 * perSeg + 1);
-      assert.equal(await corruptCount(q), perSeg);
+      assert.equal(got.length, 200 - PER_SEG);
+      assert.equal(got[PER_SEG]!.i, 2 * PER_SEG + 1);
+      assert.equal(await corruptCount(q), PER_SEG);
     } finally {
       await q.close();
     }
@@ -162,11 +162,10 @@ test("a segment removed while running is skipped as well (reader on disk)", () =
     try {
       await q.append(Array.from({ length: 200 }, (_, i) => rec(i + 1)));
       const segs = await segments(dir);
-      const perSeg = Math.floor((4096 - SEGMENT_HEADER_BYTES) / FRAME);
       await unlink(segs[2]!);
       const got = await drain(q);
-      assert.equal(got.length, 200 - perSeg);
-      assert.equal(await corruptCount(q), perSeg);
+      assert.equal(got.length, 200 - PER_SEG);
+      assert.equal(await corruptCount(q), PER_SEG);
     } finally {
       await q.close();
     }
@@ -197,9 +196,8 @@ test("a segment with a bad header is quarantined whole at start-up", () =>
     try {
       assert.deepEqual(await readdir(join(dir, "quarantine")).then((l) => l.length), 1);
       const got = await drain(q);
-      const perSeg = Math.floor((4096 - SEGMENT_HEADER_BYTES) / FRAME);
-      assert.equal(got.length, 200 - perSeg);
-      assert.equal(await corruptCount(q), perSeg);
+      assert.equal(got.length, 200 - PER_SEG);
+      assert.equal(await corruptCount(q), PER_SEG);
     } finally {
       await q.close();
     }
