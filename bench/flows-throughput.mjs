@@ -26,16 +26,28 @@ function arg(name, dflt) {
   return i > 0 ? process.argv[i + 1] : dflt;
 }
 
-const PROCESS = JSON.stringify({ exec_id: "Z2tlLW1pY2hpLTIyMDM4LWRlZmF1bHQtcG9vbC00MzczMGZhYi1sOHpyOjEzNjY1ODIyNjI0ODU2OjY4Nzkw", pid: 68790, uid: 1000, cwd: "/", binary: "/usr/local/bin/app", arguments: "--port 8080", flags: "execve rootcwd clone", start_time: "2026-01-01T03:16:18.273546829Z", auid: 4294967295 }).slice(0, -1);
+// Tetragon's exec_id is base64("node:ktime:pid"): unique per process. Each pod runs its own process.
+const execId = (n) => Buffer.from(`node-a:${13665822624856 + n}:${68790 + (n % 4000000)}`).toString("base64");
+const PROCESS = JSON.stringify({ exec_id: "EXEC_ID", pid: 68790, uid: 1000, cwd: "/", binary: "/usr/local/bin/app", arguments: "--port 8080", flags: "execve rootcwd clone", start_time: "2026-01-01T03:16:18.273546829Z", auid: 4294967295 }).slice(0, -1);
 const PARENT = JSON.stringify({ exec_id: "Z2tlLW1pY2hpLTIyMDM4LWRlZmF1bHQtcG9vbC00MzczMGZhYi1sOHpyOjEzNjYwNDgwNjUxNTk1OjY4NTk4", pid: 68598, uid: 0, cwd: "/run/containerd/io.containerd.runtime.v2.task/k8s.io/c97e298d5d4485f4710d3837b7d689aba6078e0c008af713053ac361cd8b0018", binary: "/usr/bin/containerd-shim-runc-v2", flags: "execve clone", start_time: "2026-01-01T03:16:12.931574263Z", auid: 4294967295 });
 const FNS = ["tcp_sendmsg", "tcp_sendmsg", "tcp_recvmsg", "tcp_recvmsg", "tcp_connect"];
 
 /** A modern Tetragon kprobe line (~1.3 KB, process + parent as Tetragon exports them). */
-function line(i, flow, ns, podName, workload, saddr, daddr, sport) {
+const processes = new Map();
+function processJson(n) {
+  let p = processes.get(n);
+  if (p === undefined) {
+    p = PROCESS.replace("EXEC_ID", execId(n));
+    if (n < 10_000_000) processes.set(n, p); // "cold" processes are used once
+  }
+  return p;
+}
+
+function line(i, flow, ns, podName, workload, saddr, daddr, sport, proc) {
   const fn = FNS[i % FNS.length];
   const size = fn === "tcp_connect" ? "" : `,{"int_arg":${(i * 7) % 1460 + 1}}`;
   return (
-    `{"process_kprobe":{"process":${PROCESS},"pod":{"namespace":"${ns}","name":"${podName}","container":{"id":"containerd://19a02291e106ce6227b684197be232ea57c4e1a5ab2604a12608c325d701c7f4","name":"app","image":{"id":"docker.io/library/app@sha256:8e86f744bfea165fd4ce68caa05abc96500f40130b857773186401926af7e9e6","name":"docker.io/library/app:1.2.3"},"start_time":"2026-01-01T03:16:18Z","pid":1},"pod_labels":{"app":"${workload}"},"workload":"${workload}","workload_kind":"Deployment"},"docker":"19a02291e106ce6227b684197be232e","parent_exec_id":"x","refcnt":1,"tid":68790},` +
+    `{"process_kprobe":{"process":${processJson(proc)},"pod":{"namespace":"${ns}","name":"${podName}","container":{"id":"containerd://19a02291e106ce6227b684197be232ea57c4e1a5ab2604a12608c325d701c7f4","name":"app","image":{"id":"docker.io/library/app@sha256:8e86f744bfea165fd4ce68caa05abc96500f40130b857773186401926af7e9e6","name":"docker.io/library/app:1.2.3"},"start_time":"2026-01-01T03:16:18Z","pid":1},"pod_labels":{"app":"${workload}"},"workload":"${workload}","workload_kind":"Deployment"},"docker":"19a02291e106ce6227b684197be232e","parent_exec_id":"x","refcnt":1,"tid":68790},` +
     `"parent":${PARENT},"function_name":"${fn}","args":[{"sock_arg":{"family":"AF_INET","type":"SOCK_STREAM","protocol":"IPPROTO_TCP","saddr":"${saddr}","daddr":"${daddr}","sport":${sport},"dport":8080}}${size}],"action":"KPROBE_ACTION_POST","policy_name":"connect"},"node_name":"node-a","time":"2026-01-01T00:00:00.${String(flow % 1e9).padStart(9, "0")}Z"}\n`
   );
 }
@@ -51,7 +63,7 @@ async function child(scenario, events, flows) {
 
   let resolver;
   let gen;
-  if (scenario === "throughput") {
+  if (scenario === "throughput" || scenario === "cold") {
     const ix = new MetadataIndex();
     const PODS = 10_000;
     const BACKENDS = 1000;
@@ -69,13 +81,13 @@ async function child(scenario, events, flows) {
       const f = i % flows;
       const p = f % PODS;
       const d = p % 1000;
-      return line(i, f, `ns${d % 50}`, `pod${p}`, `dep${d}`, ip("10.1", p), ip("10.2", f % BACKENDS), 30000 + (f % 30000));
+      return line(i, f, `ns${d % 50}`, `pod${p}`, `dep${d}`, ip("10.1", p), ip("10.2", f % BACKENDS), 30000 + (f % 30000), scenario === "cold" ? 10_000_000 + i : p);
     };
   } else {
     // Distinct source workloads, no cluster: every flow is its own series until --max-series.
     gen = (i) => {
       const f = i % flows;
-      return line(i, f, `ns${f % 100}`, `w${f}-5c7d8b9f6-x2z4w`, `w${f}`, ip("10.1", f), "93.184.216.34", 40000);
+      return line(i, f, `ns${f % 100}`, `w${f}-5c7d8b9f6-x2z4w`, `w${f}`, ip("10.1", f), "93.184.216.34", 40000, f);
     };
   }
   const proc = new FlowProcessor({ registry: new Registry(), enricher: new Enricher(resolver), maxSeries: 10_000, podLabels: false, flowsOut: false });

@@ -53,6 +53,10 @@ const MEMO_MAX = 50_000;
 export class Enricher {
   private memo = new Map<string, Peer>();
   private memoVersion = -1;
+  // Pods from the Tetragon parser's head cache are the same object for every event of a process.
+  private podMemo = new Map<EventPod, Peer>();
+  /** Changes whenever memoised peers are dropped: Peer objects are stable within a generation. */
+  generation = 0;
 
   constructor(
     private readonly resolver: IpResolver | undefined,
@@ -63,7 +67,9 @@ export class Enricher {
     const v = this.resolver?.ready ? this.resolver.version : -1;
     if (v !== this.memoVersion || this.memo.size > MEMO_MAX) {
       this.memo = new Map();
+      this.podMemo = new Map();
       this.memoVersion = v;
+      this.generation++;
     }
     return this.memo;
   }
@@ -75,18 +81,28 @@ export class Enricher {
   /** The traced process's side: its pod (from the event) or, for host processes, its address. */
   local(ip: string, pod: EventPod | undefined, node: string | undefined): Peer {
     const memo = this.fresh();
-    const key = pod ? `p\u0000${pod.namespace}\u0000${pod.name}` : `i\u0000${ip}`;
-    let peer = memo.get(key);
-    if (peer) return peer;
-    const r = this.cached();
-    if (pod) {
-      const m = r?.lookupPod(pod.namespace, pod.name);
-      peer = m ? fromMetadata(m) : fromEventPod(pod);
-    } else {
-      const m = r?.lookup(ip);
-      peer = m ? fromMetadata(m) : { namespace: "", workload: node ?? "host", kind: "Host", services: [], ignored: false };
+    if (pod === undefined) {
+      const key = `i\u0000${ip}`;
+      let peer = memo.get(key);
+      if (peer === undefined) {
+        const m = this.cached()?.lookup(ip);
+        peer = m ? fromMetadata(m) : { namespace: "", workload: node ?? "host", kind: "Host", services: [], ignored: false };
+        memo.set(key, peer);
+      }
+      return peer;
     }
-    memo.set(key, peer);
+    let peer = this.podMemo.get(pod);
+    if (peer !== undefined) return peer;
+    const key = `p\u0000${pod.namespace}\u0000${pod.name}`;
+    peer = memo.get(key);
+    if (peer === undefined) {
+      const m = this.cached()?.lookupPod(pod.namespace, pod.name);
+      peer = m ? fromMetadata(m) : fromEventPod(pod);
+      memo.set(key, peer);
+    }
+    // Pods parsed afresh are new objects every time: bound the map without dropping the peers.
+    if (this.podMemo.size >= MEMO_MAX) this.podMemo = new Map();
+    this.podMemo.set(pod, peer);
     return peer;
   }
 

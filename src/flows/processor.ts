@@ -1,6 +1,6 @@
 import type { Registry } from "prom-client";
 import { InvalidEventError, type FlowEvent, type HttpEvent, type IoEvent, type SkippedEvent, type TcpEvent } from "./events.js";
-import { parseTetragonEvent } from "./tetragon.js";
+import { TetragonLineParser } from "./tetragon.js";
 import { parseHubbleFlow } from "./hubble.js";
 import type { Enricher, Peer } from "./enrich.js";
 import { HistogramTable, KeyedCounter, registerHistogram, registerTableCounter, SeriesTable, type Row, type RowSource } from "./series.js";
@@ -51,6 +51,14 @@ const SEP = "\u0000";
 // Connections we saw this side open (tcp_connect): their later sends/receives are the client's.
 const CLIENT_SOCKETS_MAX = 200_000;
 
+// Bounds the identity cache of tcp rows; peers are memoised per generation, so this only
+// matters with more peer pairs than series.
+const ROW_CACHE_MAX = 100_000;
+
+function socketKey(ev: TcpEvent): string {
+  return `${ev.localIp}:${ev.localPort}>${ev.remoteIp}:${ev.remotePort}`;
+}
+
 function statusClass(code: number): string {
   return code >= 100 && code < 600 ? `${Math.floor(code / 100)}xx` : "unknown";
 }
@@ -72,6 +80,10 @@ export class FlowProcessor {
   private readonly ignored: KeyedCounter;
   private readonly overflow: KeyedCounter;
   private readonly clientSockets = new Map<string, true>();
+  private rowCache = new Map<Peer, Map<Peer, Map<string, Row>>>();
+  private rowCacheSize = 0;
+  private rowCacheGeneration = -1;
+  readonly tetragon = new TetragonLineParser();
   private readonly enricher: Enricher;
   private readonly podLabels: boolean;
   private readonly node: string | undefined;
@@ -116,15 +128,19 @@ export class FlowProcessor {
 
   /** Parses and processes one line. Returns the error for the caller to log (with the line number), or undefined. */
   handleLine(source: FlowSource, line: string): InvalidEventError | undefined {
-    let obj: unknown;
-    try {
-      obj = JSON.parse(line);
-    } catch (err) {
-      return this.reject(source, new InvalidEventError("json", `invalid JSON: ${(err as Error).message}`));
-    }
     let ev: FlowEvent | SkippedEvent;
     try {
-      ev = source === "tetragon" ? parseTetragonEvent(obj) : parseHubbleFlow(obj);
+      if (source === "tetragon") {
+        ev = this.tetragon.parse(line);
+      } else {
+        let obj: unknown;
+        try {
+          obj = JSON.parse(line);
+        } catch (err) {
+          throw new InvalidEventError("json", `invalid JSON: ${(err as Error).message}`);
+        }
+        ev = parseHubbleFlow(obj);
+      }
     } catch (err) {
       if (err instanceof InvalidEventError) return this.reject(source, err);
       throw err;
@@ -161,16 +177,17 @@ export class FlowProcessor {
       this.ignored.inc(["tetragon", "annotation"]);
       return;
     }
-    const sock = `${ev.localIp}:${ev.localPort}>${ev.remoteIp}:${ev.remotePort}`;
     let localIsClient: boolean;
     if (ev.type === "connect") {
       localIsClient = true;
       if (this.clientSockets.size >= CLIENT_SOCKETS_MAX) this.clientSockets.delete(this.clientSockets.keys().next().value!);
-      this.clientSockets.set(sock, true);
+      this.clientSockets.set(socketKey(ev), true);
+    } else if (ev.type === "close") {
+      const sock = socketKey(ev);
+      localIsClient = this.clientSockets.delete(sock) || ev.localPort > ev.remotePort;
     } else {
       // Without a tcp_connect for this socket, the side on the ephemeral (higher) port is the client.
-      localIsClient = this.clientSockets.has(sock) || ev.localPort > ev.remotePort;
-      if (ev.type === "close") this.clientSockets.delete(sock);
+      localIsClient = ev.localPort > ev.remotePort || (this.clientSockets.size > 0 && this.clientSockets.has(socketKey(ev)));
     }
     const src = localIsClient ? local : remote;
     const dst = localIsClient ? remote : local;
@@ -181,14 +198,10 @@ export class FlowProcessor {
     const sent = (ev.type === "send") === localIsClient && (ev.type === "send" || ev.type === "recv") ? ev.bytes : 0;
     const received = (ev.type === "recv") === localIsClient && (ev.type === "send" || ev.type === "recv") ? ev.bytes : 0;
 
-    const srcPod = src.pod ?? "";
-    const dstPod = dst.pod ?? "";
-    const key = this.podLabels
-      ? src.namespace + SEP + src.workload + SEP + dst.namespace + SEP + dst.workload + SEP + service + SEP + srcPod + SEP + dstPod
-      : src.namespace + SEP + src.workload + SEP + dst.namespace + SEP + dst.workload + SEP + service;
-    const row = this.tcp.row(key, () => (this.podLabels ? [src.namespace, src.workload, dst.namespace, dst.workload, service, srcPod, dstPod] : [src.namespace, src.workload, dst.namespace, dst.workload, service]));
+    const row = this.tcpRow(src, dst, service);
     this.add(row, this.tcp, conn, sent, received);
     if (!this.flowsOut) return;
+    const key = this.tcpKey(src, dst, service);
 
     const fkey = key + SEP + src.kind + SEP + dst.kind + SEP + (src.release ?? "") + SEP + (dst.release ?? "") + SEP + dstPort;
     const frow = this.flows.row(fkey, () => []);
@@ -198,6 +211,37 @@ export class FlowProcessor {
     frow.values[0]! += conn;
     frow.values[1]! += sent;
     frow.values[2]! += received;
+  }
+
+  private tcpKey(src: Peer, dst: Peer, service: string): string {
+    const key = src.namespace + SEP + src.workload + SEP + dst.namespace + SEP + dst.workload + SEP + service;
+    return this.podLabels ? key + SEP + (src.pod ?? "") + SEP + (dst.pod ?? "") : key;
+  }
+
+  /**
+   * The tcp table's row for a peer pair. Peers are the enricher's memoised objects, so the row is
+   * found by identity first, which spares building and hashing the label key on every event;
+   * the identity cache is dropped whenever the enricher starts a new memo generation.
+   */
+  private tcpRow(src: Peer, dst: Peer, service: string): Row {
+    if (this.rowCacheGeneration !== this.enricher.generation || this.rowCacheSize > ROW_CACHE_MAX) {
+      this.rowCache = new Map();
+      this.rowCacheSize = 0;
+      this.rowCacheGeneration = this.enricher.generation;
+    }
+    let bySrc = this.rowCache.get(src);
+    if (bySrc === undefined) this.rowCache.set(src, (bySrc = new Map()));
+    let byDst = bySrc.get(dst);
+    if (byDst === undefined) bySrc.set(dst, (byDst = new Map()));
+    let row = byDst.get(service);
+    if (row === undefined) {
+      const srcPod = src.pod ?? "";
+      const dstPod = dst.pod ?? "";
+      row = this.tcp.row(this.tcpKey(src, dst, service), () => (this.podLabels ? [src.namespace, src.workload, dst.namespace, dst.workload, service, srcPod, dstPod] : [src.namespace, src.workload, dst.namespace, dst.workload, service]));
+      byDst.set(service, row);
+      this.rowCacheSize++;
+    }
+    return row;
   }
 
   private add(row: Row, table: SeriesTable, conn: number, sent: number, received: number): void {
