@@ -157,10 +157,10 @@ export class FlowProcessor {
 
   handleEvent(source: FlowSource, ev: FlowEvent | SkippedEvent): void {
     if (ev.kind === "not-tracked") {
-      this.events.inc([source, ev.type]);
+      this.events.inc2(source, ev.type);
       return;
     }
-    this.events.inc([source, ev.kind === "tcp" ? ev.fn : ev.kind === "io" ? ev.direction : "http_response"]);
+    this.events.inc2(source, ev.kind === "tcp" ? ev.fn : ev.kind === "io" ? ev.direction : "http_response");
     if (this.node !== undefined && ev.node !== undefined && ev.node !== this.node) {
       this.ignored.inc([source, "other_node"]);
       return;

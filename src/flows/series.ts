@@ -147,6 +147,22 @@ export class KeyedCounter {
     this.table.row(labels.join("\u0000"), () => labels).values[0]! += v;
   }
 
+  // The per-event path (one counter increment per line): two Map lookups by the label strings
+  // instead of an array, a join and a closure.
+  private readonly byPair = new Map<string, Map<string, Row>>();
+
+  /** inc([a, b], v) for a two-label counter. */
+  inc2(a: string, b: string, v = 1): void {
+    let inner = this.byPair.get(a);
+    if (inner === undefined) this.byPair.set(a, (inner = new Map()));
+    let row = inner.get(b);
+    if (row === undefined) {
+      row = this.table.row(a + "\u0000" + b, () => [a, b]);
+      inner.set(b, row);
+    }
+    row.values[0]! += v;
+  }
+
   get(labels: string[]): number {
     return this.table.rows.get(labels.join("\u0000"))?.values[0] ?? 0;
   }
