@@ -55,8 +55,7 @@ export class Enricher {
   private memoVersion = -1;
   // Pods from the Tetragon parser's head cache are the same object for every event of a process.
   private podMemo = new Map<EventPod, Peer>();
-  /** Changes whenever memoised peers are dropped: Peer objects are stable within a generation. */
-  generation = 0;
+  private memoGeneration = 0;
 
   constructor(
     private readonly resolver: IpResolver | undefined,
@@ -69,9 +68,14 @@ export class Enricher {
       this.memo = new Map();
       this.podMemo = new Map();
       this.memoVersion = v;
-      this.generation++;
+      this.memoGeneration++;
     }
     return this.memo;
+  }
+
+  /** Changes whenever memoised peers are dropped: Peer objects are stable within a generation. */
+  get generation(): number {
+    return this.memoGeneration;
   }
 
   private cached(): IpResolver | undefined {

@@ -79,3 +79,12 @@ export interface SkippedEvent {
   /** Bounded label value for the events counter. */
   type: string;
 }
+
+/** JSON.parse of an input line; unparseable text becomes an InvalidEventError with reason "json". */
+export function parseJsonLine(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch (err) {
+    throw new InvalidEventError("json", `invalid JSON: ${(err as Error).message}`);
+  }
+}

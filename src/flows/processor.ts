@@ -1,5 +1,5 @@
 import type { Registry } from "prom-client";
-import { InvalidEventError, type FlowEvent, type HttpEvent, type IoEvent, type SkippedEvent, type TcpEvent } from "./events.js";
+import { InvalidEventError, parseJsonLine, type FlowEvent, type HttpEvent, type IoEvent, type SkippedEvent, type TcpEvent } from "./events.js";
 import { TetragonLineParser } from "./tetragon.js";
 import { parseHubbleFlow } from "./hubble.js";
 import type { Enricher, Peer } from "./enrich.js";
@@ -130,17 +130,7 @@ export class FlowProcessor {
   handleLine(source: FlowSource, line: string): InvalidEventError | undefined {
     let ev: FlowEvent | SkippedEvent;
     try {
-      if (source === "tetragon") {
-        ev = this.tetragon.parse(line);
-      } else {
-        let obj: unknown;
-        try {
-          obj = JSON.parse(line);
-        } catch (err) {
-          throw new InvalidEventError("json", `invalid JSON: ${(err as Error).message}`);
-        }
-        ev = parseHubbleFlow(obj);
-      }
+      ev = source === "tetragon" ? this.tetragon.parse(line) : parseHubbleFlow(parseJsonLine(line));
     } catch (err) {
       if (err instanceof InvalidEventError) return this.reject(source, err);
       throw err;

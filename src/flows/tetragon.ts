@@ -1,4 +1,4 @@
-import { InvalidEventError, type EventPod, type IoEvent, type SkippedEvent, type TcpEvent, type TcpEventType } from "./events.js";
+import { InvalidEventError, parseJsonLine, type EventPod, type IoEvent, type SkippedEvent, type TcpEvent, type TcpEventType } from "./events.js";
 
 // Tetragon's JSON export is protobuf's JSON mapping: 64-bit integers are strings and fields equal
 // to their zero value are omitted (an absent sport is port 0, an argument `{}` is a zero size).
@@ -175,14 +175,6 @@ function decodeTetragonEvent(obj: unknown, knownPod: EventPod | null | undefined
 }
 
 
-function parseJson(line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch (err) {
-    throw new InvalidEventError("json", `invalid JSON: ${(err as Error).message}`);
-  }
-}
-
 // Tetragon writes a kprobe event as {"process_kprobe":{"process":{...},"parent":{...},
 // "function_name":"...","args":[...],...},"node_name":...,"time":...} (protobuf field order).
 // The process and parent objects are ~80 % of the line and repeat for every event of a process,
@@ -288,7 +280,7 @@ export class TetragonLineParser {
   /** Throws InvalidEventError (reason "json" for unparseable text). */
   parse(line: string): TcpEvent | IoEvent | SkippedEvent {
     const idEnd = line.indexOf('"', KPROBE_HEAD.length);
-    if (idEnd < 0) return parseTetragonEvent(parseJson(line));
+    if (idEnd < 0) return parseTetragonEvent(parseJsonLine(line));
     const id = line.slice(KPROBE_HEAD.length, idEnd);
     const known = this.heads.get(id);
     if (known !== undefined) {
@@ -308,7 +300,7 @@ export class TetragonLineParser {
         }
       }
     }
-    const obj = parseJson(line);
+    const obj = parseJsonLine(line);
     const ev = parseTetragonEvent(obj);
     // Only a process seen twice is remembered: a stream of one-event processes would otherwise
     // pay for checking and storing heads that never pay back.
