@@ -2,7 +2,7 @@
 // Where `audit ingest` time goes, step by step, with DuckDB alone on the first N lines of the
 // audit bench file: counting lines, extracting the fields, computing every column, and a direct
 // INSERT into a DuckDB file. Floors for any ingest that lets the store parse (issue 4).
-// Usage: npm run build && node --import tsx bench/audit-ingest.mjs && node bench/audit-floor.mjs [LINES=200000]
+// Usage: npm run build && node --import tsx bench/audit-floor.mjs [LINES=200000]
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,7 +14,12 @@ const { stageSelectSql } = await import(join(root, "dist/audit/event-sql.js"));
 const { EVENTS_DDL, EVENT_COLUMNS } = await import(join(root, "dist/audit/schema.js"));
 const lines = Number(process.argv[2] ?? 200_000);
 const source = join(root, "bench/out/audit-1000000.jsonl");
-if (!existsSync(source)) throw new Error("run bench/audit-ingest.mjs first: it generates bench/out/audit-1000000.jsonl");
+if (!existsSync(source)) {
+  // The same file bench/audit-ingest.mjs generates (and reuses).
+  const { writeJsonl } = await import("../test/audit/fixtures.ts");
+  mkdirSync(join(root, "bench/out"), { recursive: true });
+  await writeJsonl(source, 1_000_000, { seed: 2024 });
+}
 const dir = join(root, "bench/out/floor");
 mkdirSync(dir, { recursive: true });
 const file = join(dir, `audit-${lines}.jsonl`);
