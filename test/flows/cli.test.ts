@@ -38,6 +38,16 @@ test("stdin: the real kovenant sample plus a bad line; flows written at end of i
   assert.match(r.stderr, new RegExp(`"input":"stdin:${lines}","reason":"json"`), "bad line logged with its number");
 });
 
+test("stdin: the kovenant sample repeated, so later lines take the remembered-head path: totals stay exact", async () => {
+  const sampleText = readFileSync(`${SAMPLES_DIR}/kovenant_example_tetragon_log.jsonl`, "utf8");
+  const r = await runCli(["flows", "--tetragon", "-", "--port", "0", "--no-kube", "--flows-out", "-"], { input: sampleText.repeat(5), timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const flows = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(flows.length, 1);
+  assert.deepEqual(flows[0]!.src, { namespace: "kcos-sso", workload: "keycloak-operator", kind: "Deployment" });
+  assert.equal(flows[0]!.bytes_received, 5 * 87952);
+});
+
 test("stdin with --keep-running serves /metrics (promtool-clean) after end of input until SIGTERM", async (t) => {
   const child = spawnCli(["flows", "--hubble", "-", "--port", "0", "--no-kube", "--keep-running"], {});
   t.after(() => stopCli(child, "SIGKILL"));
