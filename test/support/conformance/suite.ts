@@ -1,0 +1,87 @@
+// The conformance suite's rig: the test server started as the recorded one was (users, RBAC,
+// realistic watch timing), and the comparison of one replayed exchange with its recording.
+import { startTestApiServer, type TestApiServer } from "../kube-apiserver/index.js";
+import { Bindings } from "./bindings.js";
+import { Comparer, type Difference } from "./compare.js";
+import type { Exchange, WatchFrame } from "./recording.js";
+import type { ActualResponse, Credentials } from "./replay.js";
+
+/** The recorded identities (README "exchanges.jsonl format") and the tokens they use here. */
+export const IDENTITIES: Record<string, { token?: string; user?: string; groups?: string[] }> = {
+  admin: { token: "conformance-admin-token", user: "admin", groups: ["system:masters"] },
+  developer: { token: "conformance-developer-token", user: "developer", groups: [] },
+  "serviceaccount:rec:rec-sa": { token: "conformance-rec-sa-token", user: "system:serviceaccount:rec:rec-sa", groups: [] },
+  // The recorder's fixed fake token: no such token exists on the server.
+  badtoken: { token: "recorder-bad-token-not-valid" },
+  anonymous: {},
+};
+
+export const credentials: Credentials = {
+  tokenFor(as: string) {
+    const id = IDENTITIES[as];
+    if (!id) throw new Error(`recording uses identity ${JSON.stringify(as)} that the conformance suite does not know`);
+    return id.token;
+  },
+};
+
+export async function startConformanceServer(): Promise<TestApiServer> {
+  const tokens: Record<string, { user: string; groups?: string[] }> = {};
+  for (const id of Object.values(IDENTITIES)) if (id.token && id.user) tokens[id.token] = { user: id.user, groups: id.groups ?? [] };
+  return startTestApiServer({ authz: "rbac", tokens, realistic: true });
+}
+
+/** Consecutive BOOKMARKs become one: their count depends on timing, their presence and place do not. */
+function collapseBookmarks(frames: WatchFrame[]): WatchFrame[] {
+  return frames.filter((f, i) => !(f.type === "BOOKMARK" && frames[i - 1]?.type === "BOOKMARK"));
+}
+
+/** The synthetic ADDED frames a watch from RV 0 (or none) starts with come in no particular order. */
+function initialBatchUnordered(x: Exchange): boolean {
+  const rv = x.request.query?.resourceVersion;
+  return rv === undefined || rv === "0";
+}
+
+function sortInitial(frames: WatchFrame[]): WatchFrame[] {
+  let n = 0;
+  while (n < frames.length && frames[n]!.type === "ADDED") n++;
+  const key = (f: WatchFrame) => {
+    const m = (f.object as { metadata?: { namespace?: string; name?: string } }).metadata;
+    return `${m?.namespace ?? ""}/${m?.name ?? ""}`;
+  };
+  return [...frames.slice(0, n).sort((a, b) => key(a).localeCompare(key(b))), ...frames.slice(n)];
+}
+
+/** Lists served from the watch cache (resourceVersion=0, NotOlderThan) are unsorted. */
+function cacheServed(x: Exchange): boolean {
+  const q = x.request.query ?? {};
+  return q.watch !== "true" && (q.resourceVersion === "0" || q.resourceVersionMatch === "NotOlderThan");
+}
+
+export function compareExchange(x: Exchange, actual: ActualResponse, b: Bindings): Difference[] {
+  const c = new Comparer(b, { unordered: cacheServed(x) ? [/^body\.items$/] : [] });
+  const out: Difference[] = [];
+  const rec = x.response;
+  if (rec.status !== actual.status) out.push({ path: "status", recorded: rec.status, actual: actual.status });
+  for (const h of ["content-type", "retry-after"]) {
+    if (rec.headers[h] !== actual.headers[h]) out.push({ path: `headers.${h}`, recorded: rec.headers[h], actual: actual.headers[h] });
+  }
+  for (const h of ["audit-id", "x-kubernetes-pf-flowschema-uid", "x-kubernetes-pf-prioritylevel-uid"]) {
+    if ((rec.headers[h] === undefined) !== (actual.headers[h] === undefined))
+      out.push({ path: `headers.${h}`, recorded: rec.headers[h], actual: actual.headers[h], why: "present in one answer only" });
+  }
+  c.compare(rec.headers.warning ?? [], actual.headers.warning ?? [], "headers.warning", out);
+  if (rec.events !== undefined || actual.events !== undefined) {
+    let re = collapseBookmarks(rec.events ?? []);
+    let ae = collapseBookmarks(actual.events ?? []);
+    if (initialBatchUnordered(x)) {
+      re = sortInitial(re);
+      ae = sortInitial(ae);
+    }
+    c.compare(re, ae, "events", out);
+    if (rec.endedBy !== actual.endedBy) out.push({ path: "endedBy", recorded: rec.endedBy, actual: actual.endedBy });
+    if (rec.events === undefined || rec.events.length === 0) c.compare(rec.body ?? null, actual.body ?? null, "body", out);
+  } else c.compare(rec.body, actual.body, "body", out);
+  return out;
+}
+
+export { Bindings };
