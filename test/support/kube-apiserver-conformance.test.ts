@@ -9,7 +9,7 @@ import { AllowList } from "./conformance/allowlist.js";
 import { describeDifference, type Difference } from "./conformance/compare.js";
 import { loadExchanges } from "./conformance/recording.js";
 import { replayAll, type ReplayResult } from "./conformance/replay.js";
-import { Bindings, compareExchange, credentials, startConformanceServer } from "./conformance/suite.js";
+import { Bindings, compareExchange, credentials, scenarioHooks, startConformanceServer } from "./conformance/suite.js";
 import type { TestApiServer } from "./kube-apiserver/index.js";
 
 const exchanges = loadExchanges();
@@ -25,7 +25,8 @@ describe("test API server conformance to the recorded kube-apiserver v1.25", () 
   let api: TestApiServer;
   const verdicts = new Map<string, Verdict>();
   before(async () => {
-    api = await startConformanceServer();
+    const server = await startConformanceServer();
+    api = server.api;
     const b = new Bindings();
     await replayAll(api.url, exchanges, b, credentials, (result) => {
       const diffs = result.actual ? compareExchange(result.exchange, result.actual, b) : [];
@@ -33,7 +34,7 @@ describe("test API server conformance to the recorded kube-apiserver v1.25", () 
       if (result.error && !allow.excuse(result.exchange.id, { path: "error", recorded: undefined, actual: result.error }))
         failing.unshift({ path: "error", recorded: undefined, actual: result.error, why: "the replay failed" });
       verdicts.set(result.exchange.id, { result, failing, excused: diffs.length - failing.length });
-    });
+    }, scenarioHooks(server, exchanges));
   });
   after(() => api?.close());
 

@@ -31,6 +31,8 @@ function objectKey(v: unknown): string {
 }
 
 export class Comparer {
+  private readonly looseRv = new Set<string>();
+
   constructor(
     private readonly b: Bindings,
     private readonly opts: CompareOptions = {},
@@ -57,6 +59,13 @@ export class Comparer {
       return out;
     }
     if (isObject(recorded) && isObject(actual)) {
+      // A list's RV, and a bookmark's, is the store revision: compared loosely (Bindings.rv.bindLoose).
+      const listLike = Array.isArray(recorded.items) || recorded.type === "BOOKMARK";
+      const meta = (recorded.type === "BOOKMARK" ? (recorded.object as Record<string, unknown> | undefined)?.metadata : recorded.metadata) as Record<string, unknown> | undefined;
+      const ameta = (actual.type === "BOOKMARK" ? (actual.object as Record<string, unknown> | undefined)?.metadata : actual.metadata) as Record<string, unknown> | undefined;
+      if (listLike && typeof meta?.resourceVersion === "string" && typeof ameta?.resourceVersion === "string") {
+        this.looseRv.add(`${path}${recorded.type === "BOOKMARK" ? ".object" : ""}.metadata.resourceVersion`);
+      }
       for (const k of Object.keys(recorded)) {
         if (!Object.hasOwn(actual, k)) out.push({ path: `${path}.${k}`, recorded: recorded[k], actual: undefined, why: "missing" });
         else this.compare(recorded[k], actual[k], `${path}.${k}`, out);
@@ -88,7 +97,7 @@ export class Comparer {
         return;
       }
       if (rd.v !== ad.v) out.push({ path: `${path}(v)`, recorded: rd.v, actual: ad.v });
-      const whyRv = this.b.rv.bind(String(rd.rv), String(ad.rv));
+      const whyRv = this.b.rv.bindLoose(String(rd.rv), String(ad.rv));
       if (whyRv) out.push({ path: `${path}(rv)`, recorded: rd.rv, actual: ad.rv, why: whyRv });
       this.compareString(rd.start, ad.start, `${path}(start)`, "start", out);
       const whyTok = this.b.token.bind(r, a);
@@ -109,7 +118,7 @@ export class Comparer {
   /** resourceVersions and uids: true when the pair was handled (bound or reported). */
   private bindOrReport(r: string, a: string, path: string, key: string, out: Difference[]): boolean {
     let why: string | undefined;
-    if (key === "resourceVersion" && /^[0-9]+$/.test(r)) why = this.b.rv.bind(r, a);
+    if (key === "resourceVersion" && /^[0-9]+$/.test(r)) why = this.looseRv.has(path) ? this.b.rv.bindLoose(r, a) : this.b.rv.bind(r, a);
     else if (UUID.test(r) && UUID.test(a)) why = this.b.uid.bind(r, a);
     else return false;
     if (why) out.push({ path, recorded: r, actual: a, why });

@@ -181,12 +181,19 @@ export interface ReplayResult {
  * Replays every exchange. `onEach` runs right after an exchange's answer is in (so bindings made
  * by comparing it are there for the next request).
  */
+/** What the recorder did outside the recorded exchanges (etcdctl compact, unrecorded writes, waiting). */
+export interface ScenarioHooks {
+  before?: Record<string, () => Promise<void>>;
+  after?: Record<string, () => Promise<void>>;
+}
+
 export async function replayAll(
   base: string,
   exchanges: Exchange[],
   b: Bindings,
   creds: Credentials,
   onEach: (r: ReplayResult) => void,
+  hooks: ScenarioHooks = {},
 ): Promise<void> {
   const watchOf = new Map<string, Exchange>();
   for (const x of exchanges) for (const d of x.during ?? []) watchOf.set(d, x);
@@ -200,11 +207,26 @@ export async function replayAll(
   };
   for (const x of exchanges) {
     try {
+      await hooks.before?.[x.id]?.();
+    } catch (err) {
+      onEach({ exchange: x, error: `scenario step before ${x.id} failed: ${(err as Error).message}` });
+      continue;
+    }
+    await replayOne(x);
+    try {
+      await hooks.after?.[x.id]?.();
+    } catch (err) {
+      onEach({ exchange: x, error: `scenario step after ${x.id} failed: ${(err as Error).message}` });
+    }
+  }
+
+  async function replayOne(x: Exchange): Promise<void> {
+    try {
       const w = watchOf.get(x.id);
       if (w && !open.has(w.id)) await startWatch(w);
       if (!isWatch(x)) {
         onEach({ exchange: x, actual: await plainExchange(base, x, b, creds) });
-        continue;
+        return;
       }
       const ow = open.get(x.id) ?? (await startWatch(x));
       if (x.response.endedBy === "client-close") {

@@ -4,15 +4,17 @@ import { AllowList } from "./allowlist.js";
 import { describeDifference } from "./compare.js";
 import { loadExchanges } from "./recording.js";
 import { replayAll } from "./replay.js";
-import { Bindings, compareExchange, credentials, startConformanceServer } from "./suite.js";
+import { Bindings, compareExchange, credentials, scenarioHooks, startConformanceServer } from "./suite.js";
 
 const filters = process.argv.slice(2);
-const api = await startConformanceServer();
+const server = await startConformanceServer();
+const api = server.api;
+const exchanges = loadExchanges();
 const allow = new AllowList();
 const b = new Bindings();
 let failing = 0;
 let excused = 0;
-await replayAll(api.url, loadExchanges(), b, credentials, (r) => {
+await replayAll(api.url, exchanges, b, credentials, (r) => {
   const diffs = r.actual ? compareExchange(r.exchange, r.actual, b) : [];
   const show = filters.length === 0 || filters.some((f) => r.exchange.id.startsWith(f));
   const lines: string[] = [];
@@ -24,6 +26,6 @@ await replayAll(api.url, loadExchanges(), b, credentials, (r) => {
     lines.push(`  ${e ? "allowed" : "DIFF   "} ${describeDifference(d)}`);
   }
   if (show && lines.length > 0) console.log(`${r.exchange.id} (${r.exchange.request.method} ${r.exchange.request.path} as ${r.exchange.as})\n${lines.join("\n")}`);
-});
+}, scenarioHooks(server, exchanges));
 console.log(`\n${failing} failing differences, ${excused} allowed; unused allow-list entries: ${allow.unused().map((e) => e.id).join(", ") || "none"}`);
 await api.close();

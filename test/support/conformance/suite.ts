@@ -4,7 +4,7 @@ import { startTestApiServer, type TestApiServer } from "../kube-apiserver/index.
 import { Bindings } from "./bindings.js";
 import { Comparer, type Difference } from "./compare.js";
 import type { Exchange, WatchFrame } from "./recording.js";
-import type { ActualResponse, Credentials } from "./replay.js";
+import type { ActualResponse, Credentials, ScenarioHooks } from "./replay.js";
 
 /** The recorded identities (README "exchanges.jsonl format") and the tokens they use here. */
 export const IDENTITIES: Record<string, { token?: string; user?: string; groups?: string[] }> = {
@@ -24,10 +24,72 @@ export const credentials: Credentials = {
   },
 };
 
-export async function startConformanceServer(): Promise<TestApiServer> {
+/** A clock the suite can move forward, instead of waiting out the watch cache's 75 s. */
+export class TestClock {
+  private offset = 0;
+  readonly now = (): number => Date.now() + this.offset;
+  advance(ms: number): void {
+    this.offset += ms;
+  }
+}
+
+export interface ConformanceServer {
+  api: TestApiServer;
+  clock: TestClock;
+}
+
+/** The test server configured as the recorded one ran: RBAC, these users, namespaces that must exist, real watch timing. */
+export async function startConformanceServer(): Promise<ConformanceServer> {
   const tokens: Record<string, { user: string; groups?: string[] }> = {};
   for (const id of Object.values(IDENTITIES)) if (id.token && id.user) tokens[id.token] = { user: id.user, groups: id.groups ?? [] };
-  return startTestApiServer({ authz: "rbac", tokens, realistic: true });
+  const clock = new TestClock();
+  const api = await startTestApiServer({
+    authz: "rbac",
+    tokens,
+    requireNamespaces: true,
+    bookmarkTiming: "kube-apiserver",
+    now: clock.now,
+  });
+  return { api, clock };
+}
+
+async function adminPost(api: TestApiServer, path: string, body: unknown): Promise<void> {
+  const r = await fetch(`${api.url}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${IDENTITIES.admin!.token}`, "content-type": "application/json", "user-agent": "record-apiserver/1.0" },
+    body: JSON.stringify(body),
+  });
+  if (r.status !== 201) throw new Error(`scenario step POST ${path}: ${r.status} ${await r.text()}`);
+}
+
+/**
+ * The recorder's steps that are not exchanges of their own (recorded-v1.25/README.md and the
+ * exchanges' descriptions): the 99 unrecorded PodTemplates after the first, `etcdctl compact` at
+ * the current revision, and the wait of more than 75 s before one more PodTemplate evicts the
+ * oldest event from the watch cache (here: the cache's clock is moved forward).
+ */
+export function scenarioHooks(s: ConformanceServer, exchanges: Exchange[]): ScenarioHooks {
+  const first = exchanges.find((x) => x.id === "watchcache/podtemplates-create-first");
+  if (!first) throw new Error("the recording has no watchcache/podtemplates-create-first exchange");
+  const fill = (n: number) => {
+    const body = structuredClone(first.request.body) as { metadata: { name: string } };
+    body.metadata.name = `fill-${String(n).padStart(3, "0")}`;
+    return adminPost(s.api, first.request.path, body);
+  };
+  return {
+    after: {
+      "watchcache/podtemplates-create-first": async () => {
+        for (let n = 1; n < 100; n++) await fill(n);
+      },
+    },
+    before: {
+      "compaction/watch-from-rv-before-compaction": async () => s.api.compactEtcd(),
+      "compaction/watch-evicted-from-watch-cache": async () => {
+        s.clock.advance(76_000);
+        await fill(100);
+      },
+    },
+  };
 }
 
 /** Consecutive BOOKMARKs become one: their count depends on timing, their presence and place do not. */

@@ -69,10 +69,16 @@ export interface TestApiServerOptions {
   validation?: "strict" | "off";
   /** Interval of BOOKMARK events on watches with allowWatchBookmarks=true (default 1000 ms). */
   bookmarkIntervalMs?: number;
+  /** "interval" (default): a bookmark every bookmarkIntervalMs; "kube-apiserver": the real schedule (deadline - 2 s, then every second; else every minute). */
+  bookmarkTiming?: "interval" | "kube-apiserver";
+  /** Clock of the watch cache's 75 s window (tests advance it instead of waiting). */
+  now?: () => number;
   /** Namespaced creates need an existing Namespace object (default false: every namespace exists). */
   requireNamespaces?: boolean;
   /** Request body limit (default 3 MiB, as the real server). */
   maxBodyBytes?: number;
+  /** How long a list at a future resourceVersion waits before its 504 (default 3000 ms, as the real watch cache). */
+  futureResourceVersionWaitMs?: number;
   /** Extra resource types (CRDs) to know up front; unknown ones are also learned on first create. */
   resources?: ResourceSpec[];
 }
@@ -96,6 +102,8 @@ export interface TestApiServer {
   cutWatches(): number;
   stallWatches(): number;
   compact(): void;
+  /** What `etcdctl compact` does: lists at older revisions get 410, the watch caches keep their windows. */
+  compactEtcd(): void;
   close(): Promise<void>;
 }
 
@@ -106,6 +114,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
   const store = new ObjectStore(registry, {
     compactionWindow: options.compactionWindow ?? 10_000,
     requireNamespaces: options.requireNamespaces ?? false,
+    now: options.now,
   });
   const hub = new WatchHub();
   const faults = new Faults();
@@ -122,7 +131,9 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       tokens: options.tokens ?? {},
       validation: options.validation ?? "strict",
       bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000,
+      bookmarkTiming: options.bookmarkTiming ?? "interval",
       maxBodyBytes: options.maxBodyBytes ?? 3 * 1024 * 1024,
+      futureResourceVersionWaitMs: options.futureResourceVersionWaitMs ?? 3000,
       kubernetesVersion: { major: "1", minor: "30", gitVersion: "v1.30.0" },
     },
     () => url,
@@ -185,6 +196,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     cutWatches: () => hub.cutAll(),
     stallWatches: () => hub.stallAll(),
     compact: () => store.compact(),
+    compactEtcd: () => store.compactEtcd(),
     async close() {
       if (closed) return;
       closed = true;

@@ -56,6 +56,7 @@ const SPECS: Spec[] = [
   { group: "", version: "v1", resource: "events", kind: "Event", namespaced: true, shortNames: ["ev"], fields: EVENT_FIELDS },
   { group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true, shortNames: ["cm"] },
   { group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true, fields: ["type"] },
+  { group: "", version: "v1", resource: "podtemplates", kind: "PodTemplate", namespaced: true },
   { group: "", version: "v1", resource: "serviceaccounts", kind: "ServiceAccount", namespaced: true, shortNames: ["sa"] },
   { group: "apps", version: "v1", resource: "deployments", kind: "Deployment", namespaced: true, shortNames: ["deploy"], generation: true, statusSubresource: true },
   { group: "apps", version: "v1", resource: "replicasets", kind: "ReplicaSet", namespaced: true, shortNames: ["rs"], generation: true, statusSubresource: true, fields: ["status.replicas"] },

@@ -120,7 +120,11 @@ export function fieldMatcher(sel: string | null | undefined, allowed: string[]):
     if (!m) throw errors.badRequest(`invalid selector: '${sel}'; can't understand '${raw}'`);
     const field = m[1]!.trim();
     if (field !== "metadata.name" && field !== "metadata.namespace" && !allowed.includes(field))
-      throw errors.badRequest(`field label not supported: ${field}`);
+      // Kinds with their own field-label conversion (pods, events, …) say "not supported"; the
+      // generic registry of the others names what it does support.
+      throw errors.badRequest(
+        allowed.length > 0 ? `field label not supported: ${field}` : `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"`,
+      );
     return { field, neg: m[2] === "!=", value: m[3]!.trim() };
   });
   return (obj) => reqs.every((r) => (fieldValue(obj, r.field) === r.value) !== r.neg);

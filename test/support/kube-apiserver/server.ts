@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import YAML from "yaml";
 import { applyDefaults, jobLabels } from "./defaults.js";
 import type { Faults } from "./faults.js";
+import { FlowControl } from "./flowcontrol.js";
 import { applyPatch, patchTypeOf, type Json, type PatchType } from "./patch.js";
 import { forbiddenMessage, type RbacAuthorizer, type RequestAttributes, type UserInfo } from "./rbac.js";
 import { groupVersion, isBuiltinGroup, resourceInfo, type ResourceInfo, type ResourceRegistry } from "./resources.js";
@@ -33,7 +34,10 @@ export interface HandlerOptions {
   tokens: Record<string, { user: string; groups?: string[] }>;
   validation: "strict" | "off";
   bookmarkIntervalMs: number;
+  bookmarkTiming: "interval" | "kube-apiserver";
   maxBodyBytes: number;
+  /** How long a list at a future resourceVersion waits for it before the 504 (real: 3 s). */
+  futureResourceVersionWaitMs: number;
   kubernetesVersion: { major: string; minor: string; gitVersion: string };
 }
 
@@ -72,6 +76,42 @@ function reasonFor(code: number): string {
   )[code] ?? "Unknown";
 }
 
+/** Continue tokens as the v1.25 storage layer writes them: unpadded base64url of {"v","rv","start"}. */
+export function encodeContinueToken(rv: number, start: string): string {
+  return Buffer.from(JSON.stringify({ v: "meta.k8s.io/v1", rv, start })).toString("base64url");
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+function decodeContinueToken(token: string): { rv: number; start: string } {
+  const bad = (why: string) => errors.badRequest(`invalid continue token: continue key is not valid: ${why}`);
+  // Go's base64.RawURLEncoding: the first byte outside the alphabet is named (padding included).
+  if (!BASE64URL.test(token)) throw bad(`illegal base64 data at input byte ${[...token].findIndex((c) => !BASE64URL.test(c))}`);
+  if (token.length % 4 === 1) throw bad(`illegal base64 data at input byte ${token.length - 1}`);
+  let t: { v?: unknown; rv?: unknown; start?: unknown };
+  try {
+    t = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as typeof t;
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+  if (t.v !== "meta.k8s.io/v1") throw bad(`incorrect encoded start resourceVersion (version meta.k8s.io/v1)`);
+  if (typeof t.rv !== "number" || typeof t.start !== "string") throw bad("incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+  return { rv: t.rv, start: t.start };
+}
+
+/** resourceVersion that is not a number: the real server fails deep in storage, with a 500 and no reason. */
+export function invalidResourceVersion(rv: string): ApiError {
+  return new ApiError(statusObject(500, "", `resourceVersion: Invalid value: ${JSON.stringify(rv)}: strconv.ParseUint: parsing ${JSON.stringify(rv)}: invalid syntax`));
+}
+
+function tooLargeResourceVersion(want: number, current: number): ApiError {
+  const st = statusObject(504, "Timeout", `Timeout: Too large resource version: ${want}, current: ${current}`, {
+    causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
+    retryAfterSeconds: 1,
+  });
+  return new ApiError(st, { "Retry-After": "1" });
+}
+
 function stripTypeMeta(o: KubeObject): KubeObject {
   const { apiVersion: _a, kind: _k, ...rest } = o;
   return rest as KubeObject;
@@ -79,6 +119,7 @@ function stripTypeMeta(o: KubeObject): KubeObject {
 
 export class ApiHandler {
   readonly requests: RequestRecord[] = [];
+  private readonly flow = new FlowControl();
 
   constructor(
     private readonly store: ObjectStore,
@@ -112,6 +153,7 @@ export class ApiHandler {
     try {
       const user = this.authenticate(req);
       record.user = user.user;
+      for (const [k, v] of Object.entries(this.flow.headers(user, path, false))) res.setHeader(k, v);
       const route = this.route(path);
       const attrs = this.attributes(method, path, url.searchParams, route);
       Object.assign(record, {
@@ -226,7 +268,8 @@ export class ApiHandler {
 
   private attributes(method: string, path: string, q: URLSearchParams, r: ResourceRoute | undefined): RequestAttributes {
     if (!r) return { verb: method.toLowerCase(), resourceRequest: false, apiGroup: "", resource: "", subresource: "", namespace: "", name: "", path };
-    const watch = r.legacyWatch || q.get("watch") === "1" || q.get("watch") === "true";
+    // ?watch on a single object's path is ignored (a plain GET); /watch/…/name watches that object.
+    const watch = r.legacyWatch || ((q.get("watch") === "1" || q.get("watch") === "true") && !r.name);
     let verb: string;
     switch (method) {
       case "GET":
@@ -414,7 +457,7 @@ export class ApiHandler {
         return send(200, o);
       }
       case "list":
-        return send(200, this.list(r, q));
+        return send(200, await this.list(r, q));
       case "watch": {
         const sendInitial = q.get("sendInitialEvents");
         const bookmarks = q.get("allowWatchBookmarks") === "true" || q.get("allowWatchBookmarks") === "1";
@@ -438,6 +481,7 @@ export class ApiHandler {
           sendInitialEvents: sendInitial === "true",
           timeoutSeconds: ts === null ? undefined : Number(ts),
           bookmarkIntervalMs: this.opts.bookmarkIntervalMs,
+          bookmarkTiming: this.opts.bookmarkTiming,
         });
         record.status = res.statusCode;
         return;
@@ -624,55 +668,79 @@ export class ApiHandler {
     return out;
   }
 
-  private list(r: ResourceRoute, q: URLSearchParams): Record<string, unknown> {
+  /**
+   * LIST with the v1.25 semantics of resourceVersion / resourceVersionMatch / limit / continue
+   * (README item 7 and 8 of the recordings): resourceVersion=0 and NotOlderThan are served from
+   * the watch cache (limit ignored for 0); Exact, a paged list with an RV, and continue tokens
+   * read storage at that revision (410 once etcd compacted it); pages are cut over storage keys,
+   * so with a selector the page that ends the set still carries a continue token.
+   */
+  private async list(r: ResourceRoute, q: URLSearchParams): Promise<Record<string, unknown>> {
     const label = labelMatcher(q.get("labelSelector"));
     const field = fieldMatcher(q.get("fieldSelector"), r.info.fields);
     const limitRaw = q.get("limit");
-    if (limitRaw !== null && !/^[0-9]+$/.test(limitRaw)) throw errors.badRequest(`limit: invalid value ${JSON.stringify(limitRaw)}`);
-    const limit = limitRaw === null ? 0 : Number(limitRaw);
+    if (limitRaw !== null && !/^-?[0-9]+$/.test(limitRaw)) throw errors.badRequest(`limit: invalid value ${JSON.stringify(limitRaw)}`);
+    let limit = limitRaw === null ? 0 : Math.max(0, Number(limitRaw));
     const rvParam = q.get("resourceVersion") ?? "";
     const match = q.get("resourceVersionMatch") ?? "";
     const cont = q.get("continue") ?? "";
-    let at = this.store.resourceVersion;
+    const listOptionsInvalid = (reason: string, message: string) =>
+      errors.invalid("ListOptions", { group: "meta.k8s.io", resource: "" }, [{ reason, message, field: "resourceVersionMatch" }]);
+    if (match !== "" && rvParam === "") throw listOptionsInvalid("FieldValueForbidden", "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided");
+    if (match !== "" && match !== "Exact" && match !== "NotOlderThan")
+      throw listOptionsInvalid("FieldValueNotSupported", `Unsupported value: ${JSON.stringify(match)}: supported values: "Exact", "NotOlderThan", ""`);
+    if (match === "Exact" && rvParam === "0") throw listOptionsInvalid("FieldValueForbidden", 'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"');
+    if (rvParam !== "" && !/^[0-9]+$/.test(rvParam)) throw invalidResourceVersion(rvParam);
+    const current = this.store.resourceVersion;
+    let at = current;
     let after = "";
+    let fromStorage = false;
     if (cont) {
-      if (rvParam !== "") throw errors.badRequest("specifying resource version is not allowed when using continue");
-      let token: { rv?: unknown; start?: unknown };
-      try {
-        token = JSON.parse(Buffer.from(cont, "base64url").toString("utf8")) as typeof token;
-      } catch {
-        throw errors.badRequest("continue key is not valid: illegal base64 data");
-      }
-      if (typeof token.rv !== "number" || typeof token.start !== "string") throw errors.badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-      if (token.rv < this.store.oldestResourceVersion)
-        throw errors.gone(
+      if (rvParam !== "" && rvParam !== "0") throw errors.badRequest("specifying resource version is not allowed when using continue");
+      const token = decodeContinueToken(cont);
+      after = token.start;
+      if (token.rv > 0 && token.rv < this.store.etcdCompactedResourceVersion) {
+        // Storage forgot that revision: say so, and offer an inconsistent continuation (rv -1).
+        const gone = errors.gone(
           "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
         );
-      at = token.rv;
-      after = token.start;
-    } else if (match !== "") {
-      if (rvParam === "") throw errors.badRequest("resourceVersionMatch is forbidden unless resourceVersion is provided");
-      if (match !== "Exact" && match !== "NotOlderThan") throw errors.badRequest(`resourceVersionMatch: Unsupported value: ${JSON.stringify(match)}`);
-      if (!/^[0-9]+$/.test(rvParam)) throw errors.badRequest(`invalid resource version: ${JSON.stringify(rvParam)}`);
-      if (match === "Exact") {
-        if (rvParam === "0") throw errors.badRequest('resourceVersionMatch "Exact" is forbidden for resourceVersion "0"');
-        at = Number(rvParam);
-      } else if (Number(rvParam) > at) throw errors.timeout(`Too large resource version: ${rvParam}, current: ${at}`);
-    } else if (rvParam !== "" && rvParam !== "0") {
-      if (!/^[0-9]+$/.test(rvParam)) throw errors.badRequest(`invalid resource version: ${JSON.stringify(rvParam)}`);
-      if (Number(rvParam) > at) throw errors.timeout(`Too large resource version: ${rvParam}, current: ${at}`);
+        gone.status.metadata = { continue: encodeContinueToken(-1, token.start) };
+        throw gone;
+      }
+      at = token.rv > 0 ? token.rv : current;
+      fromStorage = true;
+    } else if (rvParam === "0") {
+      limit = 0; // served whole from the watch cache
+    } else if (rvParam !== "") {
+      const want = Number(rvParam);
+      if (match === "Exact" || (match === "" && limit > 0)) {
+        at = want;
+        fromStorage = true;
+      } else if (want > current) {
+        // The watch cache waits up to 3 s to catch up with a future RV, then gives up.
+        await new Promise((res) => setTimeout(res, this.opts.futureResourceVersionWaitMs));
+        if (want > this.store.resourceVersion) throw tooLargeResourceVersion(want, this.store.resourceVersion);
+        at = this.store.resourceVersion;
+      }
     }
-    const all = at === this.store.resourceVersion ? this.store.listCurrent(r.info, r.namespace) : this.store.snapshot(r.info, r.namespace, at);
-    const keyOf = (o: KubeObject) => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : String(o.metadata.name));
-    let items = all.filter((o) => label(o) && field(o));
-    if (after) items = items.filter((o) => keyOf(o) > after);
+    const all = fromStorage && at !== current ? this.store.snapshot(r.info, r.namespace, at) : this.store.listCurrent(r.info, r.namespace);
+    // Storage keys are relative to the list's prefix: "name" within a namespace, "ns/name" across.
+    const keyOf = (o: KubeObject) => (r.namespace || !o.metadata.namespace ? String(o.metadata.name) : `${o.metadata.namespace}/${o.metadata.name}`);
+    const rest = after ? all.filter((o) => keyOf(o) >= after) : all;
+    let items: KubeObject[] = [];
+    let last = -1;
+    for (let i = 0; i < rest.length; i++) {
+      if (limit > 0 && items.length === limit) break;
+      if (label(rest[i]!) && field(rest[i]!)) items.push(rest[i]!);
+      last = i;
+    }
     const metadata: Record<string, unknown> = { resourceVersion: String(at) };
-    if (limit > 0 && items.length > limit) {
-      const remaining = items.length - limit;
-      items = items.slice(0, limit);
-      metadata.continue = Buffer.from(JSON.stringify({ v: "meta.k8s.io/v1", rv: at, start: keyOf(items[items.length - 1]!) })).toString("base64url");
-      if (!q.get("labelSelector") && !q.get("fieldSelector")) metadata.remainingItemCount = remaining;
+    const keysLeft = rest.length - 1 - last;
+    if (limit > 0 && items.length === limit && keysLeft > 0) {
+      metadata.continue = encodeContinueToken(at, `${keyOf(items[items.length - 1]!)}\u0000`);
+      if (!q.get("labelSelector") && !q.get("fieldSelector")) metadata.remainingItemCount = keysLeft;
     }
+    items = items.map((o) => structuredClone(o));
     return {
       kind: r.info.listKind,
       apiVersion: groupVersion(r.info.group, r.info.version),
@@ -681,4 +749,5 @@ export class ApiHandler {
       items: isBuiltinGroup(r.group) ? items.map(stripTypeMeta) : items,
     };
   }
+
 }

@@ -12,7 +12,8 @@ export interface StatusObject {
   metadata: Record<string, unknown>;
   status: "Failure" | "Success";
   message: string;
-  reason: string;
+  /** Absent on some real answers (e.g. a 500 passed through from etcd). */
+  reason?: string;
   details?: { name?: string; group?: string; kind?: string; uid?: string; causes?: StatusCause[]; retryAfterSeconds?: number };
   code: number;
 }
@@ -42,7 +43,7 @@ function qualified(t: Target): string {
 }
 
 export function statusObject(code: number, reason: string, message: string, details?: StatusObject["details"]): StatusObject {
-  const s: StatusObject = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
+  const s: StatusObject = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, ...(reason && { reason }), code };
   if (details) s.details = details;
   return s;
 }
@@ -68,7 +69,7 @@ export const errors = {
     const summary = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message));
     const msg = `${gk} "${t.name ?? ""}" is invalid: ${summary.length === 1 ? summary[0] : `[${summary.join(", ")}]`}`;
     return new ApiError(
-      statusObject(422, "Invalid", msg, { name: t.name ?? "", group: t.group, kind, causes }),
+      statusObject(422, "Invalid", msg, { ...(t.name && { name: t.name }), ...(t.group && { group: t.group }), kind, causes }),
     );
   },
   forbidden: (message: string, t: Target) => new ApiError(statusObject(403, "Forbidden", message, details(t))),

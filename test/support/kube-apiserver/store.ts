@@ -2,7 +2,7 @@
 // an event log (bounded by the compaction window) that watches replay from, and snapshots of any
 // retained revision for consistent paginated lists.
 import { randomUUID, randomInt } from "node:crypto";
-import { errors, ApiError } from "./status.js";
+import { errors, ApiError, statusObject } from "./status.js";
 import { groupVersion, gvrKey, type GvrRef, type ResourceInfo, type ResourceRegistry } from "./resources.js";
 
 export interface ObjectMeta {
@@ -96,6 +96,11 @@ function deepEqual(a: unknown, b: unknown): boolean {
 export class ObjectStore {
   private rv: number;
   private compactedRv: number;
+  /** etcd's compacted revision: lists read from storage at an older revision get 410 (etcdctl compact). */
+  private etcdCompactedRv: number;
+  /** Per resource: the watch cache's window (see watchCacheOldest). */
+  private readonly watchCaches = new Map<string, { events: { rv: number; at: number }[]; capacity: number; evicted: boolean }>();
+  private readonly initialRv: number;
   private readonly log: StoreEvent[] = [];
   private readonly data = new Map<string, Map<string, KubeObject>>();
   private readonly listeners = new Set<(e: StoreEvent) => void>();
@@ -104,11 +109,63 @@ export class ObjectStore {
 
   constructor(
     readonly registry: ResourceRegistry,
-    private readonly opts: { compactionWindow: number; requireNamespaces: boolean },
+    private readonly opts: { compactionWindow: number; requireNamespaces: boolean; now?: () => number },
   ) {
     // Start well above 0: "0" means "any version" to the API, so no real object ever carries it.
     this.rv = 100;
     this.compactedRv = this.rv;
+    this.etcdCompactedRv = 0;
+    this.initialRv = this.rv;
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  /** Revision below which storage (etcd) has been compacted: lists there get 410 Expired. */
+  get etcdCompactedResourceVersion(): number {
+    return this.etcdCompactedRv;
+  }
+
+  /** What `etcdctl compact <current revision>` does: storage forgets old revisions, the watch caches keep theirs. */
+  compactEtcd(): void {
+    this.etcdCompactedRv = this.rv;
+  }
+
+  /**
+   * The oldest resourceVersion a watch on this resource can start from, as the v1.25 watch cache
+   * computes it: the cache starts at its initial list's RV and holds at least 100 events of the
+   * resource; when full, it doubles (up to 102400) while its oldest event is younger than 75 s,
+   * otherwise it drops the oldest. A watch from an RV older than (oldest - 1) is "too old".
+   */
+  watchCacheOldest(info: ResourceInfo): number {
+    const c = this.watchCaches.get(gvrKey(info));
+    if (!c || !c.evicted || c.events.length === 0) return Math.max(this.initialRv, this.compactedRv);
+    return Math.max(c.events[0]!.rv, this.compactedRv);
+  }
+
+  /** The RV of the latest change to this resource type (the store's start if none): what bookmarks carry. */
+  lastResourceVersionOf(info: ResourceInfo): number {
+    const c = this.watchCaches.get(gvrKey(info));
+    return c && c.events.length > 0 ? c.events[c.events.length - 1]!.rv : this.initialRv;
+  }
+
+  private recordInWatchCache(e: StoreEvent): void {
+    const key = gvrKey(e.resource);
+    let c = this.watchCaches.get(key);
+    if (!c) {
+      c = { events: [], capacity: 100, evicted: false };
+      this.watchCaches.set(key, c);
+    }
+    const at = this.now();
+    c.events.push({ rv: e.resourceVersion, at });
+    if (c.events.length > c.capacity) {
+      if (at - c.events[0]!.at < 75_000 && c.capacity < 102_400) c.capacity *= 2;
+      else {
+        c.events.shift();
+        c.evicted = true;
+      }
+    }
   }
 
   /** Current (latest) resourceVersion of the whole store. */
@@ -211,8 +268,8 @@ export class ObjectStore {
 
   /** The objects of a resource as they were at resourceVersion `at` (410 if compacted away). */
   snapshot(info: ResourceInfo, namespace: string | undefined, at: number): KubeObject[] {
-    if (at > this.rv) throw errors.timeout(`Too large resource version: ${at}, current: ${this.rv}`);
-    if (at < this.compactedRv) throw errors.gone(`too old resource version: ${at} (${this.compactedRv})`);
+    if (at > this.rv) throw new ApiError(statusObject(500, "", "etcdserver: mvcc: required revision is a future revision"));
+    if (at < this.etcdCompactedRv || at < this.compactedRv) throw errors.gone("The resourceVersion for the provided list is too old.");
     const state = new Map<string, KubeObject>(this.bucket(info));
     const k = gvrKey(info);
     for (let i = this.log.length - 1; i >= 0; i--) {
@@ -230,8 +287,9 @@ export class ObjectStore {
   }
 
   /** Logged events after resourceVersion `after`; throws 410 if some were compacted away. */
-  eventsSince(after: number): StoreEvent[] {
-    if (after < this.compactedRv) throw errors.gone(`too old resource version: ${after} (${this.compactedRv})`);
+  eventsSince(after: number, info?: ResourceInfo): StoreEvent[] {
+    const oldest = info ? this.watchCacheOldest(info) : this.compactedRv;
+    if (after < oldest - 1 || after < this.compactedRv) throw errors.gone(`too old resource version: ${after} (${oldest - 1})`);
     const out: StoreEvent[] = [];
     for (let i = this.log.length - 1; i >= 0; i--) {
       const e = this.log[i]!;
@@ -245,6 +303,7 @@ export class ObjectStore {
   compact(): void {
     this.log.length = 0;
     this.compactedRv = this.rv;
+    this.etcdCompactedRv = this.rv;
   }
 
   private checkNamespace(info: ResourceInfo, namespace: string | undefined): void {
@@ -457,6 +516,7 @@ export class ObjectStore {
 
   private emit(e: StoreEvent): void {
     this.log.push(e);
+    this.recordInWatchCache(e);
     while (this.log.length > this.opts.compactionWindow) {
       const dropped = this.log.shift()!;
       this.compactedRv = dropped.resourceVersion;

@@ -4,7 +4,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { groupVersion, gvrKey, type ResourceInfo } from "./resources.js";
 import type { Matcher } from "./selectors.js";
-import { ApiError, errors, type StatusObject } from "./status.js";
+import { ApiError, type StatusObject } from "./status.js";
+import { invalidResourceVersion } from "./server.js";
 import type { KubeObject, ObjectStore, StoreEvent } from "./store.js";
 
 export interface WatchParams {
@@ -18,6 +19,8 @@ export interface WatchParams {
   sendInitialEvents: boolean;
   timeoutSeconds?: number;
   bookmarkIntervalMs: number;
+  /** "interval": every bookmarkIntervalMs (fast tests); "kube-apiserver": the real server's schedule. */
+  bookmarkTiming?: "interval" | "kube-apiserver";
 }
 
 interface ActiveWatch {
@@ -75,16 +78,20 @@ export class WatchHub {
     let initial: KubeObject[] = [];
     let expired: ApiError | undefined;
     const rv = p.resourceVersion;
+    // A watch from an RV the store has not reached yet sends nothing (no bookmark either) until it has.
+    let future = 0;
     if (p.sendInitialEvents || rv === undefined || rv === "" || rv === "0") {
       initial = store.listCurrent(p.info, p.namespace).filter(selected);
     } else {
-      if (!/^[0-9]+$/.test(rv)) throw errors.badRequest(`invalid resource version: ${JSON.stringify(rv)}`);
-      try {
-        replay = store.eventsSince(Number(rv));
-      } catch (err) {
-        if (!(err instanceof ApiError)) throw err;
-        expired = err;
-      }
+      if (!/^[0-9]+$/.test(rv)) throw invalidResourceVersion(rv);
+      if (Number(rv) > store.resourceVersion) future = Number(rv);
+      else
+        try {
+          replay = store.eventsSince(Number(rv), p.info);
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          expired = err;
+        }
     }
 
     res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache, private" });
@@ -101,7 +108,7 @@ export class WatchHub {
 
     const w: ActiveWatch = { res, stalled: false, stop: () => undefined, cancelTimers: () => undefined };
     const deliver = (e: StoreEvent): void => {
-      if (w.stalled || gvrKey(e.resource) !== key) return;
+      if (w.stalled || gvrKey(e.resource) !== key || e.resourceVersion <= future) return;
       const now = e.type !== "DELETED" && selected(e.object);
       const before = e.oldObject !== undefined && selected(e.oldObject);
       if (e.type === "ADDED") {
@@ -118,8 +125,10 @@ export class WatchHub {
       }
     };
     const bookmark = (annotations?: Record<string, string>): void => {
-      if (w.stalled) return;
-      const metadata: Record<string, unknown> = { resourceVersion: String(store.resourceVersion) };
+      if (w.stalled || store.resourceVersion <= future) return;
+      // The latest RV the watch cache processed for this resource type; the real server encodes
+      // an empty object of the resource's kind, hence creationTimestamp: null.
+      const metadata: Record<string, unknown> = { resourceVersion: String(store.lastResourceVersionOf(p.info)), creationTimestamp: null };
       if (annotations) metadata.annotations = annotations;
       send("BOOKMARK", { kind: p.info.kind, apiVersion: groupVersion(p.info.group, p.info.version), metadata } as KubeObject);
     };
@@ -129,7 +138,20 @@ export class WatchHub {
     if (p.sendInitialEvents && p.allowBookmarks) bookmark({ "k8s.io/initial-events-end": "true" });
     const unsubscribe = store.onChange(deliver);
     const timers: NodeJS.Timeout[] = [];
-    if (p.allowBookmarks) timers.push(setInterval(() => bookmark(), p.bookmarkIntervalMs));
+    if (p.allowBookmarks) {
+      if (p.bookmarkTiming === "kube-apiserver") {
+        // v1.25 cacher: a watcher's next bookmark is due at min(now + 1 min, deadline - 2 s);
+        // the dispatcher ticks every second, so near the deadline one comes every second.
+        const first = p.timeoutSeconds !== undefined ? Math.max(0, p.timeoutSeconds * 1000 - 2000) : 60_000;
+        const every = p.timeoutSeconds !== undefined ? 1000 : 60_000;
+        timers.push(
+          setTimeout(() => {
+            bookmark();
+            timers.push(setInterval(() => bookmark(), every));
+          }, first),
+        );
+      } else timers.push(setInterval(() => bookmark(), p.bookmarkIntervalMs));
+    }
     if (p.timeoutSeconds !== undefined)
       timers.push(
         setTimeout(() => {
