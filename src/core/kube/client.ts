@@ -9,7 +9,7 @@ import https from "node:https";
 import type { IncomingMessage } from "node:http";
 import type { Logger } from "../logger.js";
 import { credentialsFor, type CredentialSource } from "./auth.js";
-import { KubeApiError, parseRetryAfter } from "./errors.js";
+import { KubeApiError, parseRetryAfter, retryAfterFromDetails, statusFields } from "./errors.js";
 import { apiVersionOf, collectionPath, objectPath, type GVR } from "./gvr.js";
 import { resolveConnection, type ConnectionConfig, type ResolveOptions } from "./kubeconfig.js";
 
@@ -93,6 +93,18 @@ export interface WatchEvent<T> {
   object: T;
 }
 
+/** One `Warning:` response header entry (RFC 7234 form `299 - "text"`, as the apiserver sends them). */
+export interface KubeWarning {
+  /** 299 for apiserver warnings; 0 when the header could not be parsed (text is then the raw value). */
+  code: number;
+  /** The warn-agent, "-" from the apiserver. */
+  agent: string;
+  /** The warning text, unquoted (PodSecurity "would violate ...", deprecated API notices). */
+  text: string;
+  method: string;
+  path: string;
+}
+
 export interface KubeClientOptions {
   /** Per-request timeout (default 10 s). */
   requestTimeoutMs?: number;
@@ -105,6 +117,12 @@ export interface KubeClientOptions {
   /** Value of the User-Agent header. */
   userAgent?: string;
   logger?: Logger;
+  /**
+   * Called for every warning the API server attaches to a response (any status, watches
+   * included), like client-go's WarningHandler. Without it, each distinct warning is logged
+   * once at warn level.
+   */
+  onWarning?: (warning: KubeWarning) => void;
 }
 
 /** Where the connection comes from (see resolveConnection) plus how the client behaves. */
@@ -139,6 +157,8 @@ export class KubeClient {
   private readonly baseUrl: URL;
   private readonly userAgent: string;
   private readonly logger?: Logger;
+  private readonly onWarning?: (warning: KubeWarning) => void;
+  private readonly loggedWarnings = new Set<string>();
 
   /**
    * Precedence: kubeconfig path > inCluster=true > $KUBECONFIG (merged) > in-cluster when
@@ -164,6 +184,7 @@ export class KubeClient {
     this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
     this.userAgent = opts.userAgent ?? "watch-auditor";
     this.logger = opts.logger;
+    this.onWarning = opts.onWarning;
     this.credentials = credentialsFor(conn, { tokenRefreshMs: opts.tokenRefreshMs, logger: opts.logger });
     const tls: https.AgentOptions = {
       ca: conn.ca,
@@ -207,10 +228,16 @@ export class KubeClient {
         resourceVersionMatch: opts.resourceVersionMatch,
       },
     });
-    const body = res.body as { items?: T[] | null; metadata?: { resourceVersion?: string; continue?: string; remainingItemCount?: number } } | undefined;
-    const meta = body?.metadata ?? {};
+    const body = res.body as { kind?: unknown; items?: T[] | null; metadata?: { resourceVersion?: string; continue?: string; remainingItemCount?: number } } | undefined;
+    // A list always has "items" (null or an array). Anything else (a Table, a single object, a
+    // proxy's JSON) must not read as an empty list: an informer would drop its whole cache.
+    if (typeof body !== "object" || body === null || Array.isArray(body) || !("items" in body) || (body.items !== null && !Array.isArray(body.items))) {
+      const what = typeof body === "object" && body !== null && !Array.isArray(body) && typeof body.kind === "string" ? `kind ${body.kind}` : JSON.stringify(body)?.slice(0, 80);
+      throw new KubeApiError(`GET ${collectionPath(gvr, gvr.namespaced ? opts.namespace : undefined)}: response is not a list (${what})`, { code: "EBADJSON", body });
+    }
+    const meta = body.metadata ?? {};
     return {
-      items: body?.items ?? [],
+      items: body.items ?? [],
       metadata: { resourceVersion: meta.resourceVersion ?? "", continue: meta.continue || undefined, remainingItemCount: meta.remainingItemCount },
     };
   }
@@ -415,10 +442,31 @@ export class KubeClient {
     }
     const transport = this.isHttps ? https : http;
     return new Promise<IncomingMessage>((resolvePromise, reject) => {
-      const req = transport.request(url, { method, headers, agent, signal: opts.signal }, resolvePromise);
+      const req = transport.request(url, { method, headers, agent, signal: opts.signal }, (res) => {
+        this.reportWarnings(res, method, path);
+        resolvePromise(res);
+      });
       req.on("error", reject);
       req.end(payload);
     });
+  }
+
+  private reportWarnings(res: IncomingMessage, method: string, path: string): void {
+    const values = res.headersDistinct.warning;
+    if (!values || values.length === 0) return;
+    for (const w of parseWarningHeaders(values)) {
+      const warning: KubeWarning = { ...w, method, path };
+      if (this.onWarning) {
+        try {
+          this.onWarning(warning);
+        } catch (err) {
+          this.logger?.error({ err: (err as Error)?.message }, "onWarning hook threw");
+        }
+      } else if (!this.loggedWarnings.has(w.text)) {
+        if (this.loggedWarnings.size < 256) this.loggedWarnings.add(w.text);
+        this.logger?.warn({ method, path, warning: w.text }, "kubernetes API warning");
+      }
+    }
   }
 
   /** Reads the whole body; the signal bounds it (a server may stall after sending headers). */
@@ -489,8 +537,17 @@ function parseWatchLine<T>(line: string, path: string): WatchEvent<T> {
     throw new KubeApiError(`watch ${path}: event is not valid JSON: ${JSON.stringify(line.slice(0, 120))}`, { code: "EBADJSON" });
   }
   if (ev.type === "ERROR") {
-    const s = (ev.object ?? {}) as { code?: number; reason?: string; message?: string };
-    throw new KubeApiError(`watch ${path}: ${s.code ?? ""} ${s.reason ?? ""}: ${s.message ?? "error event"}`.replace(/\s+/g, " "), { status: s.code, reason: s.reason, body: ev.object });
+    // A Status: 410 Expired for a too-old resourceVersion (sent as HTTP 200 + this frame), 500s...
+    const s = statusFields(ev.object);
+    const head = `watch ${path}: ${s.code ?? ""} ${s.reason ?? ""}`.replace(/\s+/g, " ").trimEnd();
+    throw new KubeApiError(`${head}: ${s.message ?? "error event"}`, {
+      status: s.code,
+      reason: s.reason,
+      body: ev.object,
+      statusMessage: s.message,
+      details: s.details,
+      retryAfterMs: retryAfterFromDetails(s.details),
+    });
   }
   if (ev.type !== "ADDED" && ev.type !== "MODIFIED" && ev.type !== "DELETED" && ev.type !== "BOOKMARK") {
     throw new KubeApiError(`watch ${path}: unknown event type ${JSON.stringify(ev.type)}`, { code: "EBADJSON" });
@@ -502,25 +559,61 @@ function parseWatchLine<T>(line: string, path: string): WatchEvent<T> {
 function errorFromResponse(method: string, path: string, res: IncomingMessage, text: string): KubeApiError {
   const status = res.statusCode ?? 0;
   let body: unknown = text;
-  let reason: string | undefined;
+  // Proxies and load balancers answer with HTML or plain text, the apiserver itself with a
+  // text/plain "404 page not found" for paths no handler serves: keep the snippet.
   let message = text.slice(0, 300).trim();
+  let fields: ReturnType<typeof statusFields> = {};
   try {
-    const parsed = JSON.parse(text) as { kind?: string; reason?: string; message?: string };
-    body = parsed;
-    if (parsed && typeof parsed === "object") {
-      reason = parsed.reason || undefined;
-      if (parsed.message) message = parsed.message;
-    }
+    body = JSON.parse(text) as unknown;
+    fields = statusFields(body);
+    if (fields.message) message = fields.message;
   } catch {
-    // Proxies and load balancers answer with HTML or plain text: keep the snippet.
+    body = text;
   }
   const retryAfterHeader = res.headers["retry-after"];
+  const reason = fields.reason;
   return new KubeApiError(`${method} ${path}: ${status}${reason ? ` ${reason}` : ""}${message ? `: ${message}` : ""}`, {
     status,
     reason,
     body,
-    retryAfterMs: parseRetryAfter(Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader),
+    statusMessage: message || undefined,
+    details: fields.details,
+    retryAfterMs: parseRetryAfter(Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader) ?? retryAfterFromDetails(fields.details),
   });
+}
+
+/**
+ * Parses Warning header values (client-go's ParseWarningHeaders): `<code> <agent> "<text>"
+ * ["<date>"]`, several per header separated by commas, backslash escapes in the text. An
+ * unparseable value is kept whole as the text, with code 0.
+ */
+export function parseWarningHeaders(values: readonly string[]): { code: number; agent: string; text: string }[] {
+  const out: { code: number; agent: string; text: string }[] = [];
+  for (const value of values) {
+    let rest = value.trim();
+    while (rest !== "") {
+      const m = /^(\d{3}) (\S+) "/.exec(rest);
+      let i = m ? m[0].length : 0;
+      let text = "";
+      let closed = false;
+      for (; m && i < rest.length; i++) {
+        const c = rest[i]!;
+        if (c === "\\" && i + 1 < rest.length) text += rest[++i];
+        else if (c === '"') {
+          closed = true;
+          i++;
+          break;
+        } else text += c;
+      }
+      if (!m || !closed) {
+        out.push({ code: 0, agent: "", text: rest });
+        break;
+      }
+      out.push({ code: Number(m[1]), agent: m[2]!, text });
+      rest = rest.slice(i).replace(/^ "[^"]*"/, "").replace(/^\s*,\s*/, "");
+    }
+  }
+  return out;
 }
 
 function networkError(method: string, path: string, err: unknown): KubeApiError {

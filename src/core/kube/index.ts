@@ -14,6 +14,7 @@ export { KubeClient } from "./client.js";
 export type {
   DeleteOptions,
   KubeClientOptions,
+  KubeWarning,
   ListOptions,
   ListResult,
   LoadOptions,
@@ -27,6 +28,7 @@ export type {
   WriteOptions,
 } from "./client.js";
 export { KubeApiError, isAlreadyExists, isConflict, isGone, isNotFound } from "./errors.js";
+export type { StatusCause, StatusDetails } from "./errors.js";
 export { KubeConfigError, DEFAULT_IN_CLUSTER_PATHS } from "./kubeconfig.js";
 export type { ConnectionConfig, InClusterPaths } from "./kubeconfig.js";
 export * from "./gvr.js";

@@ -144,6 +144,11 @@ export class Informer<T extends KubeObject> {
   private async run(signal: AbortSignal): Promise<void> {
     let needList = true;
     let failures = 0;
+    // 410s since the last healthy watch. The first one relists at once; more in a row mean a
+    // fresh list does not help (its RV is already outside the watch cache's window, or a
+    // continue token keeps expiring): back off then, as client-go's reflector does, instead
+    // of hammering the API server with full lists.
+    let goneInARow = 0;
     while (!signal.aborted) {
       try {
         if (needList) {
@@ -155,6 +160,7 @@ export class Informer<T extends KubeObject> {
         if (signal.aborted) break;
         if (delivered === 0 && Date.now() - started < MIN_HEALTHY_WATCH_MS) throw new KubeApiError(`watch ${this.gvr.resource}: closed immediately`, { code: "ESHORTWATCH" });
         failures = 0;
+        goneInARow = 0;
       } catch (e) {
         if (signal.aborted) break;
         const err = e instanceof KubeApiError ? e : new KubeApiError(String(e), { cause: e });
@@ -167,6 +173,10 @@ export class Informer<T extends KubeObject> {
           needList = true;
           this.stats.relists++;
           this.stat("relist");
+          if (goneInARow++ > 0) {
+            failures++;
+            await sleep(err.retryAfterMs ?? backoffDelay(failures, this.opts.backoff), signal);
+          }
           continue;
         }
         failures++;
