@@ -25,7 +25,9 @@
  * (404 NotFound, 409 AlreadyExists/Conflict, 422 Invalid, 400 BadRequest, 403 Forbidden, 410 Expired),
  * PATCH merge/strategic/json/apply, dryRun=All, label/field selectors, limit/continue, watch bookmarks,
  * timeoutSeconds, selector-aware watch (object leaving the selector -> DELETED), RBAC from stored
- * Roles/Bindings (group system:masters bypasses), fieldValidation Strict (default)/Warn/Ignore.
+ * Roles/Bindings (group system:masters bypasses), fieldValidation Strict/Warn (default)/Ignore against the
+ * recorded v1.25 OpenAPI document (openapi.ts), CustomResourceDefinitions served as the real apiextensions
+ * server does (crds.ts: schema validation, pruning, defaults, status and scale subresources).
  * Authentication: "Authorization: Bearer T" looked up in `tokens` (unknown -> 401); no header ->
  * system:anonymous. Namespaces need not exist unless requireNamespaces. Deleting a namespace deletes
  * its contents. Objects with finalizers get a deletionTimestamp and go when the finalizers are removed.
@@ -42,6 +44,8 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { Faults } from "./faults.js";
 import { RbacAuthorizer } from "./rbac.js";
+import { installCrdController } from "./crds.js";
+import { requireSharedKube } from "./openapi.js";
 import { ResourceRegistry, type ResourceSpec } from "./resources.js";
 import { ApiHandler, type RequestRecord } from "./server.js";
 import { ObjectStore } from "./store.js";
@@ -55,6 +59,9 @@ export type { FaultSpec, ActiveFault, Verb } from "./faults.js";
 export type { RequestRecord } from "./server.js";
 export type { ResourceInfo, ResourceSpec, GvrRef } from "./resources.js";
 export { ObjectStore } from "./store.js";
+export { installCrds } from "./crds.js";
+export type { CustomResourceInfo } from "./crds.js";
+export { SHARED_KUBE_DIR, RECORDED_DIR } from "./openapi.js";
 
 export interface TestApiServerOptions {
   /** Serve HTTPS with a freshly generated CA (default false). */
@@ -79,8 +86,10 @@ export interface TestApiServerOptions {
   maxBodyBytes?: number;
   /** How long a list at a future resourceVersion waits before its 504 (default 3000 ms, as the real watch cache). */
   futureResourceVersionWaitMs?: number;
-  /** Extra resource types (CRDs) to know up front; unknown ones are also learned on first create. */
+  /** Extra resource types to know up front, accepted as-is (for CRDs prefer creating the CustomResourceDefinition, or installCrds). */
   resources?: ResourceSpec[];
+  /** Serve any unknown group/resource, learning kind and scope from its first create (default false: 404, as the real server). */
+  learnUnknownResources?: boolean;
 }
 
 export interface KubeconfigOptions {
@@ -135,9 +144,13 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       maxBodyBytes: options.maxBodyBytes ?? 3 * 1024 * 1024,
       futureResourceVersionWaitMs: options.futureResourceVersionWaitMs ?? 3000,
       kubernetesVersion: { major: "1", minor: "30", gitVersion: "v1.30.0" },
+      learnUnknownResources: options.learnUnknownResources ?? false,
     },
     () => url,
   );
+  // Validation reads the recorded v1.25 OpenAPI document (lazily): fail now, naming the folder.
+  if ((options.validation ?? "strict") !== "off") requireSharedKube();
+  installCrdController(store, registry);
 
   let tlsDir: string | undefined;
   let server: Server;

@@ -1,5 +1,7 @@
-// The table of API resources the test server knows by name, plus on-the-fly registration of
-// anything else a test creates (CRDs are accepted as-is, like an installed CRD without schema).
+// The table of API resources the test server knows by name, plus the resources of installed
+// CustomResourceDefinitions (crds.ts) and, only with `learnUnknownResources`, on-the-fly
+// registration of anything else a test creates (accepted as-is, like a CRD without schema).
+import type { CustomResourceInfo } from "./crds.js";
 
 export interface ResourceInfo {
   group: string; // "" for the core group
@@ -18,6 +20,8 @@ export interface ResourceInfo {
   nameRule: "subdomain" | "label" | "path-segment";
   /** Fields usable in fieldSelector besides metadata.name/metadata.namespace. */
   fields: string[];
+  /** Set for resources served from a CustomResourceDefinition (crds.ts). */
+  crd?: CustomResourceInfo;
 }
 
 type Spec = Omit<ResourceInfo, "listKind" | "singular" | "generation" | "statusSubresource" | "nameRule" | "fields"> &
@@ -74,8 +78,8 @@ const SPECS: Spec[] = [
   // Virtual (never stored): answered by the authorizer, as `kubectl auth can-i` uses them.
   { group: "authorization.k8s.io", version: "v1", resource: "selfsubjectaccessreviews", kind: "SelfSubjectAccessReview", namespaced: false },
   { group: "authorization.k8s.io", version: "v1", resource: "subjectaccessreviews", kind: "SubjectAccessReview", namespaced: false },
-  { group: "monitoring.coreos.com", version: "v1", resource: "servicemonitors", kind: "ServiceMonitor", namespaced: true, shortNames: ["smon"], generation: true },
-  { group: "monitoring.coreos.com", version: "v1", resource: "prometheusrules", kind: "PrometheusRule", namespaced: true, shortNames: ["promrule"], generation: true },
+  // Creating one serves its resource (crds.ts); `installCrds(api, dir)` installs files of them.
+  { group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false, shortNames: ["crd", "crds"], statusSubresource: true },
 ];
 
 export function resourceInfo(spec: Spec): ResourceInfo {
@@ -119,6 +123,11 @@ export class ResourceRegistry {
 
   add(info: ResourceInfo): void {
     this.byKey.set(gvrKey(info), info);
+  }
+
+  /** Stops serving a resource (its CRD was deleted or no longer serves that version). */
+  remove(info: { group: string; version: string; resource: string }): void {
+    this.byKey.delete(gvrKey(info));
   }
 
   get(group: string, version: string, resource: string): ResourceInfo | undefined {

@@ -12,7 +12,10 @@ import { groupVersion, isBuiltinGroup, resourceInfo, type ResourceInfo, type Res
 import { fieldMatcher, labelMatcher } from "./selectors.js";
 import { ApiError, errors, statusObject } from "./status.js";
 import type { DeleteOptions, KubeObject, ObjectStore, PropagationPolicy } from "./store.js";
-import { labelCauses, nameCauses, parseFieldValidation, schemaCauses, unknownFields, type FieldValidation } from "./validation.js";
+import { defaultOnRead } from "./crds.js";
+import { parseJsonBody } from "./openapi.js";
+import { scaleRequest } from "./scale.js";
+import { validateWrite } from "./validation.js";
 import type { WatchHub } from "./watch.js";
 
 export interface RequestRecord {
@@ -39,6 +42,8 @@ export interface HandlerOptions {
   /** How long a list at a future resourceVersion waits for it before the 504 (real: 3 s). */
   futureResourceVersionWaitMs: number;
   kubernetesVersion: { major: string; minor: string; gitVersion: string };
+  /** Serve unknown group/resources, learning kind and scope from the first create (default false). */
+  learnUnknownResources?: boolean;
 }
 
 interface ResourceRoute {
@@ -55,6 +60,8 @@ interface ResourceRoute {
 const ANONYMOUS: UserInfo = { user: "system:anonymous", groups: ["system:unauthenticated"] };
 const HEALTH = new Set(["/healthz", "/readyz", "/livez", "/healthz/ping", "/livez/ping", "/readyz/ping"]);
 const VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+/** The verbs (and their order) discovery lists for a custom resource. */
+const CR_VERBS = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"];
 
 function reasonFor(code: number): string {
   return (
@@ -198,7 +205,7 @@ export class ApiHandler {
     }
   }
 
-  private json(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+  private json(res: ServerResponse, code: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
     const text = JSON.stringify(body);
     res.writeHead(code, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), ...headers });
     res.end(text);
@@ -256,13 +263,14 @@ export class ApiHandler {
     let info = this.registry.get(group, version, resource);
     const known = info !== undefined;
     if (!info) {
+      if (!this.opts.learnUnknownResources) throw errors.notFoundPath();
       if (group === "" || (isBuiltinGroup(group) && [...this.registry.groups().keys()].includes(group))) throw errors.notFoundPath();
       // An unknown (CRD-like) resource: provisional until a create teaches us its kind and scope.
       const kind = resource.replace(/s$/, "").replace(/^./, (c) => c.toUpperCase());
       info = resourceInfo({ group, version, resource, kind, namespaced: namespace !== undefined, generation: true });
     }
     if (info.namespaced === false && namespace !== undefined && known) throw errors.notFoundPath();
-    if (subresource !== undefined && !(subresource === "status" && info.statusSubresource)) throw errors.notFoundPath();
+    if (subresource !== undefined && !(subresource === "status" && info.statusSubresource) && !(subresource === "scale" && info.crd?.scale)) throw errors.notFoundPath();
     return { group, version, info, known, namespace, name, subresource, legacyWatch };
   }
 
@@ -393,7 +401,9 @@ export class ApiHandler {
     const resources: Record<string, unknown>[] = [];
     for (const r of this.registry.all()) {
       if (r.group !== group || r.version !== version) continue;
-      resources.push({ name: r.resource, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: VERBS, ...(r.shortNames && { shortNames: r.shortNames }) });
+      resources.push({ name: r.resource, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: r.crd ? CR_VERBS : VERBS, ...(r.shortNames && { shortNames: r.shortNames }), ...(r.crd?.categories && { categories: r.crd.categories }) });
+      if (r.crd?.scale)
+        resources.push({ name: `${r.resource}/scale`, singularName: "", namespaced: r.namespaced, group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] });
       if (r.statusSubresource)
         resources.push({ name: `${r.resource}/status`, singularName: "", namespaced: r.namespaced, kind: r.kind, verbs: ["get", "patch", "update"] });
     }
@@ -427,7 +437,7 @@ export class ApiHandler {
     if (text.trim() === "") throw errors.badRequest(`${what}: the request body is empty`);
     try {
       if (ct === "application/yaml" || ct === "application/apply-patch+yaml") return YAML.parse(text, { maxAliasCount: 100 });
-      if (ct === "application/json" || ct.endsWith("+json") || ct === "") return JSON.parse(text);
+      if (ct === "application/json" || ct.endsWith("+json") || ct === "") return parseJsonBody(text);
     } catch (err) {
       throw errors.badRequest(`${what}: couldn't decode the request body as ${ct}: ${(err as Error).message}`);
     }
@@ -446,18 +456,24 @@ export class ApiHandler {
     if (attrs.verb !== "list" && attrs.verb !== "watch" && attrs.verb !== "deletecollection" && attrs.verb !== "create" && r.info.namespaced && !r.namespace && r.known)
       throw errors.notFoundPath();
     const dryRun = this.dryRun(q);
-    const send = (code: number, body: unknown, headers: Record<string, string> = {}): void => {
+    const send = (code: number, body: unknown, headers: Record<string, string | string[]> = {}): void => {
       record.status = code;
       this.json(res, code, body, headers);
     };
+    if (r.subresource === "scale") {
+      // Custom resources' scale subresource (scale.ts): an autoscaling/v1 Scale.
+      const body = attrs.verb === "get" ? undefined : this.decode(await this.readBody(req), req.headers["content-type"], attrs.verb);
+      const patchType = attrs.verb === "patch" ? patchTypeOf(req.headers["content-type"]) : undefined;
+      return send(200, scaleRequest(this.store, r.info, r.namespace, r.name!, attrs.verb, body, { dryRun, patchType }));
+    }
     switch (attrs.verb) {
       case "get": {
         const o = this.store.getRaw(r.info, r.namespace, r.name!);
         if (!o) throw errors.notFound({ group: r.group, resource: r.info.resource, name: r.name });
-        return send(200, o);
+        return send(200, r.info.crd ? defaultOnRead(r.info, o) : o);
       }
       case "list":
-        return send(200, await this.list(r, q));
+        return send(200, r.info.crd ? defaultOnRead(r.info, await this.list(r, q)) : await this.list(r, q));
       case "watch": {
         const sendInitial = q.get("sendInitialEvents");
         const bookmarks = q.get("allowWatchBookmarks") === "true" || q.get("allowWatchBookmarks") === "1";
@@ -505,7 +521,7 @@ export class ApiHandler {
         if (obj.metadata?.name !== r.name)
           throw errors.badRequest(`the name of the object (${String(obj.metadata?.name)}) does not match the name on the URL (${r.name})`);
         applyDefaults(info, obj, this.store.getRaw(info, r.namespace, r.name));
-        const warnings = await this.validate(info, obj, q);
+        const warnings = await this.validate(info, obj, q, "update");
         const scope = r.subresource === "status" ? "status" : "main";
         return send(200, this.store.replace(info, r.namespace, r.name, obj, { dryRun, scope }), warnings);
       }
@@ -585,25 +601,13 @@ export class ApiHandler {
     else if (info.resource === "services") obj.status = { loadBalancer: {} };
   }
 
-  /** Applies fieldValidation and schema checks; returns response headers (Warning) to send. */
-  private async validate(info: ResourceInfo, obj: KubeObject, q: URLSearchParams): Promise<Record<string, string>> {
+  /**
+   * Decoding (OpenAPI types, 400), fieldValidation (unknown/duplicate fields; default Warn), pruning,
+   * CRD/CR defaults and 422 checks (validation.ts); returns the Warning headers to send.
+   */
+  private async validate(info: ResourceInfo, obj: KubeObject, q: URLSearchParams, verb: "create" | "update" | "patch" = "create"): Promise<Record<string, string[]>> {
     if (this.opts.validation === "off") return {};
-    const mode: FieldValidation = parseFieldValidation(q.get("fieldValidation"), "Strict");
-    const unknown = unknownFields(info, obj, mode !== "Strict");
-    if (unknown.length > 0 && mode === "Strict") {
-      const list = unknown.map((f) => `unknown field "${f}"`).join(", ");
-      throw errors.badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: strict decoding error: ${list}`);
-    }
-    const name = obj.metadata.name;
-    const causes = [
-      ...(typeof name === "string" && name !== "" ? nameCauses(info, name) : []),
-      ...(obj.metadata.generateName && !name ? nameCauses(info, `${obj.metadata.generateName}x`) : []),
-      ...labelCauses(obj),
-      ...(await schemaCauses(info, obj)),
-    ];
-    if (causes.length > 0) throw errors.invalid(info.kind, { group: info.group, resource: info.resource, name: String(name ?? "") }, causes);
-    if (unknown.length > 0 && mode === "Warn") return { Warning: unknown.map((f) => `299 - "unknown field \\"${f}\\""`).join(", ") };
-    return {};
+    return validateWrite(info, obj, q.get("fieldValidation"), verb);
   }
 
   private async patch(
@@ -611,7 +615,7 @@ export class ApiHandler {
     q: URLSearchParams,
     r: ResourceRoute,
     dryRun: boolean,
-    send: (code: number, body: unknown, headers?: Record<string, string>) => void,
+    send: (code: number, body: unknown, headers?: Record<string, string | string[]>) => void,
   ): Promise<void> {
     if (!r.name) throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
     const type: PatchType = patchTypeOf(req.headers["content-type"]);
@@ -640,7 +644,7 @@ export class ApiHandler {
     if (obj.metadata.name !== r.name) throw errors.badRequest("metadata.name: the name of an object cannot be changed by a patch");
     const info = this.resolveForWrite(r, obj);
     applyDefaults(info, obj, cur);
-    const warnings = await this.validate(info, obj, q);
+    const warnings = await this.validate(info, obj, q, type === "apply" ? "create" : "patch");
     const scope = r.subresource === "status" ? "status" : "main";
     send(200, this.store.replace(info, r.namespace, r.name, obj, { dryRun, scope }), warnings);
   }

@@ -1,250 +1,117 @@
-// Object validation like the real API server's decoder + registry strategies:
-// - unknown fields (fieldValidation=Strict|Warn|Ignore), found by walking the field tree of the
-//   official API types as published in kubernetes-types' .d.ts files (parsed, not type-checked);
-// - schema checks (types, required fields) with the OpenAPI validators kubernetes-models ships;
+// Object validation like the real API server's decoder, field validation and registry strategies:
+// - built-in kinds: decoded against the recorded v1.25 OpenAPI v2 document (openapi.ts): JSON type
+//   errors (400), unknown and duplicate fields (fieldValidation), required fields (422);
+// - custom resources (crds.ts): pruning, schema defaults, openAPIV3Schema validation (422);
+// - CustomResourceDefinitions: defaults and the CRD checks (crds.ts);
 // - metadata.name rules (DNS-1123 subdomain/label, path segment) and label syntax.
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { isBuiltinGroup, type ResourceInfo } from "./resources.js";
-import { errors, type StatusCause } from "./status.js";
+// fieldValidation follows RELEASED Kubernetes (server-side field validation GA in 1.27; "Warn ...
+// This is the default in v1.23+" in the API reference): Strict -> 400 `<Kind> in version "v1"
+// cannot be handled as a <Kind>: strict decoding error: unknown field "spec.foo", duplicate field
+// "data"`; Warn (the default) -> one `Warning: 299 - "unknown field \"spec.foo\""` header per
+// field; Ignore -> silently dropped. Unknown fields are never stored. The recorded pre-release
+// build had the gate off (it ignored the parameter): see recorded-v1.25/README.md item 14.
+import { CRD_GROUP, CRD_RESOURCE, crdCauses, customResourceCauses, decodeCustomResource, defaultCrd } from "./crds.js";
+import { decodeAs, definitionFor, duplicateFields } from "./openapi.js";
+import type { ResourceInfo } from "./resources.js";
+import { ApiError, errors, statusObject, type StatusCause } from "./status.js";
 import type { KubeObject } from "./store.js";
 
-type Shape =
-  | { t: "any" }
-  | { t: "leaf" }
-  | { t: "arr"; item: () => Shape }
-  | { t: "map"; value: () => Shape }
-  | { t: "obj"; props: Map<string, () => Shape> };
+export type FieldValidation = "Strict" | "Warn" | "Ignore";
 
-const require = createRequire(import.meta.url);
-const TYPES_ROOT = dirname(require.resolve("kubernetes-types/package.json"));
+/** What a request without fieldValidation gets (released Kubernetes: Warn since v1.23). */
+export const DEFAULT_FIELD_VALIDATION: FieldValidation = "Warn";
 
-// kubernetes-types' .d.ts files are generated and regular: `import { A } from "../m";`,
-// `export interface X { readonly? name?: T; }`, `export type X = T;` with T built from names,
-// Array<T>, T[], `{ [name: string]: T; }`, unions and literals. A small parser is enough (and far
-// faster to load than the TypeScript compiler).
-interface Module {
-  decls: Map<string, { kind: "interface" | "alias"; body: string }>;
-  imports: Map<string, string>; // local name -> module path relative to TYPES_ROOT (no extension)
-}
-const modules = new Map<string, Module | null>();
-const shapes = new Map<string, Shape>();
-
-/** Index of the brace closing the one at `open`. */
-function matchBrace(text: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < text.length; i++) {
-    if (text[i] === "{") depth++;
-    else if (text[i] === "}" && --depth === 0) return i;
-  }
-  return text.length;
+/**
+ * The query parameter; an unknown value is the 422 the real server answers
+ * (recorded: validation/fieldvalidation-invalid-value).
+ */
+export function parseFieldValidation(v: string | null, dflt: FieldValidation = DEFAULT_FIELD_VALIDATION, options = "CreateOptions"): FieldValidation {
+  if (v === null || v === "") return dflt;
+  if (v === "Strict" || v === "Warn" || v === "Ignore") return v;
+  const message = `Unsupported value: ${JSON.stringify(v)}: supported values: "", "Ignore", "Strict", "Warn"`;
+  throw new ApiError(
+    statusObject(422, "Invalid", `${options}.meta.k8s.io "" is invalid: fieldValidation: ${message}`, {
+      group: "meta.k8s.io",
+      kind: options,
+      causes: [{ reason: "FieldValueNotSupported", message, field: "fieldValidation" }],
+    }),
+  );
 }
 
-function loadModule(path: string): Module | null {
-  if (modules.has(path)) return modules.get(path)!;
-  let text: string;
-  try {
-    text = readFileSync(join(TYPES_ROOT, `${path}.d.ts`), "utf8");
-  } catch {
-    modules.set(path, null);
-    return null;
-  }
-  text = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
-  const m: Module = { decls: new Map(), imports: new Map() };
-  for (const im of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*"([^"]+)"/g)) {
-    const target = join(dirname(path), im[2]!);
-    for (const n of im[1]!.split(",")) if (n.trim()) m.imports.set(n.trim(), target);
-  }
-  const re = /export\s+(interface|type)\s+(\w+)\s*(=|\{)/g;
-  for (let d = re.exec(text); d; d = re.exec(text)) {
-    const from = d.index + d[0].length;
-    if (d[1] === "interface") {
-      const close = matchBrace(text, from - 1);
-      m.decls.set(d[2]!, { kind: "interface", body: text.slice(from, close) });
-    } else {
-      const semi = text.indexOf(";", from);
-      m.decls.set(d[2]!, { kind: "alias", body: text.slice(from, semi) });
-    }
-  }
-  modules.set(path, m);
-  return m;
-}
-
-/** Splits interface members on `;` outside nested braces. */
-function members(body: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let cur = "";
-  for (const ch of body) {
-    if (ch === "{" || ch === "<") depth++;
-    if (ch === "}" || ch === ">") depth--;
-    if (ch === ";" && depth === 0) {
-      out.push(cur.trim());
-      cur = "";
-    } else cur += ch;
-  }
-  if (cur.trim()) out.push(cur.trim());
-  return out;
-}
-
-function namedShape(modPath: string, name: string): Shape {
-  const id = `${modPath}#${name}`;
-  const cached = shapes.get(id);
-  if (cached) return cached;
-  const m = loadModule(modPath);
-  if (!m) return { t: "any" };
-  const imported = m.imports.get(name);
-  if (imported) return namedShape(imported, name);
-  const decl = m.decls.get(name);
-  if (!decl) return { t: "any" };
-  let shape: Shape;
-  if (decl.kind === "alias") shape = typeShape(modPath, decl.body);
-  else {
-    const list = members(decl.body);
-    if (list.length === 0) shape = { t: "any" }; // RawExtension, FieldsV1: free-form
-    else {
-      const props = new Map<string, () => Shape>();
-      shape = { t: "obj", props };
-      shapes.set(id, shape); // before recursing: JSONSchemaProps refers to itself
-      for (const mem of list) {
-        const pm = /^(?:readonly\s+)?["']?([\w$-]+)["']?\??\s*:\s*([\s\S]+)$/.exec(mem);
-        if (pm) {
-          const t = pm[2]!.trim();
-          props.set(pm[1]!, lazy(() => typeShape(modPath, t)));
-        }
-      }
-    }
-  }
-  shapes.set(id, shape);
-  return shape;
-}
-
-function lazy(f: () => Shape): () => Shape {
-  let v: Shape | undefined;
-  return () => (v ??= f());
-}
-
-function typeShape(modPath: string, raw: string): Shape {
-  const t = raw.trim();
-  let m: RegExpExecArray | null;
-  if ((m = /^Array<([\s\S]+)>$/.exec(t))) {
-    const el = m[1]!;
-    return { t: "arr", item: lazy(() => typeShape(modPath, el)) };
-  }
-  if (t.endsWith("[]") && /^\w+\[\]$/.test(t)) return { t: "arr", item: lazy(() => typeShape(modPath, t.slice(0, -2))) };
-  if (t.startsWith("{")) {
-    const idx = /^\{\s*\[\w+\s*:\s*string\]\s*:\s*([\s\S]+?);?\s*\}$/.exec(t);
-    if (idx) {
-      const v = idx[1]!;
-      return { t: "map", value: lazy(() => typeShape(modPath, v)) };
-    }
-    return { t: "any" };
-  }
-  // Unions in the API types are int-or-string or schema-or-bool: not worth checking through.
-  if (t.includes("|")) return { t: "any" };
-  if (t === "any" || t === "unknown" || t === "object") return { t: "any" };
-  if (/^[A-Z]\w*$/.test(t)) return namedShape(modPath, t);
-  return { t: "leaf" };
-}
-
-function moduleOf(info: ResourceInfo): string {
-  const g = info.group === "" ? "core" : info.group.split(".")[0]!;
-  return `${g}/${info.version}`;
-}
-
-/** Paths of fields that the API type does not have, in the real decoder's notation (`a.b[0].c`). */
+/** Paths of fields the kind's type does not have, in the strict decoder's notation (`a.b[0].c`). */
 export function unknownFields(info: ResourceInfo, obj: KubeObject, prune: boolean): string[] {
-  if (!isBuiltinGroup(info.group)) return [];
-  const root = namedShape(moduleOf(info), info.kind);
-  if (root.t === "any") return [];
-  const out: string[] = [];
-  walk(obj, root, "", out, prune);
-  return out;
+  if (info.crd) return prune ? decodeCustomResource(info, obj).unknown : decodeCustomResource(info, structuredClone(obj)).unknown;
+  const def = definitionFor(info.group, info.version, info.kind);
+  return def ? decodeAs(def, obj, prune).unknown : [];
 }
 
-function walk(v: unknown, shape: Shape, path: string, out: string[], prune: boolean): void {
-  if (v === null || v === undefined) return;
-  switch (shape.t) {
-    case "obj": {
-      if (typeof v !== "object" || Array.isArray(v)) return;
-      const rec = v as Record<string, unknown>;
-      for (const k of Object.keys(rec)) {
-        const p = path ? `${path}.${k}` : k;
-        const sub = shape.props.get(k);
-        if (!sub) {
-          out.push(p);
-          if (prune) delete rec[k];
-        } else walk(rec[k], sub(), p, out, prune);
-      }
-      return;
-    }
-    case "arr":
-      if (Array.isArray(v)) v.forEach((x, i) => walk(x, shape.item(), `${path}[${i}]`, out, prune));
-      return;
-    case "map":
-      if (typeof v === "object" && !Array.isArray(v))
-        for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(x, shape.value(), `${path}.${k}`, out, prune);
-      return;
-    default:
-      return;
-  }
-}
-
-// ---- OpenAPI schema validation via kubernetes-models ---------------------------------------------
-
-interface AjvError {
-  instancePath: string;
-  keyword: string;
-  message?: string;
-  params: Record<string, unknown>;
-}
-type ModelClass = new (data: unknown) => { validate(): void };
-const models = new Map<string, ModelClass | null>();
-
-async function modelFor(info: ResourceInfo): Promise<ModelClass | null> {
-  const id = `${info.group}/${info.version}/${info.kind}`;
-  if (models.has(id)) return models.get(id)!;
-  let cls: ModelClass | null = null;
-  if (isBuiltinGroup(info.group)) {
-    const spec = info.group === "" ? `kubernetes-models/${info.version}/${info.kind}` : `kubernetes-models/${info.group}/${info.version}/${info.kind}`;
-    try {
-      const mod = (await import(spec)) as Record<string, ModelClass>;
-      cls = mod[info.kind] ?? null;
-    } catch {
-      cls = null;
-    }
-  }
-  models.set(id, cls);
-  return cls;
-}
-
-function fieldPath(instancePath: string): string {
-  return instancePath
-    .split("/")
-    .slice(1)
-    .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"))
-    .reduce((acc, s) => (/^[0-9]+$/.test(s) ? `${acc}[${s}]` : acc ? `${acc}.${s}` : s), "");
-}
-
+/** Schema causes (422): required fields of built-in kinds, the openAPIV3Schema of custom resources. */
 export async function schemaCauses(info: ResourceInfo, obj: KubeObject): Promise<StatusCause[]> {
-  const cls = await modelFor(info);
-  if (!cls) return [];
-  try {
-    new cls(obj).validate();
-    return [];
-  } catch (err) {
-    const list = ((err as { errors?: AjvError[] }).errors ?? []) as AjvError[];
-    if (list.length === 0) return [{ reason: "FieldValueInvalid", message: String((err as Error).message) }];
-    return list.map((e) => {
-      const base = fieldPath(e.instancePath);
-      if (e.keyword === "required") {
-        const missing = String(e.params.missingProperty);
-        return { reason: "FieldValueRequired", field: base ? `${base}.${missing}` : missing, message: "Required value" };
-      }
-      return { reason: "FieldValueInvalid", field: base, message: `Invalid value: ${e.message ?? e.keyword}` };
-    });
+  if (info.crd) return customResourceCauses(info, obj);
+  const def = definitionFor(info.group, info.version, info.kind);
+  return def ? decodeAs(def, structuredClone(obj), true).required : [];
+}
+
+function goJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(goJson).join(",")}]`;
+  if (v !== null && typeof v === "object")
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${goJson((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  return JSON.stringify(v);
+}
+
+const isCrd = (info: ResourceInfo) => info.group === CRD_GROUP && info.resource === CRD_RESOURCE;
+
+/**
+ * The whole write path of a body after the server's own defaulting: decode (type errors -> 400),
+ * strict decoding per fieldValidation, pruning, CR/CRD defaults, then 422 validation. Mutates obj.
+ * Returns the response headers to send (one Warning per unknown/duplicate field under Warn).
+ */
+export async function validateWrite(info: ResourceInfo, obj: KubeObject, fieldValidation: string | null, verb: "create" | "update" | "patch" = "create"): Promise<Record<string, string[]>> {
+  const mode = parseFieldValidation(fieldValidation, DEFAULT_FIELD_VALIDATION, verb === "patch" ? "PatchOptions" : verb === "update" ? "UpdateOptions" : "CreateOptions");
+  const cannot = (why: string) => `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${why}`;
+  const decodeFailed = (why: string): ApiError =>
+    verb === "patch"
+      ? // patch.go: a patched object that does not decode is a 422 on the field "patch".
+        errors.invalid("", { group: "", resource: "", name: "" }, [{ reason: "FieldValueInvalid", field: "patch", message: `Invalid value: ${JSON.stringify(goJson(obj))}: ${why}` }])
+      : errors.badRequest(cannot(why));
+  let unknown: string[] = [];
+  let schema: StatusCause[] = [];
+  if (info.crd) {
+    const r = decodeCustomResource(info, obj);
+    if (r.error) throw decodeFailed(r.error);
+    unknown = r.unknown;
+  } else {
+    const def = definitionFor(info.group, info.version, info.kind);
+    if (def) {
+      const r = decodeAs(def, obj, true);
+      if (r.error) throw decodeFailed(r.error);
+      unknown = r.unknown;
+      schema = r.required;
+    }
   }
+  const strict = [...duplicateFields(obj).map((p) => `duplicate field ${JSON.stringify(p)}`), ...unknown.map((p) => `unknown field ${JSON.stringify(p)}`)];
+  if (strict.length > 0 && mode === "Strict") {
+    const msg = `strict decoding error: ${strict.join(", ")}`;
+    throw errors.badRequest(verb === "patch" ? msg : cannot(msg));
+  }
+  if (isCrd(info)) {
+    defaultCrd(obj);
+    schema = [...schema, ...crdCauses(obj)];
+  }
+  if (info.crd) schema = customResourceCauses(info, obj);
+  const name = obj.metadata.name;
+  const causes = [
+    ...(typeof name === "string" && name !== "" ? nameCauses(info, name) : []),
+    ...(obj.metadata.generateName && !name ? nameCauses(info, `${obj.metadata.generateName}x`) : []),
+    ...labelCauses(obj),
+    ...schema,
+  ];
+  if (causes.length > 0) throw errors.invalid(info.kind, { group: info.group, resource: info.resource, name: String(name ?? "") }, causes);
+  if (strict.length > 0 && mode === "Warn") return { Warning: strict.map((w) => `299 - "${w.replace(/["\\]/g, (c) => `\\${c}`)}"`) };
+  return {};
 }
 
 // ---- names and labels --------------------------------------------------------------------------
@@ -289,17 +156,9 @@ export function labelCauses(obj: KubeObject): StatusCause[] {
     const prefix = slash < 0 ? "" : k.slice(0, slash);
     const name = slash < 0 ? k : k.slice(slash + 1);
     if ((prefix && !DNS1123_SUBDOMAIN.test(prefix)) || !LABEL_NAME.test(name) || name.length > 63)
-      out.push({ reason: "FieldValueInvalid", field: "metadata.labels", message: `Invalid value: ${JSON.stringify(k)}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character` });
+      out.push({ reason: "FieldValueInvalid", field: "metadata.labels", message: `Invalid value: ${JSON.stringify(k)}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')` });
     if (typeof v !== "string" || !LABEL_VALUE.test(v) || v.length > 63)
-      out.push({ reason: "FieldValueInvalid", field: `metadata.labels`, message: `Invalid value: ${JSON.stringify(v)}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character` });
+      out.push({ reason: "FieldValueInvalid", field: `metadata.labels`, message: `Invalid value: ${JSON.stringify(v)}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')` });
   }
   return out;
-}
-
-export type FieldValidation = "Strict" | "Warn" | "Ignore";
-
-export function parseFieldValidation(v: string | null, dflt: FieldValidation): FieldValidation {
-  if (v === null || v === "") return dflt;
-  if (v === "Strict" || v === "Warn" || v === "Ignore") return v;
-  throw errors.badRequest(`fieldValidation must be one of "Ignore", "Warn", or "Strict", got ${JSON.stringify(v)}`);
 }
