@@ -28,6 +28,8 @@ function defaultPodSpec(spec: unknown): void {
       const image = typeof c.image === "string" ? c.image : "";
       const tag = image.includes("@") ? "digest" : (image.split("/").pop() ?? "").split(":")[1];
       setDefault(c, "imagePullPolicy", tag === undefined || tag === "latest" ? "Always" : "IfNotPresent");
+      // A non-pointer struct in the Go type: always encoded, empty or not.
+      setDefault(c, "resources", {});
       setDefault(c, "terminationMessagePath", "/dev/termination-log");
       setDefault(c, "terminationMessagePolicy", "File");
       if (Array.isArray(c.ports)) for (const p of c.ports) if (isObj(p)) setDefault(p, "protocol", "TCP");
@@ -37,21 +39,35 @@ function defaultPodSpec(spec: unknown): void {
 
 function defaultTemplate(spec: Obj): void {
   const t = spec.template;
-  if (isObj(t)) defaultPodSpec(t.spec);
+  if (!isObj(t)) return;
+  // The template's ObjectMeta is a Go struct whose zero creationTimestamp encodes as null.
+  const meta = isObj(t.metadata) ? t.metadata : (t.metadata = {});
+  if (!("creationTimestamp" in meta)) meta.creationTimestamp = null;
+  defaultPodSpec(t.spec);
 }
 
 let nextServiceIp = 1;
 
 /** Applies defaults in place. `old` is the stored object on updates (keeps allocated fields). */
 export function applyDefaults(info: ResourceInfo, obj: KubeObject, old?: KubeObject): void {
+  const key = `${info.group}/${info.resource}`;
+  if (key === "/namespaces") {
+    // SetDefaults_Namespace: the immutable name label; the registry adds the "kubernetes" finalizer.
+    obj.metadata.labels = { ...(obj.metadata.labels ?? {}), "kubernetes.io/metadata.name": String(obj.metadata.name ?? "") };
+    const nsSpec = isObj(obj.spec) ? obj.spec : (obj.spec = {});
+    if (!old) setDefault(nsSpec, "finalizers", ["kubernetes"]);
+  }
+  if (key === "/podtemplates" && isObj(obj.template)) defaultTemplate(obj);
   const spec = obj.spec;
   if (!isObj(spec)) return;
-  const key = `${info.group}/${info.resource}`;
   switch (key) {
     case "/pods":
+      // serviceAccountName, tolerations, priority and the token volume come from admission (admission.ts).
       defaultPodSpec(spec);
-      if (spec.serviceAccountName === undefined && spec.serviceAccount === undefined) spec.serviceAccountName = "default";
-      if (spec.serviceAccountName !== undefined) setDefault(spec, "serviceAccount", spec.serviceAccountName);
+      // SetDefaults_Pod, not SetDefaults_PodSpec: templates do not get it.
+      setDefault(spec, "enableServiceLinks", true);
+      break;
+    case "/podtemplates":
       break;
     case "apps/deployments":
       setDefault(spec, "replicas", 1);

@@ -3,11 +3,13 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import YAML from "yaml";
+import { admitNamespace, admitPodCreate, admitPodSecurity } from "./admission.js";
 import { applyDefaults, jobLabels } from "./defaults.js";
 import type { Faults } from "./faults.js";
 import { FlowControl } from "./flowcontrol.js";
 import { applyPatch, patchTypeOf, type Json, type PatchType } from "./patch.js";
-import { forbiddenMessage, type RbacAuthorizer, type RequestAttributes, type UserInfo } from "./rbac.js";
+import { forbiddenError, type RbacAuthorizer, type RequestAttributes, type UserInfo } from "./rbac.js";
+import { AuthApi } from "./reviews.js";
 import { groupVersion, isBuiltinGroup, resourceInfo, type ResourceInfo, type ResourceRegistry } from "./resources.js";
 import { fieldMatcher, labelMatcher } from "./selectors.js";
 import { ApiError, errors, statusObject } from "./status.js";
@@ -56,6 +58,9 @@ interface ResourceRoute {
   subresource?: string;
   legacyWatch: boolean;
 }
+
+/** Registries with ReturnDeletedObject: a DELETE that removes the object at once still answers with it. */
+const RETURNS_DELETED_OBJECT = new Set(["/pods", "/services", "/namespaces", "/replicationcontrollers", "apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets"]);
 
 const ANONYMOUS: UserInfo = { user: "system:anonymous", groups: ["system:unauthenticated"] };
 const HEALTH = new Set(["/healthz", "/readyz", "/livez", "/healthz/ping", "/livez/ping", "/readyz/ping"]);
@@ -119,6 +124,31 @@ function tooLargeResourceVersion(want: number, current: number): ApiError {
   return new ApiError(st, { "Retry-After": "1" });
 }
 
+/** The pod's QoS class, as the registry computes it on create (from the containers' requests and limits). */
+function qosClass(pod: KubeObject): string {
+  const spec = (pod.spec ?? {}) as { containers?: unknown[]; initContainers?: unknown[] };
+  const cs = [...(spec.initContainers ?? []), ...(spec.containers ?? [])] as { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[];
+  let any = false;
+  let guaranteed = cs.length > 0;
+  for (const c of cs) {
+    const req = c?.resources?.requests ?? {};
+    const lim = c?.resources?.limits ?? {};
+    if (Object.keys(req).length || Object.keys(lim).length) any = true;
+    for (const r of ["cpu", "memory"]) {
+      const l = lim[r];
+      if (l === undefined || (req[r] !== undefined && req[r] !== l)) guaranteed = false;
+    }
+  }
+  return !any ? "BestEffort" : guaranteed ? "Guaranteed" : "Burstable";
+}
+
+/** Adds Warning headers (`299 - "<text>"`, one header line each) to a response's headers. */
+export function addWarnings(headers: Record<string, string | string[]>, texts: string[]): void {
+  if (texts.length === 0) return;
+  const prior = headers.Warning === undefined ? [] : Array.isArray(headers.Warning) ? headers.Warning : [headers.Warning];
+  headers.Warning = [...prior, ...texts.map((t) => `299 - "${t.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`)];
+}
+
 function stripTypeMeta(o: KubeObject): KubeObject {
   const { apiVersion: _a, kind: _k, ...rest } = o;
   return rest as KubeObject;
@@ -136,7 +166,15 @@ export class ApiHandler {
     private readonly rbac: RbacAuthorizer,
     private readonly opts: HandlerOptions,
     private readonly serverUrl: () => string,
-  ) {}
+  ) {
+    // Token/TokenReview/access-review endpoints and ServiceAccount tokens (reviews.ts, tokens.ts),
+    // and the bootstrap ClusterRoles/Bindings every real cluster has (rbac.ts).
+    this.auth = new AuthApi(store, registry, rbac, opts);
+    rbac.installBootstrapPolicy();
+  }
+
+  /** Authentication/authorization endpoints and ServiceAccount token issuing/verification. */
+  readonly auth: AuthApi;
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let url: URL;
@@ -182,15 +220,18 @@ export class ApiHandler {
           throw new ApiError(st, headers);
         }
       }
-      if (this.opts.authz === "rbac" && !this.rbac.authorize(user, attrs)) {
-        throw errors.forbidden(forbiddenMessage(user, attrs), {
-          group: attrs.apiGroup,
-          resource: attrs.resource,
-          ...(attrs.name && { name: attrs.name }),
-        });
+      attrs.user = user;
+      if (this.opts.authz === "rbac") {
+        const decision = this.rbac.decide(user, attrs);
+        if (!decision.allowed) throw forbiddenError(user, attrs, decision.reason);
       }
       if (!route) return this.nonResource(method, path, res, record);
-      if (route.group === "authorization.k8s.io" && attrs.verb === "create") return await this.accessReview(req, res, route, user, record);
+      if (this.auth.handles({ ...route, resource: route.info.resource }, attrs.verb)) {
+        const body = this.objectBody(this.decode(await this.readBody(req), req.headers["content-type"], "create"));
+        const answer = this.auth.serve({ ...route, resource: route.info.resource }, user, body);
+        record.status = answer.code;
+        return this.json(res, answer.code, answer.body);
+      }
       await this.resource(req, res, method, url.searchParams, route, attrs, record);
     } catch (err) {
       const e =
@@ -215,13 +256,10 @@ export class ApiHandler {
     const h = req.headers.authorization;
     if (!h) return ANONYMOUS;
     const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-    const entry = m ? this.opts.tokens[m[1]!] : undefined;
-    if (!entry) throw errors.unauthorized();
-    const groups = [...(entry.groups ?? [])];
-    const sa = /^system:serviceaccount:([^:]+):[^:]+$/.exec(entry.user);
-    if (sa) groups.push("system:serviceaccounts", `system:serviceaccounts:${sa[1]}`);
-    if (!groups.includes("system:authenticated")) groups.push("system:authenticated");
-    return { user: entry.user, groups };
+    // Static tokens, then ServiceAccount tokens (TokenRequest); anything else is a 401.
+    const user = m ? this.auth.authenticateToken(m[1]!) : undefined;
+    if (!user) throw errors.unauthorized();
+    return user;
   }
 
   /** Parses a resource path; undefined for non-resource paths (discovery, health, version). */
@@ -270,7 +308,7 @@ export class ApiHandler {
       info = resourceInfo({ group, version, resource, kind, namespaced: namespace !== undefined, generation: true });
     }
     if (info.namespaced === false && namespace !== undefined && known) throw errors.notFoundPath();
-    if (subresource !== undefined && !(subresource === "status" && info.statusSubresource) && !(subresource === "scale" && info.crd?.scale)) throw errors.notFoundPath();
+    if (subresource !== undefined && !(subresource === "status" && info.statusSubresource) && !(subresource === "scale" && info.crd?.scale) && !(subresource === "token" && group === "" && resource === "serviceaccounts")) throw errors.notFoundPath();
     return { group, version, info, known, namespace, name, subresource, legacyWatch };
   }
 
@@ -311,50 +349,11 @@ export class ApiHandler {
       apiGroup: r.group,
       resource: r.info.resource,
       subresource: r.subresource ?? "",
-      namespace: r.namespace ?? "",
+      // RequestInfo: a namespace object's own path (/api/v1/namespaces/<n>[/status]) is in namespace <n>.
+      namespace: r.namespace ?? (r.group === "" && r.info.resource === "namespaces" && r.name ? r.name : ""),
       name,
       path,
     };
-  }
-
-  /** SelfSubjectAccessReview / SubjectAccessReview: evaluated, never stored. */
-  private async accessReview(req: IncomingMessage, res: ServerResponse, r: ResourceRoute, self: UserInfo, record: RequestRecord): Promise<void> {
-    const body = this.objectBody(this.decode(await this.readBody(req), req.headers["content-type"], "create"));
-    this.resolveForWrite(r, body);
-    const spec = (body.spec ?? {}) as {
-      resourceAttributes?: Record<string, string | undefined>;
-      nonResourceAttributes?: { path?: string; verb?: string };
-      user?: string;
-      groups?: string[];
-    };
-    let subject = self;
-    if (r.info.resource === "subjectaccessreviews") {
-      if (!spec.user && !spec.groups) throw errors.invalid(r.info.kind, { group: r.group, resource: r.info.resource }, [{ reason: "FieldValueRequired", field: "spec.user", message: "Required value: at least one of user or group must be specified" }]);
-      subject = { user: spec.user ?? "", groups: spec.groups ?? [] };
-    }
-    let attrs: RequestAttributes;
-    if (spec.resourceAttributes) {
-      const ra = spec.resourceAttributes;
-      attrs = {
-        verb: ra.verb ?? "",
-        resourceRequest: true,
-        apiGroup: ra.group ?? "",
-        resource: ra.resource ?? "",
-        subresource: ra.subresource ?? "",
-        namespace: ra.namespace ?? "",
-        name: ra.name ?? "",
-        path: "",
-      };
-    } else if (spec.nonResourceAttributes) {
-      const na = spec.nonResourceAttributes;
-      attrs = { verb: na.verb ?? "", resourceRequest: false, apiGroup: "", resource: "", subresource: "", namespace: "", name: "", path: na.path ?? "" };
-    } else
-      throw errors.invalid(r.info.kind, { group: r.group, resource: r.info.resource }, [
-        { reason: "FieldValueRequired", field: "spec.resourceAttributes", message: "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified" },
-      ]);
-    const allowed = this.opts.authz === "allow-all" || this.rbac.authorize(subject, attrs);
-    record.status = 201;
-    this.json(res, 201, { ...body, metadata: { ...body.metadata, creationTimestamp: null }, status: { allowed, ...(allowed ? { reason: "allowed by test API server" } : {}) } });
   }
 
   // ---- non-resource endpoints ----------------------------------------------------------------
@@ -507,11 +506,9 @@ export class ApiHandler {
         const obj = this.objectBody(this.decode(await this.readBody(req), req.headers["content-type"], "create"));
         const info = this.resolveForWrite(r, obj);
         this.checkIdentity(info, r, obj);
-        applyDefaults(info, obj);
-        const warnings = await this.validate(info, obj, q);
-        if (info.statusSubresource) this.resetStatusOnCreate(info, obj);
-        const created = this.store.createIn(info, r.namespace, obj, { dryRun, prepare: (o) => this.prepareCreate(info, o) });
-        return send(201, created, warnings);
+        if (this.opts.authz === "rbac") this.rbac.admitWrite(attrs.user!, info, r.namespace, obj); // RBAC escalation check
+        const { created, headers } = await this.admitAndCreate(info, r, obj, q, dryRun);
+        return send(201, created, headers);
       }
       case "update": {
         if (!r.name) throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
@@ -520,17 +517,27 @@ export class ApiHandler {
         this.checkIdentity(info, r, obj);
         if (obj.metadata?.name !== r.name)
           throw errors.badRequest(`the name of the object (${String(obj.metadata?.name)}) does not match the name on the URL (${r.name})`);
+        if (this.opts.authz === "rbac") this.rbac.admitWrite(attrs.user!, info, r.namespace, obj, this.store.getRaw(info, r.namespace, r.name)); // RBAC escalation check
         applyDefaults(info, obj, this.store.getRaw(info, r.namespace, r.name));
         const warnings = await this.validate(info, obj, q, "update");
         const scope = r.subresource === "status" ? "status" : "main";
         return send(200, this.store.replace(info, r.namespace, r.name, obj, { dryRun, scope }), warnings);
       }
       case "patch":
-        return this.patch(req, q, r, dryRun, send);
+        return this.patch(req, q, r, dryRun, send, attrs.user);
       case "delete": {
         const opts = await this.deleteOptions(req, q);
-        const deleted = this.store.remove(r.info, r.namespace, r.name!, { ...opts, dryRun });
-        return send(200, deleted);
+        const out = this.store.removeWithOutcome(r.info, r.namespace, r.name!, { ...opts, dryRun, api: true });
+        // Deleted at once: a Status, unless the kind's registry returns deleted objects.
+        if (out.deleted && !RETURNS_DELETED_OBJECT.has(`${r.info.group}/${r.info.resource}`))
+          return send(200, {
+            kind: "Status",
+            apiVersion: "v1",
+            metadata: {},
+            status: "Success",
+            details: { name: out.object.metadata.name, ...(r.group && { group: r.group }), kind: r.info.resource, uid: out.object.metadata.uid },
+          });
+        return send(200, out.object);
       }
       case "deletecollection": {
         const opts = await this.deleteOptions(req, q);
@@ -538,7 +545,7 @@ export class ApiHandler {
         const field = fieldMatcher(q.get("fieldSelector"), r.info.fields);
         const victims = this.store.listCurrent(r.info, r.namespace).filter((o) => label(o) && field(o));
         const items = victims.map((o) =>
-          this.store.remove(r.info, o.metadata.namespace, o.metadata.name!, { ...opts, dryRun }),
+          this.store.remove(r.info, o.metadata.namespace, o.metadata.name!, { ...opts, dryRun, api: true }),
         );
         return send(200, {
           kind: r.info.listKind,
@@ -589,14 +596,40 @@ export class ApiHandler {
     if (info.namespaced && !r.namespace) throw errors.notFoundPath();
   }
 
+  /**
+   * The create pipeline after decoding, in the real server's order: defaulting, mutating admission
+   * (NamespaceLifecycle, ServiceAccount, Priority, DefaultTolerationSeconds), validation,
+   * validating admission (PodSecurity, also for dry runs), then storage.
+   */
+  private async admitAndCreate(
+    info: ResourceInfo,
+    r: ResourceRoute,
+    obj: KubeObject,
+    q: URLSearchParams,
+    dryRun: boolean,
+  ): Promise<{ created: KubeObject; headers: Record<string, string | string[]> }> {
+    applyDefaults(info, obj);
+    admitNamespace(this.store, info, r.namespace, String(obj.metadata.name ?? obj.metadata.generateName ?? ""));
+    if (info.group === "" && info.resource === "pods") admitPodCreate(obj);
+    const headers: Record<string, string | string[]> = { ...(await this.validate(info, obj, q)) };
+    const psa = admitPodSecurity(this.store, info, { ...obj, metadata: { ...obj.metadata, namespace: r.namespace } });
+    addWarnings(headers, psa);
+    if (info.statusSubresource) this.resetStatusOnCreate(info, obj);
+    const created = this.store.createIn(info, r.namespace, obj, { dryRun, prepare: (o) => this.prepareCreate(info, o) });
+    return { created, headers };
+  }
+
   private prepareCreate(info: ResourceInfo, obj: KubeObject): void {
     if (info.group === "batch" && info.resource === "jobs") jobLabels(obj);
   }
 
   private resetStatusOnCreate(info: ResourceInfo, obj: KubeObject): void {
     // As the registry strategies do in PrepareForCreate: clients cannot create an object with a status.
-    if (info.group !== "") delete obj.status;
-    else if (info.resource === "pods") obj.status = { phase: "Pending" };
+    // Built-in kinds have a non-pointer status struct: it encodes as {} when empty.
+    if (info.group !== "") {
+      if (isBuiltinGroup(info.group)) obj.status = {};
+      else delete obj.status;
+    } else if (info.resource === "pods") obj.status = { phase: "Pending", qosClass: qosClass(obj) };
     else if (info.resource === "namespaces") obj.status = { phase: "Active" };
     else if (info.resource === "services") obj.status = { loadBalancer: {} };
   }
@@ -616,6 +649,7 @@ export class ApiHandler {
     r: ResourceRoute,
     dryRun: boolean,
     send: (code: number, body: unknown, headers?: Record<string, string | string[]>) => void,
+    user?: UserInfo,
   ): Promise<void> {
     if (!r.name) throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
     const type: PatchType = patchTypeOf(req.headers["content-type"]);
@@ -631,6 +665,7 @@ export class ApiHandler {
       this.checkIdentity(info, r, body);
       if (!cur) {
         if (r.subresource) throw errors.notFound({ group: r.group, resource: r.info.resource, name: r.name });
+        if (this.opts.authz === "rbac" && user) this.rbac.admitWrite(user, info, r.namespace, body); // RBAC escalation check
         applyDefaults(info, body);
         const warnings = await this.validate(info, body, q);
         if (info.statusSubresource) this.resetStatusOnCreate(info, body);
@@ -643,6 +678,7 @@ export class ApiHandler {
     const obj = this.objectBody(patched);
     if (obj.metadata.name !== r.name) throw errors.badRequest("metadata.name: the name of an object cannot be changed by a patch");
     const info = this.resolveForWrite(r, obj);
+    if (this.opts.authz === "rbac" && user) this.rbac.admitWrite(user, info, r.namespace, obj, cur); // RBAC escalation check
     applyDefaults(info, obj, cur);
     const warnings = await this.validate(info, obj, q, type === "apply" ? "create" : "patch");
     const scope = r.subresource === "status" ? "status" : "main";
@@ -666,6 +702,7 @@ export class ApiHandler {
     if (grace !== undefined && grace !== null && (typeof grace !== "number" || grace < 0 || !Number.isInteger(grace)))
       throw errors.badRequest(`DeleteOptions.gracePeriodSeconds: Invalid value: ${JSON.stringify(grace)}: must be a non-negative integer`);
     const out: DeleteOptions = {};
+    if (typeof grace === "number") out.gracePeriodSeconds = grace;
     const pre = o.preconditions as DeleteOptions["preconditions"];
     if (pre) out.preconditions = pre;
     if (policy) out.propagationPolicy = policy as PropagationPolicy;

@@ -69,7 +69,7 @@ export const errors = {
     const summary = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message));
     const msg = `${gk} "${t.name ?? ""}" is invalid: ${summary.length === 1 ? summary[0] : `[${summary.join(", ")}]`}`;
     return new ApiError(
-      statusObject(422, "Invalid", msg, { ...(t.name && { name: t.name }), ...(t.group && { group: t.group }), kind, causes }),
+      statusObject(422, "Invalid", msg, { ...(t.name && { name: t.name }), ...(t.group && { group: t.group }), ...(kind && { kind }), causes }),
     );
   },
   forbidden: (message: string, t: Target) => new ApiError(statusObject(403, "Forbidden", message, details(t))),

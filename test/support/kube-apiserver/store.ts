@@ -54,6 +54,10 @@ export type PropagationPolicy = "Orphan" | "Background" | "Foreground";
 
 export interface DeleteOptions extends WriteOptions {
   preconditions?: DeletePreconditions;
+  /** Pods: how long to wait for the kubelet (default: the pod's terminationGracePeriodSeconds). */
+  gracePeriodSeconds?: number;
+  /** A client's DELETE through the API (graceful pod termination applies); store actors delete at once. */
+  api?: boolean;
   /** What happens to objects whose ownerReferences point at the deleted one (default Background). */
   propagationPolicy?: PropagationPolicy;
 }
@@ -166,6 +170,11 @@ export class ObjectStore {
         c.evicted = true;
       }
     }
+  }
+
+  /** Whether namespaced objects need their Namespace to exist (option requireNamespaces). */
+  get requiresNamespaces(): boolean {
+    return this.opts.requireNamespaces;
   }
 
   /** Current (latest) resourceVersion of the whole store. */
@@ -432,45 +441,135 @@ export class ObjectStore {
     return clone(next);
   }
 
-  remove(
-    info: ResourceInfo,
-    namespace: string | undefined,
-    name: string,
-    opts: DeleteOptions = {},
-  ): KubeObject {
+  remove(info: ResourceInfo, namespace: string | undefined, name: string, opts: DeleteOptions = {}): KubeObject {
+    return this.removeWithOutcome(info, namespace, name, opts).object;
+  }
+
+  /**
+   * DELETE with the registry's semantics. `deleted` says whether the object is gone now (the API
+   * answers a Status then, unless the kind returns deleted objects) or only marked for deletion
+   * (graceful pod termination, finalizers, a terminating namespace, foreground deletion).
+   */
+  removeWithOutcome(info: ResourceInfo, namespace: string | undefined, name: string, opts: DeleteOptions = {}): { object: KubeObject; deleted: boolean } {
     const ns = info.namespaced ? namespace : undefined;
     const key = objKey(ns, name);
     const cur = this.bucket(info).get(key);
     const target = { group: info.group, resource: info.resource, name };
     if (!cur) throw errors.notFound(target);
     const pre = opts.preconditions;
+    const kindTarget = { group: "", resource: info.kind, name };
     if (pre?.uid && pre.uid !== cur.metadata.uid)
-      throw errors.conflict(target, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
+      throw errors.conflict(
+        kindTarget,
+        `the UID in the precondition (${pre.uid}) does not match the UID in record (${cur.metadata.uid}). The object might have been deleted and then recreated`,
+      );
     if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion)
       throw errors.conflict(
-        target,
-        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`,
+        kindTarget,
+        `the ResourceVersion in the precondition (${pre.resourceVersion}) does not match the ResourceVersion in record (${cur.metadata.resourceVersion}). The object might have been modified`,
       );
-    if ((cur.metadata.finalizers ?? []).length > 0) {
+    const isPod = info.group === "" && info.resource === "pods";
+    const isNamespace = info.group === "" && info.resource === "namespaces";
+    const policy = opts.propagationPolicy ?? "Background";
+    if (isPod && opts.api) {
+      // Graceful termination: a pod on a node waits for its kubelet (or a later delete with grace 0).
+      const spec = (cur.spec ?? {}) as { nodeName?: string; terminationGracePeriodSeconds?: number };
+      const phase = (cur.status as { phase?: string } | undefined)?.phase;
+      let grace = opts.gracePeriodSeconds ?? spec.terminationGracePeriodSeconds ?? 30;
+      if (!spec.nodeName || phase === "Succeeded" || phase === "Failed") grace = opts.gracePeriodSeconds === 0 ? 0 : grace > 0 ? -1 : 0;
+      if (grace > 0) {
+        const had = cur.metadata.deletionGracePeriodSeconds;
+        if (cur.metadata.deletionTimestamp && had !== undefined && had <= grace) return { object: clone(cur), deleted: false };
+        const next = clone(cur);
+        next.metadata.deletionTimestamp = new Date(this.now() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+        next.metadata.deletionGracePeriodSeconds = grace;
+        return { object: this.commitModified(info, key, cur, next, opts.dryRun), deleted: false };
+      }
+      if (grace < 0) {
+        // Not scheduled (or already terminated): the deletion is graceful with period 0, so
+        // watchers see the deletionTimestamp (MODIFIED) and then DELETED.
+        const next = clone(cur);
+        next.metadata.deletionTimestamp = nowTimestamp();
+        next.metadata.deletionGracePeriodSeconds = 0;
+        if (opts.dryRun) return { object: next, deleted: false };
+        const marked = this.commitModified(info, key, cur, next, false);
+        if ((cur.metadata.finalizers ?? []).length > 0) return { object: marked, deleted: false };
+        this.commitDelete(info, key, this.bucket(info).get(key)!);
+        this.collectDependents(cur.metadata.uid!, policy);
+        return { object: marked, deleted: true };
+      }
+    }
+    const finalizers = [...(cur.metadata.finalizers ?? [])];
+    if (isNamespace && ((cur.spec as { finalizers?: string[] } | undefined)?.finalizers ?? []).length > 0 && (opts.api || this.namespaceFinalizer === "controller")) {
+      // The namespace goes Terminating; its contents are removed by the namespace controller
+      // (a simulated one, or at once here when none runs).
+      const next = clone(cur);
+      if (!next.metadata.deletionTimestamp) {
+        next.metadata.deletionTimestamp = nowTimestamp();
+        next.metadata.deletionGracePeriodSeconds = 0;
+      }
+      next.status = { ...((next.status as object | undefined) ?? {}), phase: "Terminating" };
+      const marked = cur.metadata.deletionTimestamp ? clone(cur) : this.commitModified(info, key, cur, next, opts.dryRun);
+      if (opts.dryRun || this.namespaceFinalizer === "controller") return { object: marked, deleted: false };
+      this.deleteNamespaceContents(name);
+      this.commitDelete(info, key, this.bucket(info).get(key)!);
+      return { object: marked, deleted: false };
+    }
+    if (policy === "Foreground" && !finalizers.includes("foregroundDeletion") && this.hasDependents(cur.metadata.uid!)) finalizers.push("foregroundDeletion");
+    if (finalizers.length > 0) {
       // Finalizers hold the object: it only gets a deletionTimestamp until they are removed.
-      if (cur.metadata.deletionTimestamp) return clone(cur);
+      if (cur.metadata.deletionTimestamp) return { object: clone(cur), deleted: false };
       const next = clone(cur);
       next.metadata.deletionTimestamp = nowTimestamp();
       next.metadata.deletionGracePeriodSeconds = 0;
-      if (opts.dryRun) return next;
-      this.rv++;
-      next.metadata.resourceVersion = String(this.rv);
-      this.bucket(info).set(key, next);
-      this.emit({ type: "MODIFIED", object: next, oldObject: cur, resource: info, resourceVersion: this.rv });
-      return clone(next);
+      next.metadata.finalizers = finalizers;
+      const marked = this.commitModified(info, key, cur, next, opts.dryRun);
+      if (!opts.dryRun && finalizers.includes("foregroundDeletion")) this.finishForeground(info, key, cur.metadata.uid!);
+      return { object: marked, deleted: false };
     }
-    if (opts.dryRun) return clone(cur);
-    const policy = opts.propagationPolicy ?? "Background";
-    if (policy === "Foreground") this.collectDependents(cur.metadata.uid!, policy);
+    if (opts.dryRun) return { object: clone(cur), deleted: false };
     const deleted = this.commitDelete(info, key, cur);
-    if (info.group === "" && info.resource === "namespaces") this.deleteNamespaceContents(name);
-    else if (policy !== "Foreground") this.collectDependents(cur.metadata.uid!, policy);
-    return deleted;
+    if (isNamespace) this.deleteNamespaceContents(name);
+    else this.collectDependents(cur.metadata.uid!, policy);
+    return { object: deleted, deleted: true };
+  }
+
+  /** Who removes a terminating namespace's contents: the store at once, or a simulated controller. */
+  namespaceFinalizer: "store" | "controller" = "store";
+
+  /** How long the stand-in garbage collector takes to finish a foreground deletion (ms). */
+  foregroundDelayMs = 50;
+
+  private hasDependents(uid: string): boolean {
+    for (const i of this.registry.all())
+      for (const o of this.bucket(i).values()) if (((o.metadata.ownerReferences ?? []) as { uid?: string }[]).some((r) => r?.uid === uid)) return true;
+    return false;
+  }
+
+  /** The garbage collector's part of a foreground deletion: dependents first, then the owner. */
+  private finishForeground(info: ResourceInfo, key: string, uid: string): void {
+    setTimeout(() => {
+      try {
+        this.collectDependents(uid, "Foreground");
+        const cur = this.bucket(info).get(key);
+        if (!cur || cur.metadata.uid !== uid) return;
+        const next = clone(cur);
+        next.metadata.finalizers = (cur.metadata.finalizers ?? []).filter((f) => f !== "foregroundDeletion");
+        if (next.metadata.finalizers.length === 0) delete next.metadata.finalizers;
+        this.replace(info, cur.metadata.namespace, cur.metadata.name!, next, { scope: "all" });
+      } catch (err) {
+        if (!(err instanceof ApiError)) console.error("kube-apiserver: foreground deletion failed", err);
+      }
+    }, this.foregroundDelayMs).unref();
+  }
+
+  private commitModified(info: ResourceInfo, key: string, cur: KubeObject, next: KubeObject, dryRun: boolean | undefined): KubeObject {
+    if (dryRun) return clone(next);
+    this.rv++;
+    next.metadata.resourceVersion = String(this.rv);
+    this.bucket(info).set(key, next);
+    this.emit({ type: "MODIFIED", object: next, oldObject: cur, resource: info, resourceVersion: this.rv });
+    return clone(next);
   }
 
   /**
@@ -488,7 +587,8 @@ export class ObjectStore {
           if ((next.metadata.ownerReferences as unknown[]).length === 0) delete next.metadata.ownerReferences;
           this.replace(info, o.metadata.namespace, o.metadata.name!, next, { scope: "all" });
         } else if (this.getRaw(info, o.metadata.namespace, o.metadata.name!)) {
-          this.remove(info, o.metadata.namespace, o.metadata.name!, { propagationPolicy: policy });
+          // Dependents go in the background (their own dependents after them), as the collector does.
+          this.remove(info, o.metadata.namespace, o.metadata.name!, { propagationPolicy: "Background" });
         }
       }
     }
