@@ -534,7 +534,7 @@ export function customResourceCauses(info: ResourceInfo, obj: KubeObject): Statu
     const v = getPath(obj, scale.specReplicasPath);
     if (v !== undefined) {
       if (typeof v !== "number" || !Number.isInteger(v))
-        out.push({ reason: "FieldValueInvalid", field: scale.specReplicasPath, message: `Invalid value: 0: ${scale.specReplicasPath} accessor error: ${goValue(v)} is of the type ${goTypeOf(v)}, expected int64` });
+        out.push({ reason: "FieldValueInvalid", field: scale.specReplicasPath, message: `Invalid value: 0: ${scale.specReplicasPath} accessor error: ${typeof v === "string" ? v : goValue(v)} is of the type ${goTypeOf(v)}, expected int64` });
       else if (v < 0) out.push({ reason: "FieldValueInvalid", field: scale.specReplicasPath, message: `Invalid value: ${v}: should be a non-negative integer` });
       else if (v > 2147483647) out.push({ reason: "FieldValueInvalid", field: scale.specReplicasPath, message: `Invalid value: ${v}: should be less than or equal to 2147483647` });
     }
