@@ -5,8 +5,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, readdir } from "node:fs/promises";
+import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { KubeClient, KubeApiError, PODS, type GVR } from "../../src/core/kube/index.js";
+import { installCrds, SHARED_KUBE_DIR } from "../support/kube-apiserver/index.js";
 import { CONTROLLER_NS, FAST, eventually, managedPods, startCluster, startServe } from "./helpers.js";
 
 const DEPLOY = new URL("../../deploy/auditor/", import.meta.url);
@@ -41,6 +43,8 @@ async function manifests(): Promise<{ file: string; obj: Manifest }[]> {
 test("every manifest passes server-side validation (dryRun=All, strict fields) and there is no ClusterRole", async () => {
   const c = await startCluster({ server: { authz: "rbac", tokens: { admin: { user: "admin", groups: ["system:masters"] } } }, token: "admin" });
   try {
+    // The ServiceMonitor needs its CRD, as on a cluster (validated against its schema).
+    installCrds(c.api, join(SHARED_KUBE_DIR, "crds"));
     const admin = await KubeClient.load({ kubeconfig: c.kubeconfig });
     const all = await manifests();
     const kinds = all.map((m) => m.obj.kind);

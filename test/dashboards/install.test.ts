@@ -1,6 +1,7 @@
 // `watch-auditor install --print`: the deploy/ tree rendered by our kustomize subset, checked for
 // least-privilege RBAC and validated object by object by the test API server (dry run, strict
-// field validation against the OpenAPI schemas) through the project's Kubernetes client.
+// field validation against the recorded v1.25 OpenAPI schemas, and against the Prometheus operator's
+// CRD schemas for ServiceMonitor/PodMonitor/PrometheusRule) through the project's Kubernetes client.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -8,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { runCli } from "../support/cli.js";
-import { startTestApiServer } from "../support/kube-apiserver/index.js";
+import { installCrds, SHARED_KUBE_DIR, startTestApiServer } from "../support/kube-apiserver/index.js";
 import { KubeClient, type GVR } from "../../src/core/kube/index.js";
 import { kustomizeBuild, type KubeObject } from "../../src/dashboards/kustomize.js";
 import { checkNamespace, parseComponents, renderInstall } from "../../src/dashboards/install.js";
@@ -104,11 +105,11 @@ test("install --print: every base component, one parseable multi-document YAML, 
   assertLeastPrivilege(objects);
 
   const api = await startTestApiServer({
-    resources: [
-      { group: "", version: "v1", resource: "persistentvolumeclaims", kind: "PersistentVolumeClaim", namespaced: true },
-      { group: "monitoring.coreos.com", version: "v1", resource: "podmonitors", kind: "PodMonitor", namespaced: true },
-    ],
+    resources: [{ group: "", version: "v1", resource: "persistentvolumeclaims", kind: "PersistentVolumeClaim", namespaced: true }],
   });
+  // The Prometheus operator's CRDs (../shared/kube/crds): ServiceMonitor, PodMonitor and
+  // PrometheusRule are validated against their real openAPIV3Schema, as a cluster would.
+  installCrds(api, join(SHARED_KUBE_DIR, "crds"));
   const dir = await mkdtemp(join(tmpdir(), "h9-install-"));
   const kube = await KubeClient.load({ kubeconfig: api.writeKubeconfig(dir) });
   try {
@@ -124,6 +125,12 @@ test("install --print: every base component, one parseable multi-document YAML, 
     const dep = structuredClone(objects.find((o) => o.kind === "Deployment")!);
     (dep.spec as Record<string, unknown>).replica = 2;
     await assert.rejects(kube.create(gvrOf(dep), dep, { dryRun: true, fieldValidation: "Strict" }), /replica/);
+    // And so is one in a ServiceMonitor: the CRD's schema names it.
+    const sm = structuredClone(objects.find((o) => o.kind === "ServiceMonitor")!);
+    const endpoint = (sm.spec as { endpoints: Record<string, unknown>[] }).endpoints[0]!;
+    endpoint.intervall = endpoint.interval ?? "30s";
+    delete endpoint.interval;
+    await assert.rejects(kube.create(gvrOf(sm), sm, { dryRun: true, fieldValidation: "Strict" }), /unknown field "spec\.endpoints\[0\]\.intervall"/);
   } finally {
     kube.close();
     await api.close();
