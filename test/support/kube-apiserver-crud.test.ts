@@ -84,7 +84,8 @@ describe("test API server: CRUD, errors, patches, lists", () => {
     const dry = await call(api.url, "POST", `${PODS}?dryRun=All`, pod("dry"));
     assert.equal(dry.status, 201);
     assert.equal((await call(api.url, "GET", `${PODS}/dry`)).status, 404, "dryRun does not persist");
-    assert.equal((await call(api.url, "POST", `${PODS}?dryRun=Some`, pod("dry"))).status, 400);
+    // Recorded (crud/configmap-create-dryrun-invalid-value): 422 Invalid CreateOptions.
+    assert.equal((await call(api.url, "POST", `${PODS}?dryRun=Some`, pod("dry"))).status, 422);
 
     const d = (await call(api.url, "POST", DEPLOYS, deployment("st"))).body;
     assert.deepEqual(d.status, {}, "status is reset on create, as PrepareForCreate does (an empty struct, as recorded)");
@@ -152,7 +153,7 @@ describe("test API server: CRUD, errors, patches, lists", () => {
     assert.equal(failed.status, 422);
 
     const noManager = await call(api.url, "PATCH", `${DEPLOYS}/applied`, "{}", { contentType: "application/apply-patch+yaml" });
-    assert.equal(noManager.status, 400);
+    assert.equal(noManager.status, 422, "recorded (patch/configmap-apply-no-fieldmanager): 422 Invalid PatchOptions");
     assert.match(noManager.body.message, /fieldManager: Required value/);
     const yamlDoc = `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: applied\nspec:\n  selector:\n    matchLabels: {app: a}\n  template:\n    metadata:\n      labels: {app: a}\n    spec:\n      containers:\n      - name: app\n        image: nginx\n`;
     const created = await call(api.url, "PATCH", `${DEPLOYS}/applied?fieldManager=test`, yamlDoc, { contentType: "application/apply-patch+yaml" });

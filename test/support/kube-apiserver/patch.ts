@@ -134,8 +134,15 @@ function pointer(path: string): string[] {
     .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
-function invalidPatch(msg: string): ApiError {
-  return new ApiError(statusObject(422, "Invalid", `the server rejected our request due to an error in our request: ${msg}`));
+/**
+ * A JSON patch operation that cannot apply (failed `test`, `remove` of a missing path…): the real
+ * server answers 422 with a generic message and empty details, naming nothing. `why` is kept for
+ * our own debugging only (never sent).
+ */
+function invalidPatch(why: string): ApiError {
+  const err = new ApiError(statusObject(422, "Invalid", "the server rejected our request due to an error in our request", {}));
+  err.cause = why;
+  return err;
 }
 
 function parentOf(doc: Json, tokens: string[], path: string): { parent: JsonObject | Json[]; last: string } {

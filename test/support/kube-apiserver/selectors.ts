@@ -13,23 +13,6 @@ export type Matcher = (obj: KubeObject) => boolean;
 const KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 
-/** Splits on commas that are not inside parentheses. */
-function splitTop(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let cur = "";
-  for (const ch of s) {
-    if (ch === "(") depth++;
-    if (ch === ")") depth--;
-    if (ch === "," && depth === 0) {
-      out.push(cur);
-      cur = "";
-    } else cur += ch;
-  }
-  out.push(cur);
-  return out;
-}
-
 function checkKey(key: string, sel: string): void {
   if (!KEY.test(key) || key.length > 316)
     throw errors.badRequest(`unable to parse requirement: invalid label key "${key}" in selector "${sel}"`);
@@ -39,30 +22,101 @@ function checkValue(v: string, sel: string): void {
     throw errors.badRequest(`unable to parse requirement: invalid label value: "${v}" in selector "${sel}"`);
 }
 
-export function parseLabelSelector(sel: string): LabelReq[] {
-  const reqs: LabelReq[] = [];
-  if (sel.trim() === "") return reqs;
-  for (const raw of splitTop(sel)) {
-    const part = raw.trim();
-    let m: RegExpMatchArray | null;
-    if ((m = part.match(/^(\S+)\s+(in|notin)\s*\(([^)]*)\)$/))) {
-      checkKey(m[1]!, sel);
-      const values = m[3]!.split(",").map((v) => v.trim());
-      values.forEach((v) => checkValue(v, sel));
-      reqs.push({ key: m[1]!, op: m[2] as LabelOp, values });
-    } else if ((m = part.match(/^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/))) {
-      checkKey(m[1]!, sel);
-      checkValue(m[3]!, sel);
-      reqs.push({ key: m[1]!, op: m[2] === "!=" ? "!=" : "=", values: [m[3]!] });
-    } else if ((m = part.match(/^!\s*(\S+)$/))) {
-      checkKey(m[1]!, sel);
-      reqs.push({ key: m[1]!, op: "!", values: [] });
-    } else if (/^\S+$/.test(part)) {
-      checkKey(part, sel);
-      reqs.push({ key: part, op: "exists", values: [] });
-    } else {
-      throw errors.badRequest(`unable to parse requirement: found '${part}', expected: identifier in selector "${sel}"`);
+// A port of k8s.io/apimachinery/pkg/labels' lexer and parser, so that what is accepted, and the
+// error texts of what is not, are the real server's (recorded: lists/labelselector-invalid*).
+type Tok = { t: "id" | "in" | "notin" | "!" | "=" | "==" | "!=" | "(" | ")" | "," | ">" | "<" | "end"; v: string };
+const SPECIAL = new Set(["!", "=", "(", ")", ",", ">", "<"]);
+
+function lex(sel: string): Tok[] {
+  const out: Tok[] = [];
+  let i = 0;
+  while (i < sel.length) {
+    const c = sel[i]!;
+    if (/\s/.test(c)) {
+      i++;
+      continue;
     }
+    if (SPECIAL.has(c)) {
+      const two = sel.slice(i, i + 2);
+      if (two === "==" || two === "!=") {
+        out.push({ t: two, v: two });
+        i += 2;
+      } else {
+        out.push({ t: c as Tok["t"], v: c });
+        i++;
+      }
+      continue;
+    }
+    let j = i;
+    while (j < sel.length && !SPECIAL.has(sel[j]!) && !/\s/.test(sel[j]!)) j++;
+    const word = sel.slice(i, j);
+    out.push(word === "in" ? { t: "in", v: word } : word === "notin" ? { t: "notin", v: word } : { t: "id", v: word });
+    i = j;
+  }
+  out.push({ t: "end", v: "" });
+  return out;
+}
+
+export function parseLabelSelector(sel: string): LabelReq[] {
+  const toks = lex(sel);
+  let pos = 0;
+  const peek = () => toks[pos]!;
+  const next = () => toks[pos++]!;
+  const reqs: LabelReq[] = [];
+  const requirement = (): LabelReq => {
+    let op: LabelOp | undefined;
+    if (peek().t === "!") {
+      next();
+      op = "!";
+    }
+    const k = next();
+    if (k.t !== "id") throw new Error(`found '${k.v}', expected: identifier`);
+    checkKey(k.v, sel);
+    if (op === "!") return { key: k.v, op, values: [] };
+    if (peek().t === "end" || peek().t === ",") return { key: k.v, op: "exists", values: [] };
+    const o = next();
+    let parsed: LabelOp;
+    if (o.t === "in" || o.t === "notin") parsed = o.t;
+    else if (o.t === "=" || o.t === "==") parsed = "=";
+    else if (o.t === "!=") parsed = "!=";
+    else throw new Error(`found '${o.v}', expected: '=', '!=', '==', 'in', notin'`);
+    if (parsed === "in" || parsed === "notin") {
+      const open = next();
+      if (open.t !== "(") throw new Error(`found '${open.v}' expected: '('`);
+      const values: string[] = [];
+      for (;;) {
+        const t = next();
+        if (t.t === ")") break;
+        if (t.t === ",") {
+          if (values.length === 0 || peek().t === "," || peek().t === ")") values.push("");
+          continue;
+        }
+        if (t.t !== "id") throw new Error(`found '${t.v}', expected: ',', ')' or identifier`);
+        values.push(t.v);
+      }
+      values.forEach((v) => checkValue(v, sel));
+      return { key: k.v, op: parsed, values };
+    }
+    const v = peek();
+    let value = "";
+    if (v.t === "id") value = next().v;
+    else if (v.t !== "end" && v.t !== ",") throw new Error(`found '${v.v}', expected: identifier`);
+    checkValue(value, sel);
+    return { key: k.v, op: parsed, values: [value] };
+  };
+  while (peek().t !== "end") {
+    const t = peek();
+    if (t.t !== "id" && t.t !== "!") throw errors.badRequest(`found '${t.v}', expected: !, identifier, or 'end of string'`);
+    try {
+      reqs.push(requirement());
+    } catch (err) {
+      if (err instanceof Error && !("status" in err)) throw errors.badRequest(`unable to parse requirement: ${err.message}`);
+      throw err;
+    }
+    const after = next();
+    if (after.t === "end") break;
+    if (after.t !== ",") throw errors.badRequest(`found '${after.v}', expected: ',' or 'end of string'`);
+    if (peek().t === "end") throw errors.badRequest(`found '', expected: identifier after ','`);
   }
   return reqs;
 }

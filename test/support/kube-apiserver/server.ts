@@ -88,6 +88,14 @@ function reasonFor(code: number): string {
   )[code] ?? "Unknown";
 }
 
+/** Go's encoding/json wording for the common JSON syntax errors JSON.parse reports. */
+function goJsonError(err: Error): string {
+  const m = err.message;
+  if (/end of JSON input|Unterminated|Unexpected end/i.test(m)) return "unexpected end of JSON input";
+  const c = /Unexpected token '?(.)'?|Unexpected (?:non-whitespace )?character/.exec(m);
+  return c?.[1] ? `invalid character '${c[1]}' looking for beginning of value` : "invalid character looking for beginning of value";
+}
+
 /** Continue tokens as the v1.25 storage layer writes them: unpadded base64url of {"v","rv","start"}. */
 export function encodeContinueToken(rv: number, start: string): string {
   return Buffer.from(JSON.stringify({ v: "meta.k8s.io/v1", rv, start })).toString("base64url");
@@ -227,7 +235,7 @@ export class ApiHandler {
       }
       if (!route) return this.nonResource(method, path, res, record);
       if (this.auth.handles({ ...route, resource: route.info.resource }, attrs.verb)) {
-        const body = this.objectBody(this.decode(await this.readBody(req), req.headers["content-type"], "create"));
+        const body = this.objectBody(this.decode(await this.readBody(req), req.headers["content-type"], "create", route.info.kind));
         const answer = this.auth.serve({ ...route, resource: route.info.resource }, user, body);
         record.status = answer.code;
         return this.json(res, answer.code, answer.body);
@@ -430,7 +438,7 @@ export class ApiHandler {
     return Buffer.concat(chunks);
   }
 
-  private decode(body: Buffer, contentType: string | undefined, what: string): unknown {
+  private decode(body: Buffer, contentType: string | undefined, what: string, kind?: string): unknown {
     const ct = (contentType ?? "application/json").split(";")[0]!.trim().toLowerCase();
     const text = body.toString("utf8");
     if (text.trim() === "") throw errors.badRequest(`${what}: the request body is empty`);
@@ -438,6 +446,11 @@ export class ApiHandler {
       if (ct === "application/yaml" || ct === "application/apply-patch+yaml") return YAML.parse(text, { maxAliasCount: 100 });
       if (ct === "application/json" || ct.endsWith("+json") || ct === "") return parseJsonBody(text);
     } catch (err) {
+      if (kind && ct === "application/json") {
+        // The real decoder first sniffs apiVersion/kind, and fails there on broken JSON.
+        const snippet = text.length > 30 ? `${text.slice(0, 30)} ...` : text;
+        throw errors.badRequest(`the object provided is unrecognized (must be of type ${kind}): couldn't get version/kind; json parse error: ${goJsonError(err as Error)} (${snippet})`);
+      }
       throw errors.badRequest(`${what}: couldn't decode the request body as ${ct}: ${(err as Error).message}`);
     }
     throw errors.unsupportedMediaType(ct);
@@ -454,7 +467,7 @@ export class ApiHandler {
   ): Promise<void> {
     if (attrs.verb !== "list" && attrs.verb !== "watch" && attrs.verb !== "deletecollection" && attrs.verb !== "create" && r.info.namespaced && !r.namespace && r.known)
       throw errors.notFoundPath();
-    const dryRun = this.dryRun(q);
+    const dryRun = this.dryRun(q, attrs.verb);
     const send = (code: number, body: unknown, headers: Record<string, string | string[]> = {}): void => {
       record.status = code;
       this.json(res, code, body, headers);
@@ -503,7 +516,7 @@ export class ApiHandler {
       }
       case "create": {
         if (r.name) throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
-        const obj = this.objectBody(this.decode(await this.readBody(req), req.headers["content-type"], "create"));
+        const obj = this.objectBody(this.decode(await this.readBody(req), req.headers["content-type"], "create", r.info.kind));
         const info = this.resolveForWrite(r, obj);
         this.checkIdentity(info, r, obj);
         if (this.opts.authz === "rbac") this.rbac.admitWrite(attrs.user!, info, r.namespace, obj); // RBAC escalation check
@@ -512,7 +525,7 @@ export class ApiHandler {
       }
       case "update": {
         if (!r.name) throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
-        const obj = this.objectBody(this.decode(await this.readBody(req), req.headers["content-type"], "update"));
+        const obj = this.objectBody(this.decode(await this.readBody(req), req.headers["content-type"], "update", r.info.kind));
         const info = this.resolveForWrite(r, obj);
         this.checkIdentity(info, r, obj);
         if (obj.metadata?.name !== r.name)
@@ -558,9 +571,14 @@ export class ApiHandler {
     void method;
   }
 
-  private dryRun(q: URLSearchParams): boolean {
+  private dryRun(q: URLSearchParams, verb: string): boolean {
     const vals = q.getAll("dryRun");
-    for (const v of vals) if (v !== "All") throw errors.badRequest(`Invalid dry run value: ${JSON.stringify(v)}; supported values: "All"`);
+    if (vals.some((v) => v !== "All")) {
+      const options = { create: "CreateOptions", update: "UpdateOptions", patch: "PatchOptions", delete: "DeleteOptions", deletecollection: "DeleteOptions" }[verb] ?? "ListOptions";
+      // Go's %#v of the []string, as the real validation prints it.
+      const message = `Unsupported value: []string{${vals.map((v) => JSON.stringify(v)).join(", ")}}: supported values: "All"`;
+      throw errors.invalid(options, { group: "meta.k8s.io", resource: "" }, [{ reason: "FieldValueNotSupported", message, field: "dryRun" }]);
+    }
     return vals.length > 0;
   }
 
@@ -584,8 +602,13 @@ export class ApiHandler {
       r.info = learned;
       r.known = true;
     }
-    if (obj.kind !== r.info.kind)
-      throw errors.badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${r.info.kind})`);
+    if (obj.kind !== r.info.kind) {
+      // The decoder finds the body's kind and fails converting it to the internal type of the URL's.
+      const internal = r.group === "" ? "core" : r.group.split(".")[0];
+      throw errors.badRequest(
+        `${obj.kind} in version ${JSON.stringify(r.version)} cannot be handled as a ${r.info.kind}: converting (${r.version}.${obj.kind}) to (${internal}.${r.info.kind}): unknown conversion`,
+      );
+    }
     return r.info;
   }
 
@@ -653,11 +676,27 @@ export class ApiHandler {
   ): Promise<void> {
     if (!r.name) throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
     const type: PatchType = patchTypeOf(req.headers["content-type"]);
-    const patch = this.decode(await this.readBody(req), req.headers["content-type"], "patch") as Json;
+    if (q.get("force") !== null && type !== "apply")
+      throw errors.invalid("PatchOptions", { group: "meta.k8s.io", resource: "" }, [
+        { reason: "FieldValueForbidden", message: "Forbidden: may not be specified for non-apply patch", field: "force" },
+      ]);
+    let patch: Json;
+    try {
+      patch = this.decode(await this.readBody(req), req.headers["content-type"], "patch") as Json;
+    } catch (err) {
+      // The patch libraries' own words (evanphx/json-patch for merge patches).
+      if (err instanceof ApiError && err.code === 400 && (type === "merge" || type === "strategic")) throw errors.badRequest("Invalid JSON Patch");
+      throw err;
+    }
+    if (type === "json" && !Array.isArray(patch))
+      throw errors.badRequest(`json: cannot unmarshal ${patch === null ? "null" : typeof patch === "object" ? "object" : typeof patch} into Go value of type jsonpatch.Patch`);
     const cur = this.store.getRaw(r.info, r.namespace, r.name);
     if (type === "apply") {
       const manager = q.get("fieldManager");
-      if (!manager) throw errors.badRequest('PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
+      if (!manager)
+        throw errors.invalid("PatchOptions", { group: "meta.k8s.io", resource: "" }, [
+          { reason: "FieldValueRequired", message: "Required value: is required for apply patch", field: "fieldManager" },
+        ]);
       const body = this.objectBody(patch);
       const info = this.resolveForWrite(r, body);
       if (body.metadata.name !== r.name)

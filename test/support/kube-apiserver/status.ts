@@ -72,14 +72,15 @@ export const errors = {
       statusObject(422, "Invalid", msg, { ...(t.name && { name: t.name }), ...(t.group && { group: t.group }), ...(kind && { kind }), causes }),
     );
   },
-  forbidden: (message: string, t: Target) => new ApiError(statusObject(403, "Forbidden", message, details(t))),
+  // Non-resource requests (t.resource "") carry empty details.
+  forbidden: (message: string, t: Target) => new ApiError(statusObject(403, "Forbidden", message, t.resource ? details(t) : {})),
   unauthorized: () => new ApiError(statusObject(401, "Unauthorized", "Unauthorized")),
   gone: (message: string) => new ApiError(statusObject(410, "Expired", message)),
   methodNotAllowed: (message: string) => new ApiError(statusObject(405, "MethodNotAllowed", message)),
-  unsupportedMediaType: (contentType: string) =>
-    new ApiError(statusObject(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/merge-patch+json, application/strategic-merge-patch+json, application/json-patch+json, application/apply-patch+yaml (got ${JSON.stringify(contentType)})`)),
+  // The real server's words for a body type it cannot decode (recorded: patch/configmap-unsupported-content-type).
+  unsupportedMediaType: (_contentType: string) => new ApiError(statusObject(415, "UnsupportedMediaType", "415: Unsupported Media Type", {})),
   tooLarge: (limit: number) =>
     new ApiError(statusObject(413, "RequestEntityTooLarge", `Request entity too large: limit is ${limit}`)),
-  notFoundPath: () => new ApiError(statusObject(404, "NotFound", "the server could not find the requested resource")),
+  notFoundPath: () => new ApiError(statusObject(404, "NotFound", "the server could not find the requested resource", {})),
   timeout: (message: string) => new ApiError(statusObject(504, "Timeout", message)),
 };
