@@ -326,6 +326,7 @@ function prune(x: unknown, s: Schema | undefined, path: string, unknown: string[
   }
   if (!isObj(x)) return;
   for (const k of Object.keys(x)) {
+    if (x[k] === undefined) continue;
     if (s?.["x-kubernetes-embedded-resource"] && ((k === "apiVersion" || k === "kind") && typeof x[k] === "string" || (k === "metadata" && x[k] !== undefined))) continue;
     const prop = s?.properties?.[k];
     if (prop) prune(x[k], prop, appendKey(path, k), unknown);

@@ -226,7 +226,8 @@ function isMissing(v: unknown, n: Node | undefined): boolean {
 }
 
 function walk(v: unknown, n: Node, path: string, w: Walk): void {
-  if (v === null) return; // null decodes to the zero value of anything, never an error
+  // null decodes to the zero value of anything, never an error; undefined is not in the JSON at all.
+  if (v === null || v === undefined) return;
   switch (n.k) {
     case "any":
       return;
@@ -293,6 +294,7 @@ function walk(v: unknown, n: Node, path: string, w: Walk): void {
       const struct = w.struct;
       const depth = w.fields.length;
       for (const k of Object.keys(rec)) {
+        if (rec[k] === undefined) continue;
         const sub = n.props.get(k);
         const p = path ? `${path}.${k}` : k;
         if (!sub) {
@@ -518,12 +520,46 @@ export function duplicateFields(obj: object): string[] {
  */
 export function parseJsonBody(text: string): unknown {
   const v = JSON.parse(text) as unknown;
-  if (v === null || typeof v !== "object" || !text.includes('"')) return v;
+  if (v === null || typeof v !== "object" || !hasDuplicateKey(text)) return v;
   const dups: string[] = [];
   const merged = new JsonScanner(text, dups).parse();
   if (dups.length === 0) return v;
   duplicates.set(merged as object, dups);
   return merged;
+}
+
+/** A quick pass over valid JSON text: does any object give a key twice? (Keys compared raw.) */
+function hasDuplicateKey(s: string): boolean {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 34 /* " */) {
+      let j = i + 1;
+      for (;;) {
+        j = s.indexOf('"', j);
+        let bs = 0;
+        for (let k = j - 1; s.charCodeAt(k) === 92; k--) bs++;
+        if (bs % 2 === 0) break;
+        j++;
+      }
+      if (expectKey) {
+        const keys = stack[stack.length - 1]!;
+        const key = s.slice(i + 1, j);
+        const norm = key.includes("\\") ? (JSON.parse(`"${key}"`) as string) : key;
+        if (keys.has(norm)) return true;
+        keys.add(norm);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 123 /* { */) {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === 91 /* [ */) stack.push(null);
+    else if (c === 125 /* } */ || c === 93 /* ] */) stack.pop();
+    else if (c === 44 /* , */) expectKey = stack[stack.length - 1] !== null && stack.length > 0;
+  }
+  return false;
 }
 
 class JsonScanner {
