@@ -4,6 +4,8 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import YAML from "yaml";
 import { admitNamespace, admitPodCreate, admitPodSecurity } from "./admission.js";
+import { nowTimestamp } from "./store.js";
+import { defaultFieldManager, serverSideApply, trackUpdate, type ManagerContext, type StructuralSchema } from "./managed-fields.js";
 import { applyDefaults, jobLabels } from "./defaults.js";
 import type { Faults } from "./faults.js";
 import { FlowControl } from "./flowcontrol.js";
@@ -46,6 +48,8 @@ export interface HandlerOptions {
   kubernetesVersion: { major: string; minor: string; gitVersion: string };
   /** Serve unknown group/resources, learning kind and scope from the first create (default false). */
   learnUnknownResources?: boolean;
+  /** false: the ServerSideFieldValidation gate off, as the recorded build (fieldValidation ignored). */
+  serverSideFieldValidation?: boolean;
 }
 
 interface ResourceRoute {
@@ -86,6 +90,10 @@ function reasonFor(code: number): string {
       504: "Timeout",
     } as Record<number, string>
   )[code] ?? "Unknown";
+}
+
+function gvkOf(info: ResourceInfo): { group: string; version: string; kind: string } {
+  return { group: info.group, version: info.version, kind: info.kind };
 }
 
 /** Go's encoding/json wording for the common JSON syntax errors JSON.parse reports. */
@@ -520,7 +528,7 @@ export class ApiHandler {
         const info = this.resolveForWrite(r, obj);
         this.checkIdentity(info, r, obj);
         if (this.opts.authz === "rbac") this.rbac.admitWrite(attrs.user!, info, r.namespace, obj); // RBAC escalation check
-        const { created, headers } = await this.admitAndCreate(info, r, obj, q, dryRun);
+        const { created, headers } = await this.admitAndCreate(info, r, obj, q, dryRun, this.managerContext(req, q, r, "Update"));
         return send(201, created, headers);
       }
       case "update": {
@@ -531,9 +539,11 @@ export class ApiHandler {
         if (obj.metadata?.name !== r.name)
           throw errors.badRequest(`the name of the object (${String(obj.metadata?.name)}) does not match the name on the URL (${r.name})`);
         if (this.opts.authz === "rbac") this.rbac.admitWrite(attrs.user!, info, r.namespace, obj, this.store.getRaw(info, r.namespace, r.name)); // RBAC escalation check
-        applyDefaults(info, obj, this.store.getRaw(info, r.namespace, r.name));
+        const live = this.store.getRaw(info, r.namespace, r.name);
+        applyDefaults(info, obj, live);
         const warnings = await this.validate(info, obj, q, "update");
         const scope = r.subresource === "status" ? "status" : "main";
+        if (live) obj.metadata.managedFields = trackUpdate(gvkOf(info), live, obj, this.managerContext(req, q, r, "Update")).metadata.managedFields;
         return send(200, this.store.replace(info, r.namespace, r.name, obj, { dryRun, scope }), warnings);
       }
       case "patch":
@@ -619,6 +629,18 @@ export class ApiHandler {
     if (info.namespaced && !r.namespace) throw errors.notFoundPath();
   }
 
+  /** Who is writing, for metadata.managedFields: ?fieldManager, else the User-Agent up to its first "/". */
+  private managerContext(req: IncomingMessage, q: URLSearchParams, r: ResourceRoute, operation: "Update" | "Apply"): ManagerContext {
+    return {
+      manager: q.get("fieldManager") ?? defaultFieldManager(req.headers["user-agent"]),
+      operation,
+      apiVersion: groupVersion(r.group, r.version),
+      ...(r.subresource && { subresource: r.subresource }),
+      time: nowTimestamp(),
+      ...(r.info.crd?.schema && { schema: r.info.crd.schema as StructuralSchema }),
+    };
+  }
+
   /**
    * The create pipeline after decoding, in the real server's order: defaulting, mutating admission
    * (NamespaceLifecycle, ServiceAccount, Priority, DefaultTolerationSeconds), validation,
@@ -630,8 +652,11 @@ export class ApiHandler {
     obj: KubeObject,
     q: URLSearchParams,
     dryRun: boolean,
+    manager: ManagerContext | undefined,
   ): Promise<{ created: KubeObject; headers: Record<string, string | string[]> }> {
     applyDefaults(info, obj);
+    // Field ownership is tracked on the defaulted object, before admission adds its own fields.
+    if (manager) obj.metadata.managedFields = trackUpdate(gvkOf(info), undefined, obj, manager).metadata.managedFields;
     admitNamespace(this.store, info, r.namespace, String(obj.metadata.name ?? obj.metadata.generateName ?? ""));
     if (info.group === "" && info.resource === "pods") admitPodCreate(obj);
     const headers: Record<string, string | string[]> = { ...(await this.validate(info, obj, q)) };
@@ -663,7 +688,7 @@ export class ApiHandler {
    */
   private async validate(info: ResourceInfo, obj: KubeObject, q: URLSearchParams, verb: "create" | "update" | "patch" = "create"): Promise<Record<string, string[]>> {
     if (this.opts.validation === "off") return {};
-    return validateWrite(info, obj, q.get("fieldValidation"), verb);
+    return validateWrite(info, obj, q.get("fieldValidation"), verb, this.opts.serverSideFieldValidation !== false);
   }
 
   private async patch(
@@ -705,15 +730,18 @@ export class ApiHandler {
       if (!cur) {
         if (r.subresource) throw errors.notFound({ group: r.group, resource: r.info.resource, name: r.name });
         if (this.opts.authz === "rbac" && user) this.rbac.admitWrite(user, info, r.namespace, body); // RBAC escalation check
-        applyDefaults(info, body);
-        const warnings = await this.validate(info, body, q);
-        if (info.statusSubresource) this.resetStatusOnCreate(info, body);
-        return send(201, this.store.createIn(info, r.namespace, body, { dryRun, prepare: (o) => this.prepareCreate(info, o) }), warnings);
+        const applied = serverSideApply(gvkOf(info), undefined, body, { ...this.managerContext(req, q, r, "Apply"), force: q.get("force") === "true" });
+        const { created, headers } = await this.admitAndCreate(info, r, applied, q, dryRun, undefined);
+        return send(201, created, headers);
       }
     }
     if (!cur) throw errors.notFound({ group: r.group, resource: r.info.resource, name: r.name });
     if (type === "merge" || type === "strategic" || type === "apply") this.objectBody(patch);
-    const patched = applyPatch(type, structuredClone(cur) as unknown as Json, patch) as unknown as KubeObject;
+    const gvk = gvkOf(r.info);
+    const patched =
+      type === "apply"
+        ? serverSideApply(gvk, cur, this.objectBody(patch), { ...this.managerContext(req, q, r, "Apply"), force: q.get("force") === "true" })
+        : (applyPatch(type, structuredClone(cur) as unknown as Json, patch) as unknown as KubeObject);
     const obj = this.objectBody(patched);
     if (obj.metadata.name !== r.name) throw errors.badRequest("metadata.name: the name of an object cannot be changed by a patch");
     const info = this.resolveForWrite(r, obj);
@@ -721,6 +749,7 @@ export class ApiHandler {
     applyDefaults(info, obj, cur);
     const warnings = await this.validate(info, obj, q, type === "apply" ? "create" : "patch");
     const scope = r.subresource === "status" ? "status" : "main";
+    if (type !== "apply") obj.metadata.managedFields = trackUpdate(gvk, cur, obj, this.managerContext(req, q, r, "Update")).metadata.managedFields;
     send(200, this.store.replace(info, r.namespace, r.name, obj, { dryRun, scope }), warnings);
   }
 

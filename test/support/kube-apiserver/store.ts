@@ -395,9 +395,19 @@ export class ObjectStore {
       throw errors.conflict(target, `Precondition failed: UID in precondition: ${input.metadata.uid}, UID in object meta: ${cur.metadata.uid}`);
     let next: KubeObject;
     if (opts.scope === "status") {
+      // The status strategies: spec stays; metadata is taken from the request (pods/status also
+      // changes labels, as recorded), except that apps workloads keep their labels.
       next = clone(cur);
       if (input.status === undefined) delete next.status;
       else next.status = clone(input.status);
+      const meta = input.metadata ?? {};
+      for (const k of ["labels", "annotations", "managedFields"] as const) {
+        if (k === "labels" && info.group === "apps") continue;
+        // Custom resources: the apiextensions status strategy copies the old object, metadata included.
+        if (info.crd && k !== "managedFields") continue;
+        if (meta[k] === undefined) delete next.metadata[k];
+        else (next.metadata as Record<string, unknown>)[k] = clone(meta[k]);
+      }
     } else {
       next = clone(input);
       next.metadata = next.metadata ?? {};
