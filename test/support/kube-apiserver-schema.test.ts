@@ -26,7 +26,7 @@ const PODS = `/api/v1/namespaces/${NS}/pods`;
 const CMS = `/api/v1/namespaces/${NS}/configmaps`;
 
 /** Replays a recorded request (body as recorded: JSON or the exact text) against the test server. */
-async function replay(api: TestApiServer, id: string, query?: Record<string, string>): Promise<{ got: Reply; want: ReturnType<typeof recordedExchange> }> {
+async function replay(api: { url: string }, id: string, query?: Record<string, string>): Promise<{ got: Reply; want: ReturnType<typeof recordedExchange> }> {
   const want = recordedExchange(id);
   if (query) want.request.query = query;
   const body = want.request.body;
@@ -213,6 +213,22 @@ describe("test API server: validation from the recorded v1.25 OpenAPI document",
     const upd = await call(api.url, "PUT", `${CMS}/p?fieldValidation=Strict`, { ...cur, extra: true });
     assert.equal(upd.body.message, 'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "extra"');
     assert.equal((await call(api.url, "PUT", `${CMS}/p?fieldValidation=bogus`, cur)).body.message, 'UpdateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "bogus": supported values: "", "Ignore", "Strict", "Warn"');
+  });
+
+  it("serverSideFieldValidation: false answers as the recorded gate-off build", async () => {
+    const gateOff = await startTestApiServer({ serverSideFieldValidation: false });
+    try {
+      for (const id of ["validation/fieldvalidation-strict-unknown", "validation/fieldvalidation-strict-duplicate", "validation/fieldvalidation-warn-unknown", "validation/fieldvalidation-ignore-unknown", "validation/fieldvalidation-default-unknown", "validation/fieldvalidation-invalid-value"]) {
+        const { got, want } = await replay(gateOff, id);
+        const w = want.response.body as { data?: unknown; message?: string };
+        assert.equal(got.status, want.response.status, id);
+        assert.deepEqual(warnings(got), [], id);
+        if (want.response.status === 201) assert.deepEqual([got.body.data, got.body.unknownField, got.body.spec], [w.data, undefined, undefined], id);
+        else assert.equal(got.body.message, w.message, id);
+      }
+    } finally {
+      await gateOff.close();
+    }
   });
 
   it("parses bodies with duplicate keys the way Go decodes them", () => {

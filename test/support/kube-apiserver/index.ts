@@ -90,6 +90,12 @@ export interface TestApiServerOptions {
   resources?: ResourceSpec[];
   /** Serve any unknown group/resource, learning kind and scope from its first create (default false: 404, as the real server). */
   learnUnknownResources?: boolean;
+  /**
+   * The ServerSideFieldValidation feature (default true: released Kubernetes, GA in 1.27). false
+   * imitates the recorded pre-release v1.25 build, whose gate was off: fieldValidation is ignored
+   * (unknown fields silently dropped, duplicates merged), only an unknown value is still a 422.
+   */
+  serverSideFieldValidation?: boolean;
 }
 
 export interface KubeconfigOptions {
@@ -145,6 +151,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       futureResourceVersionWaitMs: options.futureResourceVersionWaitMs ?? 3000,
       kubernetesVersion: { major: "1", minor: "30", gitVersion: "v1.30.0" },
       learnUnknownResources: options.learnUnknownResources ?? false,
+      serverSideFieldValidation: options.serverSideFieldValidation ?? true,
     },
     () => url,
   );

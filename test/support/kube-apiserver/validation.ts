@@ -69,8 +69,16 @@ const isCrd = (info: ResourceInfo) => info.group === CRD_GROUP && info.resource 
  * strict decoding per fieldValidation, pruning, CR/CRD defaults, then 422 validation. Mutates obj.
  * Returns the response headers to send (one Warning per unknown/duplicate field under Warn).
  */
-export async function validateWrite(info: ResourceInfo, obj: KubeObject, fieldValidation: string | null, verb: "create" | "update" | "patch" = "create"): Promise<Record<string, string[]>> {
-  const mode = parseFieldValidation(fieldValidation, DEFAULT_FIELD_VALIDATION, verb === "patch" ? "PatchOptions" : verb === "update" ? "UpdateOptions" : "CreateOptions");
+export async function validateWrite(
+  info: ResourceInfo,
+  obj: KubeObject,
+  fieldValidation: string | null,
+  verb: "create" | "update" | "patch" = "create",
+  /** false: the ServerSideFieldValidation gate off (the recorded build): the value is checked, then ignored. */
+  gate = true,
+): Promise<Record<string, string[]>> {
+  const asked = parseFieldValidation(fieldValidation, DEFAULT_FIELD_VALIDATION, verb === "patch" ? "PatchOptions" : verb === "update" ? "UpdateOptions" : "CreateOptions");
+  const mode: FieldValidation = gate ? asked : "Ignore";
   const cannot = (why: string) => `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${why}`;
   const decodeFailed = (why: string): ApiError =>
     verb === "patch"
