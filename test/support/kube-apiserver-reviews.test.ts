@@ -214,6 +214,27 @@ describe("test API server: ServiceAccount tokens, reviews and RBAC policy", () =
     assert.match(staleUid.body.message, /^Operation cannot be fulfilled on Pod "web": the UID in the bound object reference \(0000\) does not match the UID in record/);
   });
 
+  it("publishes the issuer's OpenID configuration and JWKS to ServiceAccounts, which verifies issued tokens", async () => {
+    const token = (await created("/api/v1/namespaces/ns1/serviceaccounts/robot/token", tokenRequest({}))).status.token as string;
+    const config = await call(api.url, "GET", "/.well-known/openid-configuration", undefined, { token });
+    assert.equal(config.status, 200);
+    assert.deepEqual(config.body, {
+      issuer: ISSUER,
+      jwks_uri: `${api.url}/openid/v1/jwks`,
+      response_types_supported: ["id_token"],
+      subject_types_supported: ["public"],
+      id_token_signing_alg_values_supported: ["RS256"],
+    });
+    const jwks = await fetch(`${api.url}/openid/v1/jwks`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(jwks.headers.get("content-type"), "application/jwk-set+json");
+    const { keys } = (await jwks.json()) as { keys: Record<string, string>[] };
+    assert.deepEqual(Object.keys(keys[0]!), ["use", "kty", "kid", "alg", "n", "e"]);
+    assert.equal(keys[0]!.kid, decodeJwt(token).header.kid);
+    const [h, p, s] = token.split(".");
+    assert.ok(verify("sha256", Buffer.from(`${h}.${p}`), createPublicKey({ key: keys[0] as never, format: "jwk" }), Buffer.from(s!, "base64url")));
+    assert.equal((await call(api.url, "GET", "/openid/v1/jwks", undefined, dev)).status, 403, "bound to system:serviceaccounts only");
+  });
+
   it("expires tokens with go-jose's 60 s leeway", () => {
     const registry = new ResourceRegistry([]);
     const store = new ObjectStore(registry, { compactionWindow: 100, requireNamespaces: false });

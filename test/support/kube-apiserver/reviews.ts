@@ -182,6 +182,26 @@ export class AuthApi {
     return undefined;
   }
 
+  /**
+   * ServiceAccount issuer discovery (pkg/serviceaccount/openidmetadata.go): the OpenID provider
+   * configuration and the JWKS that verifies issued tokens; undefined for any other path.
+   */
+  discoveryDocument(path: string, serverUrl: string): { contentType: string; body: string } | undefined {
+    if (path === "/.well-known/openid-configuration")
+      return {
+        contentType: "application/json",
+        body: JSON.stringify({
+          issuer: this.tokens.issuer,
+          jwks_uri: `${serverUrl}/openid/v1/jwks`,
+          response_types_supported: ["id_token"],
+          subject_types_supported: ["public"],
+          id_token_signing_alg_values_supported: ["RS256"],
+        }),
+      };
+    if (path === "/openid/v1/jwks") return { contentType: "application/jwk-set+json", body: JSON.stringify(this.tokens.jwks()) };
+    return undefined;
+  }
+
   // ---- routing ----------------------------------------------------------------------------------
 
   /** Whether a request is one of these endpoints (all of them are `create` only). */
