@@ -418,7 +418,12 @@ describe("test API server: CRUD, errors, patches, lists", () => {
     });
     assert.equal(big.status, 413);
     assert.equal(big.body.reason, "RequestEntityTooLarge");
-    for (const p of ["/nope", "/api/v1/namespaces/default/widgets", "/apis/apps/v1/namespaces/default/deployments/a/b/c", "/api/v1/namespaces/default/configmaps/a/status"]) {
+    // A path no handler serves is a text/plain 404 (recorded: discovery/unknown-path); an unknown
+    // resource or subresource in a served group/version is a JSON Status.
+    const nope = await call(api.url, "GET", "/nope");
+    assert.equal(nope.status, 404);
+    assert.equal(nope.body, "404 page not found\n");
+    for (const p of ["/api/v1/namespaces/default/widgets", "/apis/apps/v1/namespaces/default/deployments/a/b/c", "/api/v1/namespaces/default/configmaps/a/status"]) {
       const r = await call(api.url, "GET", p);
       assert.equal(r.status, 404, p);
       assert.equal(r.body.kind, "Status", p);

@@ -165,6 +165,42 @@ function podSecurityViolations(spec: Obj, level: Level): Violation[] {
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
+/** null for a pod itself, the pod spec of a workload's template, undefined for other kinds. */
+function podTemplateSpec(info: ResourceInfo, obj: Obj): Obj | null | undefined {
+  const key = `${info.group}/${info.resource}`;
+  if (key === "/pods") return null;
+  const spec = isObj(obj.spec) ? obj.spec : {};
+  let t: unknown;
+  if (key === "/podtemplates") t = obj.template;
+  else if (["/replicationcontrollers", "apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets", "batch/jobs"].includes(key)) t = spec.template;
+  else if (key === "batch/cronjobs") t = isObj(spec.jobTemplate) && isObj(spec.jobTemplate.spec) ? spec.jobTemplate.spec.template : undefined;
+  else return undefined;
+  return isObj(t) && isObj(t.spec) ? t.spec : undefined;
+}
+
+/**
+ * The pod registry's PrepareForCreate copies seccomp fields into the deprecated annotations, so
+ * that old kubelets see them (applySeccompVersionSkew).
+ */
+export function seccompAnnotations(pod: KubeObject): void {
+  const spec = isObj(pod.spec) ? pod.spec : {};
+  const annotation = (p: unknown): string | undefined => {
+    if (!isObj(p)) return undefined;
+    if (p.type === "RuntimeDefault") return "runtime/default";
+    if (p.type === "Unconfined") return "unconfined";
+    if (p.type === "Localhost" && typeof p.localhostProfile === "string") return `localhost/${p.localhostProfile}`;
+    return undefined;
+  };
+  const ann: Record<string, string> = {};
+  const podLevel = annotation(isObj(spec.securityContext) ? spec.securityContext.seccompProfile : undefined);
+  if (podLevel) ann["seccomp.security.alpha.kubernetes.io/pod"] = podLevel;
+  for (const c of Array.isArray(spec.containers) ? spec.containers.filter(isObj) : []) {
+    const a = annotation(isObj(c.securityContext) ? c.securityContext.seccompProfile : undefined);
+    if (a) ann[`container.seccomp.security.alpha.kubernetes.io/${String(c.name)}`] = a;
+  }
+  if (Object.keys(ann).length) pod.metadata.annotations = { ...ann, ...(pod.metadata.annotations ?? {}) };
+}
+
 function levelOf(labels: Record<string, string>, mode: "enforce" | "warn" | "audit"): Level {
   const v = labels[`pod-security.kubernetes.io/${mode}`];
   return v === "baseline" || v === "restricted" ? v : "privileged";
@@ -180,9 +216,17 @@ function describe(v: Violation[]): string {
  * ("latest"); exemptions are not modelled.
  */
 export function admitPodSecurity(store: ObjectStore, info: ResourceInfo, pod: KubeObject): string[] {
-  if (info.group !== "" || info.resource !== "pods" || !isObj(pod.spec)) return [];
+  const template = podTemplateSpec(info, pod);
+  if (template === undefined) return [];
   const ns = pod.metadata.namespace ? store.getRaw(store.registry.resolve("namespaces"), undefined, pod.metadata.namespace) : undefined;
   const labels = (ns?.metadata.labels ?? {}) as Record<string, string>;
+  if (template !== null) {
+    // Workload templates are only warned about (and audited), never refused.
+    const warnLevel = levelOf(labels, "warn");
+    const v = podSecurityViolations(template, warnLevel);
+    return v.length ? [`would violate PodSecurity "${warnLevel}:latest": ${describe(v)}`] : [];
+  }
+  if (!isObj(pod.spec)) return [];
   const enforce = levelOf(labels, "enforce");
   const denied = podSecurityViolations(pod.spec, enforce);
   if (denied.length) throw forbidden(info, String(pod.metadata.name ?? ""), `violates PodSecurity "${enforce}:latest": ${describe(denied)}`);

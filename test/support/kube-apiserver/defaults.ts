@@ -46,6 +46,16 @@ function defaultTemplate(spec: Obj): void {
   defaultPodSpec(t.spec);
 }
 
+function reorderKeys(o: Obj, first: string[]): void {
+  const entries = Object.entries(o);
+  for (const k of Object.keys(o)) delete o[k];
+  for (const k of first) {
+    const e = entries.find(([key]) => key === k);
+    if (e) o[k] = e[1];
+  }
+  for (const [k, v] of entries) if (!(k in o)) o[k] = v;
+}
+
 let nextServiceIp = 1;
 
 /** Applies defaults in place. `old` is the stored object on updates (keeps allocated fields). */
@@ -54,8 +64,14 @@ export function applyDefaults(info: ResourceInfo, obj: KubeObject, old?: KubeObj
   if (key === "/namespaces") {
     // SetDefaults_Namespace: the immutable name label; the registry adds the "kubernetes" finalizer.
     obj.metadata.labels = { ...(obj.metadata.labels ?? {}), "kubernetes.io/metadata.name": String(obj.metadata.name ?? "") };
-    const nsSpec = isObj(obj.spec) ? obj.spec : (obj.spec = {});
-    if (!old) setDefault(nsSpec, "finalizers", ["kubernetes"]);
+  }
+  if (key === "/secrets" && isObj(obj.stringData)) {
+    // Conversion folds stringData into data (base64), before anything else sees the object.
+    const data = isObj(obj.data) ? obj.data : {};
+    for (const [k, v] of Object.entries(obj.stringData)) data[k] = Buffer.from(String(v), "utf8").toString("base64");
+    obj.data = data;
+    delete obj.stringData;
+    reorderKeys(obj, ["apiVersion", "kind", "metadata", "data", "type"]);
   }
   if (key === "/podtemplates" && isObj(obj.template)) defaultTemplate(obj);
   const spec = obj.spec;

@@ -60,7 +60,7 @@ const SPECS: Spec[] = [
   { group: "", version: "v1", resource: "events", kind: "Event", namespaced: true, shortNames: ["ev"], fields: EVENT_FIELDS },
   { group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true, shortNames: ["cm"] },
   { group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true, fields: ["type"] },
-  { group: "", version: "v1", resource: "podtemplates", kind: "PodTemplate", namespaced: true },
+  { group: "", version: "v1", resource: "podtemplates", kind: "PodTemplate", namespaced: true, generation: true },
   { group: "", version: "v1", resource: "serviceaccounts", kind: "ServiceAccount", namespaced: true, shortNames: ["sa"] },
   { group: "apps", version: "v1", resource: "deployments", kind: "Deployment", namespaced: true, shortNames: ["deploy"], generation: true, statusSubresource: true },
   { group: "apps", version: "v1", resource: "replicasets", kind: "ReplicaSet", namespaced: true, shortNames: ["rs"], generation: true, statusSubresource: true, fields: ["status.replicas"] },
@@ -78,6 +78,9 @@ const SPECS: Spec[] = [
   // Virtual (never stored): answered by the authorizer, as `kubectl auth can-i` uses them.
   { group: "authorization.k8s.io", version: "v1", resource: "selfsubjectaccessreviews", kind: "SelfSubjectAccessReview", namespaced: false },
   { group: "authorization.k8s.io", version: "v1", resource: "subjectaccessreviews", kind: "SubjectAccessReview", namespaced: false },
+  { group: "authorization.k8s.io", version: "v1", resource: "selfsubjectrulesreviews", kind: "SelfSubjectRulesReview", namespaced: false },
+  { group: "authorization.k8s.io", version: "v1", resource: "localsubjectaccessreviews", kind: "LocalSubjectAccessReview", namespaced: true },
+  { group: "authentication.k8s.io", version: "v1", resource: "tokenreviews", kind: "TokenReview", namespaced: false },
   // Creating one serves its resource (crds.ts); `installCrds(api, dir)` installs files of them.
   { group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false, shortNames: ["crd", "crds"], statusSubresource: true },
 ];

@@ -62,6 +62,8 @@ export function parseLabelSelector(sel: string): LabelReq[] {
   let pos = 0;
   const peek = () => toks[pos]!;
   const next = () => toks[pos++]!;
+  // Where a value is expected, the keywords are plain identifiers ("phase=in").
+  const asValue = (t: Tok): Tok => (t.t === "in" || t.t === "notin" ? { t: "id", v: t.v } : t);
   const reqs: LabelReq[] = [];
   const requirement = (): LabelReq => {
     let op: LabelOp | undefined;
@@ -85,7 +87,7 @@ export function parseLabelSelector(sel: string): LabelReq[] {
       if (open.t !== "(") throw new Error(`found '${open.v}' expected: '('`);
       const values: string[] = [];
       for (;;) {
-        const t = next();
+        const t = asValue(next());
         if (t.t === ")") break;
         if (t.t === ",") {
           if (values.length === 0 || peek().t === "," || peek().t === ")") values.push("");
@@ -97,7 +99,7 @@ export function parseLabelSelector(sel: string): LabelReq[] {
       values.forEach((v) => checkValue(v, sel));
       return { key: k.v, op: parsed, values };
     }
-    const v = peek();
+    const v = asValue(peek());
     let value = "";
     if (v.t === "id") value = next().v;
     else if (v.t !== "end" && v.t !== ",") throw new Error(`found '${v.v}', expected: identifier`);

@@ -2,8 +2,7 @@
 // request bodies, and the verbs (get/list/watch/create/update/patch/delete/deletecollection).
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import YAML from "yaml";
-import { admitNamespace, admitPodCreate, admitPodSecurity } from "./admission.js";
+import { admitNamespace, admitPodCreate, admitPodSecurity, seccompAnnotations } from "./admission.js";
 import { nowTimestamp } from "./store.js";
 import { defaultFieldManager, serverSideApply, trackUpdate, type ManagerContext, type StructuralSchema } from "./managed-fields.js";
 import { applyDefaults, jobLabels } from "./defaults.js";
@@ -21,6 +20,9 @@ import { parseJsonBody } from "./openapi.js";
 import { scaleRequest } from "./scale.js";
 import { validateWrite } from "./validation.js";
 import type { WatchHub } from "./watch.js";
+import { Discovery, type VersionInfo } from "./discovery.js";
+import { eventForStorage, storedAs } from "./events.js";
+import { inRequestVersion, parseYaml, render, represent, watchTransform } from "./representation.js";
 
 export interface RequestRecord {
   method: string;
@@ -45,7 +47,7 @@ export interface HandlerOptions {
   maxBodyBytes: number;
   /** How long a list at a future resourceVersion waits for it before the 504 (real: 3 s). */
   futureResourceVersionWaitMs: number;
-  kubernetesVersion: { major: string; minor: string; gitVersion: string };
+  kubernetesVersion: VersionInfo;
   /** Serve unknown group/resources, learning kind and scope from the first create (default false). */
   learnUnknownResources?: boolean;
   /** false: the ServerSideFieldValidation gate off, as the recorded build (fieldValidation ignored). */
@@ -68,9 +70,6 @@ const RETURNS_DELETED_OBJECT = new Set(["/pods", "/services", "/namespaces", "/r
 
 const ANONYMOUS: UserInfo = { user: "system:anonymous", groups: ["system:unauthenticated"] };
 const HEALTH = new Set(["/healthz", "/readyz", "/livez", "/healthz/ping", "/livez/ping", "/readyz/ping"]);
-const VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
-/** The verbs (and their order) discovery lists for a custom resource. */
-const CR_VERBS = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"];
 
 function reasonFor(code: number): string {
   return (
@@ -90,6 +89,14 @@ function reasonFor(code: number): string {
       504: "Timeout",
     } as Record<number, string>
   )[code] ?? "Unknown";
+}
+
+/** labels/annotations are omitempty maps in Go: an emptied one disappears from the object. */
+function dropEmptyMetadataMaps(obj: KubeObject): void {
+  for (const k of ["labels", "annotations"] as const) {
+    const m = obj.metadata[k];
+    if (m !== undefined && (m === null || Object.keys(m).length === 0)) delete obj.metadata[k];
+  }
 }
 
 function gvkOf(info: ResourceInfo): { group: string; version: string; kind: string } {
@@ -263,9 +270,16 @@ export class ApiHandler {
   }
 
   private json(res: ServerResponse, code: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
-    const text = JSON.stringify(body);
-    res.writeHead(code, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), ...headers });
-    res.end(text);
+    // The negotiated representation (JSON/YAML, Table, PartialObjectMetadata, API version): representation.ts.
+    const out = render(res, code, body, headers);
+    res.writeHead(out.code, { "Content-Type": out.contentType, "Content-Length": Buffer.byteLength(out.text), ...out.headers });
+    res.end(out.text);
+  }
+
+  private discoveryDocs?: Discovery;
+  /** Discovery, /version, /openapi and the 404s of unserved paths (discovery.ts). */
+  private get discovery(): Discovery {
+    return (this.discoveryDocs ??= new Discovery(this.registry, this.opts.kubernetesVersion, this.serverUrl));
   }
 
   private authenticate(req: IncomingMessage): UserInfo {
@@ -312,12 +326,13 @@ export class ApiHandler {
       namespace = rest[1];
       rest = rest.slice(2);
     }
-    if (rest.length === 0 || rest.length > 3) throw errors.notFoundPath();
+    if (rest.length === 0 || rest.length > 3) throw this.discovery.notFound(path);
     const [resource, name, subresource] = rest as [string, string | undefined, string | undefined];
-    let info = this.registry.get(group, version, resource);
+    // events.k8s.io Events are served from the core Event storage (events.ts).
+    let info = storedAs(this.registry, this.registry.get(group, version, resource));
     const known = info !== undefined;
     if (!info) {
-      if (!this.opts.learnUnknownResources) throw errors.notFoundPath();
+      if (!this.opts.learnUnknownResources) throw this.discovery.notFound(path);
       if (group === "" || (isBuiltinGroup(group) && [...this.registry.groups().keys()].includes(group))) throw errors.notFoundPath();
       // An unknown (CRD-like) resource: provisional until a create teaches us its kind and scope.
       const kind = resource.replace(/s$/, "").replace(/^./, (c) => c.toUpperCase());
@@ -386,43 +401,24 @@ export class ApiHandler {
       res.end("ok");
       return;
     }
-    const segs = path.split("/").filter(Boolean);
-    if (path === "/version") return ok({ ...this.opts.kubernetesVersion, platform: "linux/amd64", goVersion: "go1.22.0", compiler: "gc" });
-    if (path === "/") return ok({ paths: ["/api", "/api/v1", "/apis", ...[...this.registry.groups().keys()].map((g) => `/apis/${g}`), "/healthz", "/livez", "/readyz", "/version"] });
-    if (path === "/api") {
-      const host = new URL(this.serverUrl()).host;
-      return ok({ kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: host }] });
+    const oidc = this.auth.discoveryDocument(path, this.serverUrl()); // ServiceAccount issuer discovery (reviews.ts)
+    if (oidc) {
+      record.status = 200;
+      res.writeHead(200, { "Content-Type": oidc.contentType });
+      res.end(oidc.body);
+      return;
     }
-    if (path === "/api/v1") return ok(this.resourceList("", "v1"));
-    if (path === "/apis") {
-      const groups = [...this.registry.groups()].map(([name, versions]) => this.apiGroup(name, versions));
-      return ok({ kind: "APIGroupList", apiVersion: "v1", groups });
+    // Discovery, /version, /openapi/v3 root, /openapi/v2 (discovery.ts).
+    const doc = this.discovery.document(path);
+    const raw = doc?.contentType ? doc.body : path === "/openapi/v2" ? this.discovery.openApiV2(undefined)?.body : undefined;
+    if (raw !== undefined) {
+      record.status = 200;
+      res.writeHead(200, { "Content-Type": doc?.contentType ?? "application/json" });
+      res.end(raw);
+      return;
     }
-    if (segs[0] === "apis" && segs.length === 2) {
-      const versions = this.registry.groups().get(segs[1]!);
-      if (versions) return ok({ kind: "APIGroup", apiVersion: "v1", ...this.apiGroup(segs[1]!, versions) });
-    }
-    if (segs[0] === "apis" && segs.length === 3 && this.registry.groups().get(segs[1]!)?.includes(segs[2]!))
-      return ok(this.resourceList(segs[1]!, segs[2]!));
-    throw errors.notFoundPath();
-  }
-
-  private apiGroup(name: string, versions: string[]): Record<string, unknown> {
-    const vs = versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v }));
-    return { name, versions: vs, preferredVersion: vs[0] };
-  }
-
-  private resourceList(group: string, version: string): Record<string, unknown> {
-    const resources: Record<string, unknown>[] = [];
-    for (const r of this.registry.all()) {
-      if (r.group !== group || r.version !== version) continue;
-      resources.push({ name: r.resource, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: r.crd ? CR_VERBS : VERBS, ...(r.shortNames && { shortNames: r.shortNames }), ...(r.crd?.categories && { categories: r.crd.categories }) });
-      if (r.crd?.scale)
-        resources.push({ name: `${r.resource}/scale`, singularName: "", namespaced: r.namespaced, group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] });
-      if (r.statusSubresource)
-        resources.push({ name: `${r.resource}/status`, singularName: "", namespaced: r.namespaced, kind: r.kind, verbs: ["get", "patch", "update"] });
-    }
-    return { kind: "APIResourceList", apiVersion: "v1", groupVersion: groupVersion(group, version), resources };
+    if (doc) return ok(doc.body);
+    throw this.discovery.notFound(path);
   }
 
   // ---- resources -------------------------------------------------------------------------------
@@ -451,7 +447,7 @@ export class ApiHandler {
     const text = body.toString("utf8");
     if (text.trim() === "") throw errors.badRequest(`${what}: the request body is empty`);
     try {
-      if (ct === "application/yaml" || ct === "application/apply-patch+yaml") return YAML.parse(text, { maxAliasCount: 100 });
+      if (ct === "application/yaml" || ct === "application/apply-patch+yaml") return parseYaml(text);
       if (ct === "application/json" || ct.endsWith("+json") || ct === "") return parseJsonBody(text);
     } catch (err) {
       if (kind && ct === "application/json") {
@@ -475,6 +471,8 @@ export class ApiHandler {
   ): Promise<void> {
     if (attrs.verb !== "list" && attrs.verb !== "watch" && attrs.verb !== "deletecollection" && attrs.verb !== "create" && r.info.namespaced && !r.namespace && r.known)
       throw errors.notFoundPath();
+    // Deprecation warning, 406, events.k8s.io selectors, the answer's representation (representation.ts).
+    represent(req, res, r, attrs.verb, q);
     const dryRun = this.dryRun(q, attrs.verb);
     const send = (code: number, body: unknown, headers: Record<string, string | string[]> = {}): void => {
       record.status = code;
@@ -518,6 +516,7 @@ export class ApiHandler {
           timeoutSeconds: ts === null ? undefined : Number(ts),
           bookmarkIntervalMs: this.opts.bookmarkIntervalMs,
           bookmarkTiming: this.opts.bookmarkTiming,
+          transform: watchTransform(res),
         });
         record.status = res.statusCode;
         return;
@@ -619,6 +618,8 @@ export class ApiHandler {
         `${obj.kind} in version ${JSON.stringify(r.version)} cannot be handled as a ${r.info.kind}: converting (${r.version}.${obj.kind}) to (${internal}.${r.info.kind}): unknown conversion`,
       );
     }
+    // Events: events.k8s.io bodies become the stored core Event; both APIs' validation (events.ts).
+    eventForStorage(r.group, r.info, r.namespace, obj, r.name ? this.store.getRaw(r.info, r.namespace, r.name) : undefined);
     return r.info;
   }
 
@@ -668,6 +669,7 @@ export class ApiHandler {
   }
 
   private prepareCreate(info: ResourceInfo, obj: KubeObject): void {
+    if (info.group === "" && info.resource === "pods") seccompAnnotations(obj);
     if (info.group === "batch" && info.resource === "jobs") jobLabels(obj);
   }
 
@@ -678,7 +680,11 @@ export class ApiHandler {
       if (isBuiltinGroup(info.group)) obj.status = {};
       else delete obj.status;
     } else if (info.resource === "pods") obj.status = { phase: "Pending", qosClass: qosClass(obj) };
-    else if (info.resource === "namespaces") obj.status = { phase: "Active" };
+    else if (info.resource === "namespaces") {
+      // The registry's PrepareForCreate: the "kubernetes" finalizer (not owned by the writer).
+      obj.status = { phase: "Active" };
+      obj.spec = { ...((obj.spec as object | undefined) ?? {}), finalizers: ["kubernetes"] };
+    }
     else if (info.resource === "services") obj.status = { loadBalancer: {} };
   }
 
@@ -741,8 +747,9 @@ export class ApiHandler {
     const patched =
       type === "apply"
         ? serverSideApply(gvk, cur, this.objectBody(patch), { ...this.managerContext(req, q, r, "Apply"), force: q.get("force") === "true" })
-        : (applyPatch(type, structuredClone(cur) as unknown as Json, patch) as unknown as KubeObject);
+        : (applyPatch(type, structuredClone(inRequestVersion(r, cur)) as unknown as Json, patch) as unknown as KubeObject);
     const obj = this.objectBody(patched);
+    dropEmptyMetadataMaps(obj);
     if (obj.metadata.name !== r.name) throw errors.badRequest("metadata.name: the name of an object cannot be changed by a patch");
     const info = this.resolveForWrite(r, obj);
     if (this.opts.authz === "rbac" && user) this.rbac.admitWrite(user, info, r.namespace, obj, cur); // RBAC escalation check

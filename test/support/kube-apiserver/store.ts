@@ -439,7 +439,10 @@ export class ObjectStore {
     // A no-op write does not create a new revision, as with the real server.
     if (deepEqual(next, cur)) return clone(cur);
     if (opts.dryRun) return clone(next);
-    if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
+    // With a namespace controller, a terminating namespace also waits for its spec.finalizers (the `finalize` subresource empties them).
+    const nsFinalizers =
+      info.group === "" && info.resource === "namespaces" && this.namespaceFinalizer === "controller" ? ((next.spec as { finalizers?: string[] } | undefined)?.finalizers ?? []) : [];
+    if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0 && nsFinalizers.length === 0) {
       const deleted = this.commitDelete(info, key, next);
       this.collectDependents(next.metadata.uid!, "Background");
       return deleted;
@@ -482,32 +485,26 @@ export class ObjectStore {
     const isNamespace = info.group === "" && info.resource === "namespaces";
     const policy = opts.propagationPolicy ?? "Background";
     if (isPod && opts.api) {
-      // Graceful termination: a pod on a node waits for its kubelet (or a later delete with grace 0).
+      // Pods are always deleted gracefully (rest.BeforeDelete with the pod strategy): the grace
+      // period is the request's, else the pod's terminationGracePeriodSeconds, and 0 for a pod not
+      // on a node or already terminated. Watchers see the deletionTimestamp (MODIFIED); with a
+      // period of 0 the pod then goes (DELETED), else it waits for its kubelet.
       const spec = (cur.spec ?? {}) as { nodeName?: string; terminationGracePeriodSeconds?: number };
       const phase = (cur.status as { phase?: string } | undefined)?.phase;
       let grace = opts.gracePeriodSeconds ?? spec.terminationGracePeriodSeconds ?? 30;
-      if (!spec.nodeName || phase === "Succeeded" || phase === "Failed") grace = opts.gracePeriodSeconds === 0 ? 0 : grace > 0 ? -1 : 0;
-      if (grace > 0) {
-        const had = cur.metadata.deletionGracePeriodSeconds;
-        if (cur.metadata.deletionTimestamp && had !== undefined && had <= grace) return { object: clone(cur), deleted: false };
-        const next = clone(cur);
-        next.metadata.deletionTimestamp = new Date(this.now() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
-        next.metadata.deletionGracePeriodSeconds = grace;
-        return { object: this.commitModified(info, key, cur, next, opts.dryRun), deleted: false };
-      }
-      if (grace < 0) {
-        // Not scheduled (or already terminated): the deletion is graceful with period 0, so
-        // watchers see the deletionTimestamp (MODIFIED) and then DELETED.
-        const next = clone(cur);
-        next.metadata.deletionTimestamp = nowTimestamp();
-        next.metadata.deletionGracePeriodSeconds = 0;
-        if (opts.dryRun) return { object: next, deleted: false };
-        const marked = this.commitModified(info, key, cur, next, false);
-        if ((cur.metadata.finalizers ?? []).length > 0) return { object: marked, deleted: false };
-        this.commitDelete(info, key, this.bucket(info).get(key)!);
-        this.collectDependents(cur.metadata.uid!, policy);
-        return { object: marked, deleted: true };
-      }
+      if (!spec.nodeName || phase === "Succeeded" || phase === "Failed") grace = 0;
+      const had = cur.metadata.deletionGracePeriodSeconds;
+      if (cur.metadata.deletionTimestamp && (opts.gracePeriodSeconds === undefined || (had !== undefined && opts.gracePeriodSeconds >= had)))
+        return { object: clone(cur), deleted: false };
+      const next = clone(cur);
+      next.metadata.deletionTimestamp = new Date(this.now() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+      next.metadata.deletionGracePeriodSeconds = grace;
+      if (opts.dryRun) return { object: next, deleted: false };
+      const marked = this.commitModified(info, key, cur, next, false);
+      if (grace > 0 || (cur.metadata.finalizers ?? []).length > 0) return { object: marked, deleted: false };
+      this.commitDelete(info, key, this.bucket(info).get(key)!);
+      this.collectDependents(cur.metadata.uid!, policy);
+      return { object: marked, deleted: true };
     }
     const finalizers = [...(cur.metadata.finalizers ?? [])];
     if (isNamespace && ((cur.spec as { finalizers?: string[] } | undefined)?.finalizers ?? []).length > 0 && (opts.api || this.namespaceFinalizer === "controller")) {
@@ -550,6 +547,9 @@ export class ObjectStore {
   /** How long the stand-in garbage collector takes to finish a foreground deletion (ms). */
   foregroundDelayMs = 50;
 
+  /** Who finishes foreground deletions: the stand-in here, or a simulated garbage collector (controllers/gc.ts). */
+  garbageCollector: "store" | "controller" = "store";
+
   private hasDependents(uid: string): boolean {
     for (const i of this.registry.all())
       for (const o of this.bucket(i).values()) if (((o.metadata.ownerReferences ?? []) as { uid?: string }[]).some((r) => r?.uid === uid)) return true;
@@ -558,6 +558,7 @@ export class ObjectStore {
 
   /** The garbage collector's part of a foreground deletion: dependents first, then the owner. */
   private finishForeground(info: ResourceInfo, key: string, uid: string): void {
+    if (this.garbageCollector === "controller") return;
     setTimeout(() => {
       try {
         this.collectDependents(uid, "Foreground");
