@@ -26,14 +26,14 @@ const PODS = `/api/v1/namespaces/${NS}/pods`;
 const CMS = `/api/v1/namespaces/${NS}/configmaps`;
 
 /** Replays a recorded request (body as recorded: JSON or the exact text) against the test server. */
-async function replay(api: { url: string }, id: string, query?: Record<string, string>): Promise<{ got: Reply; want: ReturnType<typeof recordedExchange> }> {
+async function replay(api: { url: string }, id: string, query?: Record<string, string>, namespace = NS): Promise<{ got: Reply; want: ReturnType<typeof recordedExchange> }> {
   const want = recordedExchange(id);
   if (query) want.request.query = query;
   const body = want.request.body;
   const got =
     typeof body === "string"
-      ? await call(api.url, want.request.method, recordedUrl(want, NS), undefined, { raw: body, contentType: want.request.headers["content-type"] })
-      : await call(api.url, want.request.method, recordedUrl(want, NS), body ?? undefined, { contentType: want.request.headers["content-type"] });
+      ? await call(api.url, want.request.method, recordedUrl(want, namespace), undefined, { raw: body, contentType: want.request.headers["content-type"] })
+      : await call(api.url, want.request.method, recordedUrl(want, namespace), body ?? undefined, { contentType: want.request.headers["content-type"] });
   return { got, want };
 }
 
@@ -87,7 +87,8 @@ describe("test API server: validation from the recorded v1.25 OpenAPI document",
     assert.equal(got.body.message, w.message);
     assert.deepEqual(got.body.details.causes, w.details.causes);
 
-    const ev = await replay(api, "events/create-events-k8s-io-v1-invalid");
+    // In the recorded namespace: the Event's regarding object lives there.
+    const ev = await replay(api, "events/create-events-k8s-io-v1-invalid", undefined, "rec");
     assert.equal(ev.got.status, 422);
     assert.equal(ev.got.body.message, (ev.want.response.body as { message: string }).message);
 
