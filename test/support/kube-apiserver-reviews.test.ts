@@ -104,6 +104,8 @@ describe("test API server: ServiceAccount tokens, reviews and RBAC policy", () =
     const wrongKind = await post("/api/v1/namespaces/ns1/serviceaccounts/robot/token", tokenRequest({ boundObjectRef: { kind: "ConfigMap", apiVersion: "v1", name: "x" } }));
     assert.equal(wrongKind.status, 400);
     assert.equal(wrongKind.body.message, "cannot bind token to object of type /v1, Kind=ConfigMap");
+    const get = await call(api.url, "GET", "/api/v1/namespaces/ns1/serviceaccounts/robot/token", undefined, admin);
+    assert.equal(get.status, 405, "the token subresource only creates");
     const devTry = await post("/api/v1/namespaces/ns1/serviceaccounts/robot/token", tokenRequest({}), dev);
     assert.equal(devTry.status, 403);
     assert.equal(devTry.body.message, 'serviceaccounts "robot" is forbidden: User "developer" cannot create resource "serviceaccounts/token" in API group "" in the namespace "ns1"');

@@ -206,8 +206,12 @@ export class AuthApi {
 
   /** Whether a request is one of these endpoints (all of them are `create` only). */
   handles(r: AuthRoute, verb: string): boolean {
+    if (r.group === "" && r.resource === "serviceaccounts" && r.subresource === "token") {
+      // The token subresource serves create only.
+      if (verb !== "create") throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
+      return true;
+    }
     if (verb !== "create" || r.version !== "v1") return false;
-    if (r.group === "" && r.resource === "serviceaccounts") return r.subresource === "token" && r.name !== undefined;
     if (r.name !== undefined || r.subresource !== undefined) return false;
     if (r.group === AUTHN) return r.resource === "tokenreviews";
     if (r.group === AUTHZ)
