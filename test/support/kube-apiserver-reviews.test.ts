@@ -341,6 +341,12 @@ describe("test API server: ServiceAccount tokens, reviews and RBAC policy", () =
     const metrics = await call(api.url, "GET", "/metrics", undefined, dev);
     assert.equal(metrics.body.message, 'forbidden: User "developer" cannot get path "/metrics"');
     assert.equal((await call(api.url, "GET", "/version", undefined, { token: "bad" })).status, 401);
+    // Only a bearer token is a credential here: another scheme, or an empty token, is anonymous.
+    for (const authorization of ["Basic YTpi", "Bearer ", "Bearer  dev"]) {
+      const r = await fetch(`${api.url}/api/v1/namespaces`, { headers: { authorization } });
+      assert.equal(r.status, 403, authorization);
+      assert.match(((await r.json()) as { message: string }).message, /User "system:anonymous"/);
+    }
     const anonNs = await call(api.url, "GET", "/api/v1/namespaces");
     assert.equal(anonNs.body.message, 'namespaces is forbidden: User "system:anonymous" cannot list resource "namespaces" in API group "" at the cluster scope');
   });

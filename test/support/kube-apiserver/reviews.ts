@@ -63,6 +63,17 @@ function str(v: unknown): string {
   return typeof v === "string" ? v : "";
 }
 
+/**
+ * The bearer token of an Authorization header as the bearertoken authenticator reads it, or
+ * undefined when the header carries none (another scheme, or "Bearer" with nothing after one
+ * space): such requests fall through to the anonymous authenticator.
+ */
+export function bearerToken(header: string | undefined): string | undefined {
+  const parts = (header ?? "").trim().split(" ");
+  if (parts.length < 2 || parts[0]!.toLowerCase() !== "bearer" || parts[1] === "") return undefined;
+  return parts[1];
+}
+
 /** The authenticated-group adder: everyone authenticated is in system:authenticated. */
 function withAuthenticated(groups: string[]): string[] {
   return groups.includes("system:authenticated") || groups.includes("system:unauthenticated") ? groups : [...groups, "system:authenticated"];
