@@ -108,8 +108,11 @@ describe("KubeClient against the test API server (TLS + token)", () => {
     await kube.patch(PODS, "p", { metadata: { labels: { x: "1" } } }, { namespace: "watch", type: "merge" });
     await kube.delete(PODS, "p", { namespace: "watch", gracePeriodSeconds: 0 });
     await done; // ends quietly after abort
-    assert.deepEqual(seen.map((e) => e.type), ["ADDED", "MODIFIED", "DELETED"]);
+    // A pod's deletion is graceful even at period 0: the deletionTimestamp is a MODIFIED first,
+    // as on a real server (recorded-v1.25 watch/pods-status-changes).
+    assert.deepEqual(seen.map((e) => e.type), ["ADDED", "MODIFIED", "MODIFIED", "DELETED"]);
     assert.equal(seen[1]?.object.metadata?.labels?.x, "1");
+    assert.ok(seen[2]?.object.metadata?.deletionTimestamp, "the second MODIFIED carries the deletionTimestamp");
   });
 
   it("turns an in-stream 410 into KubeApiError status 410", async () => {

@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { admitNamespace, admitPodCreate, admitPodSecurity, seccompAnnotations } from "./admission.js";
+import { kindCauses, podUpdateCauses } from "./kind-validation.js";
 import { nowTimestamp } from "./store.js";
 import { defaultFieldManager, serverSideApply, trackUpdate, type ManagerContext, type StructuralSchema } from "./managed-fields.js";
 import { applyDefaults, jobLabels } from "./defaults.js";
@@ -10,7 +11,7 @@ import type { Faults } from "./faults.js";
 import { FlowControl } from "./flowcontrol.js";
 import { applyPatch, patchTypeOf, type Json, type PatchType } from "./patch.js";
 import { forbiddenError, type RbacAuthorizer, type RequestAttributes, type UserInfo } from "./rbac.js";
-import { AuthApi } from "./reviews.js";
+import { AuthApi, bearerToken } from "./reviews.js";
 import { groupVersion, isBuiltinGroup, resourceInfo, type ResourceInfo, type ResourceRegistry } from "./resources.js";
 import { fieldMatcher, labelMatcher } from "./selectors.js";
 import { ApiError, errors, statusObject } from "./status.js";
@@ -283,11 +284,11 @@ export class ApiHandler {
   }
 
   private authenticate(req: IncomingMessage): UserInfo {
-    const h = req.headers.authorization;
-    if (!h) return ANONYMOUS;
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-    // Static tokens, then ServiceAccount tokens (TokenRequest); anything else is a 401.
-    const user = m ? this.auth.authenticateToken(m[1]!) : undefined;
+    // No bearer token (no header, another scheme): anonymous. A token: static tokens, then
+    // ServiceAccount tokens (TokenRequest); an unknown one is a 401.
+    const token = bearerToken(req.headers.authorization);
+    if (token === undefined) return ANONYMOUS;
+    const user = this.auth.authenticateToken(token);
     if (!user) throw errors.unauthorized();
     return user;
   }
@@ -540,8 +541,8 @@ export class ApiHandler {
         if (this.opts.authz === "rbac") this.rbac.admitWrite(attrs.user!, info, r.namespace, obj, this.store.getRaw(info, r.namespace, r.name)); // RBAC escalation check
         const live = this.store.getRaw(info, r.namespace, r.name);
         applyDefaults(info, obj, live);
-        const warnings = await this.validate(info, obj, q, "update");
         const scope = r.subresource === "status" ? "status" : "main";
+        const warnings = await this.validate(info, obj, q, "update", live, scope);
         if (live) obj.metadata.managedFields = trackUpdate(gvkOf(info), live, obj, this.managerContext(req, q, r, "Update")).metadata.managedFields;
         return send(200, this.store.replace(info, r.namespace, r.name, obj, { dryRun, scope }), warnings);
       }
@@ -692,9 +693,32 @@ export class ApiHandler {
    * Decoding (OpenAPI types, 400), fieldValidation (unknown/duplicate fields; default Warn), pruning,
    * CRD/CR defaults and 422 checks (validation.ts); returns the Warning headers to send.
    */
-  private async validate(info: ResourceInfo, obj: KubeObject, q: URLSearchParams, verb: "create" | "update" | "patch" = "create"): Promise<Record<string, string[]>> {
+  private async validate(
+    info: ResourceInfo,
+    obj: KubeObject,
+    q: URLSearchParams,
+    verb: "create" | "update" | "patch" = "create",
+    old?: KubeObject,
+    scope: "main" | "status" = "main",
+  ): Promise<Record<string, string[]>> {
     if (this.opts.validation === "off") return {};
-    return validateWrite(info, obj, q.get("fieldValidation"), verb, this.opts.serverSideFieldValidation !== false);
+    // The registry's own rules (kind-validation.ts) join the schema's causes in the real order:
+    // object metadata first, then the kind's, then what only the schema catches.
+    const own = kindCauses(info, obj);
+    if (verb !== "create" && old && info.group === "" && info.resource === "pods" && scope === "main") own.push(...podUpdateCauses(old, obj));
+    const target = { group: info.group, resource: info.resource, name: String(obj.metadata.name ?? "") };
+    let headers: Record<string, string[]>;
+    try {
+      headers = await validateWrite(info, obj, q.get("fieldValidation"), verb, this.opts.serverSideFieldValidation !== false);
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.code !== 422 || own.length === 0) throw err;
+      const schema = err.status.details?.causes ?? [];
+      const meta = schema.filter((c) => c.field?.startsWith("metadata."));
+      const rest = schema.filter((c) => !c.field?.startsWith("metadata.") && !own.some((o) => o.field === c.field && o.reason === c.reason));
+      throw errors.invalid(info.kind, target, [...meta, ...own, ...rest]);
+    }
+    if (own.length > 0) throw errors.invalid(info.kind, target, own);
+    return headers;
   }
 
   private async patch(
@@ -754,8 +778,8 @@ export class ApiHandler {
     const info = this.resolveForWrite(r, obj);
     if (this.opts.authz === "rbac" && user) this.rbac.admitWrite(user, info, r.namespace, obj, cur); // RBAC escalation check
     applyDefaults(info, obj, cur);
-    const warnings = await this.validate(info, obj, q, type === "apply" ? "create" : "patch");
     const scope = r.subresource === "status" ? "status" : "main";
+    const warnings = await this.validate(info, obj, q, type === "apply" ? "create" : "patch", cur, scope);
     if (type !== "apply") obj.metadata.managedFields = trackUpdate(gvk, cur, obj, this.managerContext(req, q, r, "Update")).metadata.managedFields;
     send(200, this.store.replace(info, r.namespace, r.name, obj, { dryRun, scope }), warnings);
   }
