@@ -34,7 +34,7 @@ describe("test API server conformance to the recorded kube-apiserver v1.25", () 
       if (result.error && !allow.excuse(result.exchange.id, { path: "error", recorded: undefined, actual: result.error }))
         failing.unshift({ path: "error", recorded: undefined, actual: result.error, why: "the replay failed" });
       verdicts.set(result.exchange.id, { result, failing, excused: diffs.length - failing.length });
-    }, scenarioHooks(server, exchanges));
+    }, scenarioHooks(server, exchanges, b));
   });
   after(() => api?.close());
 

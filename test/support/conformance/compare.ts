@@ -21,6 +21,8 @@ function timeShape(s: string): string | undefined {
 export interface CompareOptions {
   /** Paths (patterns as in the allow-list) whose arrays compare as sets, sorted by namespace/name. */
   unordered?: RegExp[];
+  /** Paths of resourceVersions whose order is checked (the request's own write). */
+  orderedRv?: string[];
 }
 
 function objectKey(v: unknown): string {
@@ -60,7 +62,7 @@ export class Comparer {
     }
     if (isObject(recorded) && isObject(actual)) {
       // A list's RV, and a bookmark's, is the store revision: compared loosely (Bindings.rv.bindLoose).
-      const listLike = Array.isArray(recorded.items) || recorded.type === "BOOKMARK";
+      const listLike = Array.isArray(recorded.items) || Array.isArray(recorded.rows) || recorded.type === "BOOKMARK";
       const meta = (recorded.type === "BOOKMARK" ? (recorded.object as Record<string, unknown> | undefined)?.metadata : recorded.metadata) as Record<string, unknown> | undefined;
       const ameta = (actual.type === "BOOKMARK" ? (actual.object as Record<string, unknown> | undefined)?.metadata : actual.metadata) as Record<string, unknown> | undefined;
       if (listLike && typeof meta?.resourceVersion === "string" && typeof ameta?.resourceVersion === "string") {
@@ -118,7 +120,8 @@ export class Comparer {
   /** resourceVersions and uids: true when the pair was handled (bound or reported). */
   private bindOrReport(r: string, a: string, path: string, key: string, out: Difference[]): boolean {
     let why: string | undefined;
-    if (key === "resourceVersion" && /^[0-9]+$/.test(r)) why = this.looseRv.has(path) ? this.b.rv.bindLoose(r, a) : this.b.rv.bind(r, a);
+    if (key === "resourceVersion" && /^[0-9]+$/.test(r))
+      why = this.looseRv.has(path) ? this.b.rv.bindLoose(r, a) : this.b.rv.bind(r, a, this.opts.orderedRv?.includes(path) ?? false);
     else if (UUID.test(r) && UUID.test(a)) why = this.b.uid.bind(r, a);
     else return false;
     if (why) out.push({ path, recorded: r, actual: a, why });

@@ -26,6 +26,6 @@ await replayAll(api.url, exchanges, b, credentials, (r) => {
     lines.push(`  ${e ? "allowed" : "DIFF   "} ${describeDifference(d)}`);
   }
   if (show && lines.length > 0) console.log(`${r.exchange.id} (${r.exchange.request.method} ${r.exchange.request.path} as ${r.exchange.as})\n${lines.join("\n")}`);
-}, scenarioHooks(server, exchanges));
+}, scenarioHooks(server, exchanges, b));
 console.log(`\n${failing} failing differences, ${excused} allowed; unused allow-list entries: ${allow.unused().map((e) => e.id).join(", ") || "none"}`);
 await api.close();

@@ -511,10 +511,8 @@ export class ObjectStore {
       // The namespace goes Terminating; its contents are removed by the namespace controller
       // (a simulated one, or at once here when none runs).
       const next = clone(cur);
-      if (!next.metadata.deletionTimestamp) {
-        next.metadata.deletionTimestamp = nowTimestamp();
-        next.metadata.deletionGracePeriodSeconds = 0;
-      }
+      // The namespace registry sets only the deletionTimestamp (no grace period) and the phase.
+      if (!next.metadata.deletionTimestamp) next.metadata.deletionTimestamp = nowTimestamp();
       next.status = { ...((next.status as object | undefined) ?? {}), phase: "Terminating" };
       const marked = cur.metadata.deletionTimestamp ? clone(cur) : this.commitModified(info, key, cur, next, opts.dryRun);
       if (opts.dryRun || this.namespaceFinalizer === "controller") return { object: marked, deleted: false };
@@ -530,15 +528,19 @@ export class ObjectStore {
       next.metadata.deletionTimestamp = nowTimestamp();
       next.metadata.deletionGracePeriodSeconds = 0;
       next.metadata.finalizers = finalizers;
+      // Marking an object for deletion is a change of its desired state: generation moves on.
+      if (info.generation && typeof cur.metadata.generation === "number") next.metadata.generation = cur.metadata.generation + 1;
       const marked = this.commitModified(info, key, cur, next, opts.dryRun);
       if (!opts.dryRun && finalizers.includes("foregroundDeletion")) this.finishForeground(info, key, cur.metadata.uid!);
       return { object: marked, deleted: false };
     }
     if (opts.dryRun) return { object: clone(cur), deleted: false };
-    const deleted = this.commitDelete(info, key, cur);
+    this.commitDelete(info, key, cur);
     if (isNamespace) this.deleteNamespaceContents(name);
     else this.collectDependents(cur.metadata.uid!, policy);
-    return { object: deleted, deleted: true };
+    // The answer is the object as it was stored (its last resourceVersion); watchers get the
+    // DELETED event with the deletion's resourceVersion.
+    return { object: clone(cur), deleted: true };
   }
 
   /** Who removes a terminating namespace's contents: the store at once, or a simulated controller. */
