@@ -254,7 +254,18 @@ export class ApiHandler {
         const body = this.objectBody(this.decode(await this.readBody(req), req.headers["content-type"], "create", route.info.kind));
         const answer = this.auth.serve({ ...route, resource: route.info.resource }, user, body);
         record.status = answer.code;
-        return this.json(res, answer.code, answer.body);
+        const out = answer.body as KubeObject;
+        // Reviews and TokenRequests are never stored, yet the real server runs its field manager
+        // over the request and answers with that entry (recorded: tokenreview/*, tokenrequest/*).
+        // A SelfSubjectRulesReview's answer is a new object, without one.
+        if (answer.code === 201 && out?.metadata && out.kind !== "SelfSubjectRulesReview") {
+          const ctx = this.managerContext(req, url.searchParams, route, "Update");
+          const [g, v] = String(out.apiVersion).includes("/") ? String(out.apiVersion).split("/") : ["", String(out.apiVersion)];
+          const gvk = { group: g!, version: v!, kind: String(out.kind) };
+          const mf = trackUpdate(gvk, undefined, { ...body, kind: out.kind, apiVersion: out.apiVersion } as KubeObject, { ...ctx, apiVersion: String(out.apiVersion) }).metadata.managedFields;
+          if (mf) out.metadata = { ...out.metadata, managedFields: mf };
+        }
+        return this.json(res, answer.code, out);
       }
       await this.resource(req, res, method, url.searchParams, route, attrs, record);
     } catch (err) {

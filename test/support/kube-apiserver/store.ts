@@ -3,6 +3,7 @@
 // retained revision for consistent paginated lists.
 import { randomUUID, randomInt } from "node:crypto";
 import { errors, ApiError, statusObject } from "./status.js";
+import { trackUpdate } from "./managed-fields.js";
 import { groupVersion, gvrKey, type GvrRef, type ResourceInfo, type ResourceRegistry } from "./resources.js";
 
 export interface ObjectMeta {
@@ -48,6 +49,12 @@ export interface DeletePreconditions {
 
 export interface WriteOptions {
   dryRun?: boolean;
+  /**
+   * Store actors (simulated controllers) that want metadata.managedFields as the real ones leave
+   * them: the field manager ("kube-controller-manager", "kube-scheduler") and, for status writes,
+   * subresource "status". Without it the write leaves managedFields as given.
+   */
+  manager?: { manager: string; subresource?: string };
 }
 
 export type PropagationPolicy = "Orphan" | "Background" | "Foreground";
@@ -205,14 +212,30 @@ export class ObjectStore {
   create<T extends object>(obj: T, opts: WriteOptions = {}): T {
     const o = obj as unknown as KubeObject;
     const info = this.infoOf(o);
-    return this.createIn(info, o.metadata?.namespace, o, opts) as unknown as T;
+    return this.createIn(info, o.metadata?.namespace, this.tracked(info, undefined, o, opts), opts) as unknown as T;
+  }
+
+  /** The object with managedFields updated for a store actor's write (WriteOptions.manager). */
+  private tracked(info: ResourceInfo, live: KubeObject | undefined, next: KubeObject, opts: WriteOptions): KubeObject {
+    if (!opts.manager) return next;
+    const ctx = {
+      manager: opts.manager.manager,
+      operation: "Update" as const,
+      apiVersion: groupVersion(info.group, info.version),
+      ...(opts.manager.subresource && { subresource: opts.manager.subresource }),
+      time: nowTimestamp(),
+    };
+    const out = clone(next);
+    out.metadata.managedFields = trackUpdate({ group: info.group, version: info.version, kind: info.kind }, live, next, ctx).metadata.managedFields;
+    return out;
   }
 
   /** Full replacement (spec and status). A set metadata.resourceVersion must be current (409 otherwise). */
   update<T extends object>(obj: T, opts: WriteOptions = {}): T {
     const o = obj as unknown as KubeObject;
     const info = this.infoOf(o);
-    return this.replace(info, o.metadata?.namespace, String(o.metadata?.name ?? ""), o, { ...opts, scope: "all" }) as unknown as T;
+    const live = this.getRaw(info, o.metadata?.namespace, String(o.metadata?.name ?? ""));
+    return this.replace(info, o.metadata?.namespace, String(o.metadata?.name ?? ""), this.tracked(info, live, o, opts), { ...opts, scope: "all" }) as unknown as T;
   }
 
   /** Merges `status` into the object's status (a JSON merge patch of .status) or applies fn to it. */
@@ -222,6 +245,7 @@ export class ObjectStore {
     name: string,
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     status: Record<string, unknown> | ((old: any) => Record<string, unknown>),
+    opts: WriteOptions = {},
   ): T {
     const info = this.registry.resolve(gvr);
     const cur = this.bucket(info).get(objKey(info.namespaced ? namespace : undefined, name));
@@ -230,7 +254,8 @@ export class ObjectStore {
     const next = typeof status === "function" ? status(old) : mergeStatus(old, status);
     const updated = clone(cur);
     updated.status = next;
-    return this.replace(info, namespace, name, updated, { scope: "all" }) as T;
+    const manager = opts.manager ? { ...opts, manager: { subresource: "status", ...opts.manager } } : opts;
+    return this.replace(info, namespace, name, this.tracked(info, cur, updated, manager), { scope: "all" }) as T;
   }
 
   delete(gvr: GvrRef, namespace: string | undefined, name: string, opts: DeleteOptions = {}): KubeObject {
