@@ -134,7 +134,21 @@ export function encodeContinue(t: ContinueToken): string {
   return Buffer.from(JSON.stringify(t)).toString("base64url");
 }
 
+/** The recording's stand-in for every issued token (README: TokenRequest tokens are redacted). */
+export const REDACTED_TOKEN = "<redacted-token>";
+const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
 export class Bindings {
+  /** The first token the test server issued where the recording shows REDACTED_TOKEN. */
+  issuedToken: string | undefined;
+
+  /** A redacted token matches any JWT; the first one seen is what later requests send for it. */
+  matchRedacted(recorded: string, actual: string): boolean {
+    if (recorded !== REDACTED_TOKEN || !JWT.test(actual)) return false;
+    this.issuedToken ??= actual;
+    return true;
+  }
+
   readonly rv = new RvBinder();
   readonly uid = new Binder("uid");
   readonly random = new Binder("random name part");

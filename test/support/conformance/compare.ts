@@ -85,6 +85,7 @@ export class Comparer {
       if (key === "resourceVersion" || UUID.test(r)) this.bindOrReport(r, a, path, key, out);
       return;
     }
+    if (this.b.matchRedacted(r, a)) return;
     const rt = timeShape(r);
     if (rt !== undefined) {
       const at = timeShape(a);

@@ -4,7 +4,7 @@
 // the watch to its end as the recording says it ended.
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import type { Bindings } from "./bindings.js";
-import { UUID } from "./bindings.js";
+import { REDACTED_TOKEN, UUID } from "./bindings.js";
 import type { Exchange, RecordedRequest, WatchFrame } from "./recording.js";
 
 export interface ActualResponse {
@@ -42,6 +42,7 @@ export function translateRequest(req: RecordedRequest, b: Bindings): { path: str
   }
   const walk = (v: unknown, key: string): unknown => {
     if (typeof v === "string") {
+      if (v === REDACTED_TOKEN && b.issuedToken) return b.issuedToken;
       if (key === "resourceVersion") return b.rv.toActual(v);
       if (UUID.test(v)) return b.uid.actual(v) ?? v;
       return v;

@@ -22,6 +22,8 @@ export interface ResourceInfo {
   fields: string[];
   /** Set for resources served from a CustomResourceDefinition (crds.ts). */
   crd?: CustomResourceInfo;
+  /** Built-in `scale` subresource (scale.ts): where replicas and the selector live. */
+  scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string };
 }
 
 type Spec = Omit<ResourceInfo, "listKind" | "singular" | "generation" | "statusSubresource" | "nameRule" | "fields"> &
@@ -62,9 +64,9 @@ const SPECS: Spec[] = [
   { group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true, fields: ["type"] },
   { group: "", version: "v1", resource: "podtemplates", kind: "PodTemplate", namespaced: true, generation: true },
   { group: "", version: "v1", resource: "serviceaccounts", kind: "ServiceAccount", namespaced: true, shortNames: ["sa"] },
-  { group: "apps", version: "v1", resource: "deployments", kind: "Deployment", namespaced: true, shortNames: ["deploy"], generation: true, statusSubresource: true },
-  { group: "apps", version: "v1", resource: "replicasets", kind: "ReplicaSet", namespaced: true, shortNames: ["rs"], generation: true, statusSubresource: true, fields: ["status.replicas"] },
-  { group: "apps", version: "v1", resource: "statefulsets", kind: "StatefulSet", namespaced: true, shortNames: ["sts"], generation: true, statusSubresource: true },
+  { group: "apps", version: "v1", resource: "deployments", kind: "Deployment", namespaced: true, shortNames: ["deploy"], generation: true, statusSubresource: true, scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".spec.selector" } },
+  { group: "apps", version: "v1", resource: "replicasets", kind: "ReplicaSet", namespaced: true, shortNames: ["rs"], generation: true, statusSubresource: true, fields: ["status.replicas"], scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".spec.selector" } },
+  { group: "apps", version: "v1", resource: "statefulsets", kind: "StatefulSet", namespaced: true, shortNames: ["sts"], generation: true, statusSubresource: true, scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".spec.selector" } },
   { group: "apps", version: "v1", resource: "daemonsets", kind: "DaemonSet", namespaced: true, shortNames: ["ds"], generation: true, statusSubresource: true },
   { group: "batch", version: "v1", resource: "jobs", kind: "Job", namespaced: true, generation: true, statusSubresource: true, fields: ["status.successful"] },
   { group: "batch", version: "v1", resource: "cronjobs", kind: "CronJob", namespaced: true, shortNames: ["cj"], generation: true, statusSubresource: true },
@@ -75,6 +77,36 @@ const SPECS: Spec[] = [
   { group: "rbac.authorization.k8s.io", version: "v1", resource: "rolebindings", kind: "RoleBinding", namespaced: true, nameRule: "path-segment" },
   { group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterroles", kind: "ClusterRole", namespaced: false, nameRule: "path-segment" },
   { group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterrolebindings", kind: "ClusterRoleBinding", namespaced: false, nameRule: "path-segment" },
+  // The rest of what a v1.25 server serves (its discovery: discovery.ts).
+  { group: "", version: "v1", resource: "replicationcontrollers", kind: "ReplicationController", namespaced: true, shortNames: ["rc"], generation: true, statusSubresource: true, fields: ["status.replicas"], scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".spec.selector" } },
+  { group: "", version: "v1", resource: "limitranges", kind: "LimitRange", namespaced: true, shortNames: ["limits"] },
+  { group: "", version: "v1", resource: "resourcequotas", kind: "ResourceQuota", namespaced: true, shortNames: ["quota"], statusSubresource: true },
+  { group: "", version: "v1", resource: "persistentvolumes", kind: "PersistentVolume", namespaced: false, shortNames: ["pv"], statusSubresource: true },
+  { group: "", version: "v1", resource: "persistentvolumeclaims", kind: "PersistentVolumeClaim", namespaced: true, shortNames: ["pvc"], statusSubresource: true },
+  { group: "apps", version: "v1", resource: "controllerrevisions", kind: "ControllerRevision", namespaced: true },
+  { group: "autoscaling", version: "v2", resource: "horizontalpodautoscalers", kind: "HorizontalPodAutoscaler", namespaced: true, shortNames: ["hpa"], statusSubresource: true },
+  { group: "autoscaling", version: "v1", resource: "horizontalpodautoscalers", kind: "HorizontalPodAutoscaler", namespaced: true, shortNames: ["hpa"], statusSubresource: true },
+  { group: "autoscaling", version: "v2beta2", resource: "horizontalpodautoscalers", kind: "HorizontalPodAutoscaler", namespaced: true, shortNames: ["hpa"], statusSubresource: true },
+  { group: "policy", version: "v1", resource: "poddisruptionbudgets", kind: "PodDisruptionBudget", namespaced: true, shortNames: ["pdb"], generation: true, statusSubresource: true },
+  { group: "networking.k8s.io", version: "v1", resource: "ingresses", kind: "Ingress", namespaced: true, shortNames: ["ing"], statusSubresource: true },
+  { group: "networking.k8s.io", version: "v1", resource: "ingressclasses", kind: "IngressClass", namespaced: false },
+  { group: "networking.k8s.io", version: "v1", resource: "networkpolicies", kind: "NetworkPolicy", namespaced: true, shortNames: ["netpol"], statusSubresource: true },
+  { group: "node.k8s.io", version: "v1", resource: "runtimeclasses", kind: "RuntimeClass", namespaced: false },
+  { group: "scheduling.k8s.io", version: "v1", resource: "priorityclasses", kind: "PriorityClass", namespaced: false, shortNames: ["pc"] },
+  { group: "storage.k8s.io", version: "v1", resource: "storageclasses", kind: "StorageClass", namespaced: false, shortNames: ["sc"] },
+  { group: "storage.k8s.io", version: "v1", resource: "csidrivers", kind: "CSIDriver", namespaced: false },
+  { group: "storage.k8s.io", version: "v1", resource: "csinodes", kind: "CSINode", namespaced: false },
+  { group: "storage.k8s.io", version: "v1", resource: "csistoragecapacities", kind: "CSIStorageCapacity", namespaced: true },
+  { group: "storage.k8s.io", version: "v1beta1", resource: "csistoragecapacities", kind: "CSIStorageCapacity", namespaced: true },
+  { group: "storage.k8s.io", version: "v1", resource: "volumeattachments", kind: "VolumeAttachment", namespaced: false, statusSubresource: true },
+  { group: "certificates.k8s.io", version: "v1", resource: "certificatesigningrequests", kind: "CertificateSigningRequest", namespaced: false, shortNames: ["csr"], statusSubresource: true, fields: ["spec.signerName"] },
+  { group: "admissionregistration.k8s.io", version: "v1", resource: "mutatingwebhookconfigurations", kind: "MutatingWebhookConfiguration", namespaced: false },
+  { group: "admissionregistration.k8s.io", version: "v1", resource: "validatingwebhookconfigurations", kind: "ValidatingWebhookConfiguration", namespaced: false },
+  { group: "apiregistration.k8s.io", version: "v1", resource: "apiservices", kind: "APIService", namespaced: false, statusSubresource: true },
+  { group: "flowcontrol.apiserver.k8s.io", version: "v1beta2", resource: "flowschemas", kind: "FlowSchema", namespaced: false, statusSubresource: true },
+  { group: "flowcontrol.apiserver.k8s.io", version: "v1beta2", resource: "prioritylevelconfigurations", kind: "PriorityLevelConfiguration", namespaced: false, statusSubresource: true },
+  { group: "flowcontrol.apiserver.k8s.io", version: "v1beta1", resource: "flowschemas", kind: "FlowSchema", namespaced: false, statusSubresource: true },
+  { group: "flowcontrol.apiserver.k8s.io", version: "v1beta1", resource: "prioritylevelconfigurations", kind: "PriorityLevelConfiguration", namespaced: false, statusSubresource: true },
   // Virtual (never stored): answered by the authorizer, as `kubectl auth can-i` uses them.
   { group: "authorization.k8s.io", version: "v1", resource: "selfsubjectaccessreviews", kind: "SelfSubjectAccessReview", namespaced: false },
   { group: "authorization.k8s.io", version: "v1", resource: "subjectaccessreviews", kind: "SubjectAccessReview", namespaced: false },

@@ -5,6 +5,7 @@
 import { getPath, setPath } from "./crds.js";
 import { applyPatch, type Json, type PatchType } from "./patch.js";
 import type { ResourceInfo } from "./resources.js";
+import { trackUpdate, type ManagerContext } from "./managed-fields.js";
 import { errors } from "./status.js";
 import type { KubeObject, ObjectStore } from "./store.js";
 
@@ -16,11 +17,45 @@ export interface Scale {
   status: { replicas: number; selector?: string };
 }
 
+function scaleSpec(info: ResourceInfo): NonNullable<ResourceInfo["scale"]> {
+  const s = info.crd?.scale ?? info.scale;
+  if (!s) throw errors.notFoundPath();
+  return s;
+}
+
+/**
+ * metav1.FormatLabelSelector: a LabelSelector as a selector string ("app=web,tier in (a,b)"); a
+ * plain map (ReplicationController) as "k=v,…"; a string (custom resources) as it is.
+ */
+function formatSelector(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return undefined;
+  const o = v as { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] };
+  if (o.matchLabels === undefined && o.matchExpressions === undefined) {
+    const m = v as Record<string, unknown>;
+    return Object.keys(m)
+      .sort()
+      .map((k) => `${k}=${String(m[k])}`)
+      .join(",");
+  }
+  const parts = Object.keys(o.matchLabels ?? {})
+    .sort()
+    .map((k) => `${k}=${o.matchLabels![k]}`);
+  for (const e of o.matchExpressions ?? []) {
+    const vals = [...(e.values ?? [])].sort().join(",");
+    if (e.operator === "In") parts.push(`${e.key} in (${vals})`);
+    else if (e.operator === "NotIn") parts.push(`${e.key} notin (${vals})`);
+    else if (e.operator === "Exists") parts.push(e.key);
+    else if (e.operator === "DoesNotExist") parts.push(`!${e.key}`);
+  }
+  return parts.length ? parts.join(",") : "<none>";
+}
+
 function toScale(info: ResourceInfo, obj: KubeObject): Scale {
-  const s = info.crd!.scale!;
+  const s = scaleSpec(info);
   const num = (v: unknown) => (typeof v === "number" ? v : 0);
   const m = obj.metadata;
-  const selector = s.labelSelectorPath ? getPath(obj, s.labelSelectorPath) : undefined;
+  const selector = s.labelSelectorPath ? formatSelector(getPath(obj, s.labelSelectorPath)) : undefined;
   return {
     kind: "Scale",
     apiVersion: "autoscaling/v1",
@@ -38,7 +73,7 @@ export function scaleRequest(
   name: string,
   verb: string,
   body: unknown,
-  opts: { dryRun: boolean; patchType?: PatchType },
+  opts: { dryRun: boolean; patchType?: PatchType; manager?: ManagerContext },
 ): Scale {
   const cur = store.getRaw(info, namespace, name);
   if (!cur) throw errors.notFound({ group: info.group, resource: info.resource, name });
@@ -64,9 +99,16 @@ export function scaleRequest(
     throw errors.invalid("Scale", target, [{ reason: "FieldValueInvalid", field: "spec.replicas", message: `Invalid value: ${replicas}: must be greater than or equal to 0` }]);
   const rv = (scale.metadata as { resourceVersion?: unknown } | undefined)?.resourceVersion;
   const updated = structuredClone(cur);
-  setPath(updated, info.crd!.scale!.specReplicasPath, replicas ?? 0);
+  setPath(updated, scaleSpec(info).specReplicasPath, replicas ?? 0);
   if (verb === "update" && typeof rv === "string" && rv !== "") updated.metadata.resourceVersion = rv;
   else delete updated.metadata.resourceVersion;
+  // Only spec.replicas is owned through the scale subresource, under the parent's apiVersion.
+  if (opts.manager)
+    updated.metadata.managedFields = trackUpdate({ group: info.group, version: info.version, kind: info.kind }, cur, updated, {
+      ...opts.manager,
+      subresource: "scale",
+      replicasPath: scaleSpec(info).specReplicasPath.replace(/^\./, "").split("."),
+    }).metadata.managedFields;
   const written = store.replace(info, namespace, name, updated, { dryRun: opts.dryRun, scope: "main" });
   return toScale(info, written);
 }

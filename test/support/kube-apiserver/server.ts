@@ -351,7 +351,7 @@ export class ApiHandler {
       info = resourceInfo({ group, version, resource, kind, namespaced: namespace !== undefined, generation: true });
     }
     if (info.namespaced === false && namespace !== undefined && known) throw errors.notFoundPath();
-    if (subresource !== undefined && !(subresource === "status" && info.statusSubresource) && !(subresource === "scale" && info.crd?.scale) && !(subresource === "token" && group === "" && resource === "serviceaccounts")) throw errors.notFoundPath();
+    if (subresource !== undefined && !(subresource === "status" && info.statusSubresource) && !(subresource === "scale" && (info.crd?.scale ?? info.scale)) && !(subresource === "token" && group === "" && resource === "serviceaccounts")) throw errors.notFoundPath();
     return { group, version, info, known, namespace, name, subresource, legacyWatch };
   }
 
@@ -491,10 +491,11 @@ export class ApiHandler {
       this.json(res, code, body, headers);
     };
     if (r.subresource === "scale") {
-      // Custom resources' scale subresource (scale.ts): an autoscaling/v1 Scale.
+      // The scale subresource of workloads and custom resources (scale.ts): an autoscaling/v1 Scale.
       const body = attrs.verb === "get" ? undefined : this.decode(await this.readBody(req), req.headers["content-type"], attrs.verb);
       const patchType = attrs.verb === "patch" ? patchTypeOf(req.headers["content-type"]) : undefined;
-      return send(200, scaleRequest(this.store, r.info, r.namespace, r.name!, attrs.verb, body, { dryRun, patchType }));
+      const manager = attrs.verb === "get" ? undefined : this.managerContext(req, q, r, "Update");
+      return send(200, scaleRequest(this.store, r.info, r.namespace, r.name!, attrs.verb, body, { dryRun, patchType, ...(manager && { manager }) }));
     }
     switch (attrs.verb) {
       case "get": {
