@@ -176,9 +176,10 @@ export class Bindings {
 
   /** A recorded string with every bound uid, random name part and resourceVersion replaced by its actual value. */
   translateText(text: string, numbers: boolean): string {
-    let out = text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (u) => this.uid.actual(u) ?? u);
+    // One pass, so that the digits inside a uid are never taken for a resourceVersion.
+    const uidOrNumber = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\b[0-9]{3,}\b/g;
+    let out = text.replace(uidOrNumber, (m) => (m.length === 36 ? (this.uid.actual(m) ?? m) : numbers ? this.rv.toActual(m) : m));
     out = out.replace(new RegExp(`(?<=-)[${RANDOM_ALPHABET}]{5,10}\\b`, "g"), (s) => this.random.actual(s) ?? s);
-    if (numbers) out = out.replace(/\b[0-9]{3,}\b/g, (n) => this.rv.toActual(n));
     return out;
   }
 

@@ -129,32 +129,25 @@ function openWatch(base: string, x: Exchange, b: Bindings, creds: Credentials): 
       const text = await readAll(res);
       return { status: res.statusCode ?? 0, headers, body: parseBody(text, headers["content-type"] as string | undefined), endedBy: "server-response" };
     }
-    const events: WatchFrame[] = [];
-    let buf = "";
-    let nonFrame = "";
+    let text = "";
     try {
-      for await (const c of res) {
-        buf += (c as Buffer).toString("utf8");
-        let nl: number;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (line) events.push(JSON.parse(line) as WatchFrame);
-        }
-      }
+      for await (const c of res) text += (c as Buffer).toString("utf8");
     } catch (err) {
       if (!closedByClient) throw err;
     }
-    if (buf.trim()) {
-      // A 200 answer that is not a stream of frames (a plain object, as for ?watch on one object).
+    // A stream of {type, object} frames, one per line; anything else is a plain answer (as for
+    // ?watch on a single object's path, which the server treats as a GET).
+    const lines = text.split("\n").filter((l) => l.trim() !== "");
+    const parsed = lines.map((l) => {
       try {
-        const v = JSON.parse(buf) as Record<string, unknown>;
-        if (isObject(v) && "type" in v && "object" in v) events.push(v as unknown as WatchFrame);
-        else nonFrame = buf;
+        return JSON.parse(l) as unknown;
       } catch {
-        nonFrame = buf;
+        return undefined;
       }
-    }
+    });
+    const framed = parsed.every((v) => isObject(v) && "type" in v && "object" in v && Object.keys(v).length === 2);
+    const events: WatchFrame[] = framed ? (parsed as WatchFrame[]) : [];
+    const nonFrame = framed ? "" : text;
     const timeout = Number(x.request.query?.timeoutSeconds ?? NaN);
     const endedBy = closedByClient ? "client-close" : Number.isFinite(timeout) && Date.now() - started >= timeout * 1000 - 250 ? "server-timeout" : "server-close";
     return { status: 200, headers, body: nonFrame ? parseBody(nonFrame, "application/json") : null, events, endedBy };

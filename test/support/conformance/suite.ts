@@ -1,9 +1,11 @@
 // The conformance suite's rig: the test server started as the recorded one was (users, RBAC,
 // realistic watch timing), and the comparison of one replayed exchange with its recording.
-import { RECORDED_VERSION, startTestApiServer, type TestApiServer } from "../kube-apiserver/index.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { installCrds, RECORDED_VERSION, SHARED_KUBE_DIR, startTestApiServer, type TestApiServer } from "../kube-apiserver/index.js";
 import { Bindings } from "./bindings.js";
 import { Comparer, type Difference } from "./compare.js";
-import type { Exchange, WatchFrame } from "./recording.js";
+import { requireRecordedDir, type Exchange, type WatchFrame } from "./recording.js";
 import { plainExchange, type ActualResponse, type Credentials, type ScenarioHooks } from "./replay.js";
 
 /** The recorded identities (README "exchanges.jsonl format") and the tokens they use here. */
@@ -52,6 +54,8 @@ export async function startConformanceServer(): Promise<ConformanceServer> {
     now: clock.now,
     kubernetesVersion: RECORDED_VERSION,
   });
+  // The recorded cluster had the Prometheus operator's CRDs installed (monitoring.coreos.com in /apis).
+  installCrds(api, join(SHARED_KUBE_DIR, "crds"));
   return { api, clock };
 }
 
@@ -64,29 +68,82 @@ async function adminPost(api: TestApiServer, path: string, body: unknown): Promi
   if (r.status !== 201) throw new Error(`scenario step POST ${path}: ${r.status} ${await r.text()}`);
 }
 
+interface AuditEvent {
+  auditID: string;
+  stage: string;
+  verb: string;
+  requestURI: string;
+  userAgent?: string;
+  stageTimestamp: string;
+  requestObject?: unknown;
+}
+
 /**
- * The recorder's steps that are not exchanges of their own (recorded-v1.25/README.md and the
- * exchanges' descriptions): the 99 unrecorded PodTemplates after the first, `etcdctl compact` at
- * the current revision, and the wait of more than 75 s before one more PodTemplate evicts the
- * oldest event from the watch cache (here: the cache's clock is moved forward).
+ * The recorder's writes that have no exchange of their own (the 99 PodTemplates after the first,
+ * the 101st after the wait, `table-pod`), from the recorded audit log, each with the exchange it
+ * came before (by time).
+ */
+export function unrecordedWrites(exchanges: Exchange[]): { before: string; uri: string; body: unknown }[] {
+  const file = join(requireRecordedDir(), "audit", "scenario-recorder.jsonl");
+  const events = readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as AuditEvent;
+      } catch (err) {
+        throw new Error(`${file}:${i + 1}: not JSON: ${(err as Error).message}`);
+      }
+    });
+  const timeOf = new Map<string, string>();
+  for (const e of events) if (!timeOf.has(e.auditID) || e.stage === "ResponseStarted") timeOf.set(e.auditID, e.stageTimestamp);
+  const recordedIds = new Set(exchanges.map((x) => String(x.response.headers["audit-id"])));
+  const timed = exchanges.map((x) => ({ id: x.id, time: timeOf.get(String(x.response.headers["audit-id"])) ?? "" }));
+  const out: { before: string; uri: string; body: unknown }[] = [];
+  for (const e of events) {
+    if (e.stage !== "ResponseComplete" || e.userAgent !== "record-apiserver/1.0" || recordedIds.has(e.auditID)) continue;
+    if (["get", "list", "watch"].includes(e.verb)) continue; // reads change nothing
+    if (e.verb !== "create") throw new Error(`${file}: unrecorded ${e.verb} of ${e.requestURI} (${e.auditID}): the suite only replays unrecorded creates`);
+    const next = timed.find((t) => t.time > e.stageTimestamp);
+    if (!next) throw new Error(`${file}: unrecorded create of ${e.requestURI} after the last exchange`);
+    out.push({ before: next.id, uri: e.requestURI, body: e.requestObject });
+  }
+  return out;
+}
+
+/**
+ * The recorder's steps that are not exchanges of their own (recorded-v1.25/README.md, the
+ * exchanges' descriptions and the audit log): its unrecorded creates, `etcdctl compact` at the
+ * current revision, the wait of more than 75 s before one more PodTemplate evicts the oldest event
+ * from the watch cache (here: the cache's clock is moved forward), and its polling until the
+ * deleted namespace is gone.
  */
 export function scenarioHooks(s: ConformanceServer, exchanges: Exchange[], b: Bindings): ScenarioHooks {
-  const first = exchanges.find((x) => x.id === "watchcache/podtemplates-create-first");
-  if (!first) throw new Error("the recording has no watchcache/podtemplates-create-first exchange");
-  const fill = (n: number) => {
-    const body = structuredClone(first.request.body) as { metadata: { name: string } };
-    body.metadata.name = `fill-${String(n).padStart(3, "0")}`;
-    return adminPost(s.api, first.request.path, body);
+  const before: Record<string, () => Promise<void>> = {
+    "compaction/watch-from-rv-before-compaction": async () => s.api.compactEtcd(),
+    "compaction/watch-evicted-from-watch-cache": async () => s.clock.advance(76_000),
+    "namespaces/get-after-delete": async () => {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const r = await fetch(`${s.api.url}/api/v1/namespaces/rec`, { headers: { authorization: `Bearer ${IDENTITIES.admin!.token}` } });
+        await r.arrayBuffer();
+        if (r.status === 404 || Date.now() > deadline) return;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    },
   };
+  for (const w of unrecordedWrites(exchanges)) {
+    const prior = before[w.before];
+    before[w.before] = async () => {
+      await prior?.();
+      await adminPost(s.api, w.uri, w.body);
+    };
+  }
   // The recorded build had ServerSideFieldValidation off, so fieldValidation=Strict writes with
   // unknown or duplicate fields succeeded there. The test server keeps the released behaviour and
   // refuses them (allow-listed); to keep the state in step with the recording, the same write is
   // then made again as that build made it: with the parameter ignored.
-  const after: Record<string, () => Promise<void>> = {
-    "watchcache/podtemplates-create-first": async () => {
-      for (let n = 1; n < 100; n++) await fill(n);
-    },
-  };
+  const after: Record<string, () => Promise<void>> = {};
   for (const x of exchanges) {
     const gateOff = typeof x.notes === "string" && x.notes.includes("ServerSideFieldValidation");
     if (gateOff && x.request.query?.fieldValidation === "Strict" && x.response.status < 300)
@@ -96,16 +153,7 @@ export function scenarioHooks(s: ConformanceServer, exchanges: Exchange[], b: Bi
         if (r.status >= 300) throw new Error(`${x.id} again with fieldValidation=Ignore: ${r.status} ${JSON.stringify(r.body)}`);
       };
   }
-  return {
-    after,
-    before: {
-      "compaction/watch-from-rv-before-compaction": async () => s.api.compactEtcd(),
-      "compaction/watch-evicted-from-watch-cache": async () => {
-        s.clock.advance(76_000);
-        await fill(100);
-      },
-    },
-  };
+  return { before, after };
 }
 
 /** Consecutive BOOKMARKs become one: their count depends on timing, their presence and place do not. */

@@ -455,7 +455,9 @@ export class ObjectStore {
       }
       if (info.generation) {
         const gen = cur.metadata.generation ?? 1;
-        next.metadata.generation = deepEqual(specOf(next), specOf(cur)) ? gen : gen + 1;
+        // The Deployment strategy also counts annotation changes (the legacy rollback annotation).
+        const annotationsToo = info.group === "apps" && info.resource === "deployments" && !deepEqual(next.metadata.annotations ?? {}, cur.metadata.annotations ?? {});
+        next.metadata.generation = deepEqual(specOf(next), specOf(cur)) && !annotationsToo ? gen : gen + 1;
       } else if (cur.metadata.generation !== undefined) next.metadata.generation = cur.metadata.generation;
     }
     next.apiVersion = groupVersion(info.group, info.version);
