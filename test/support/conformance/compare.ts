@@ -1,7 +1,8 @@
 // Compares a recorded answer with the test server's, after the normalization documented in
 // README.md: timestamps compare by format, generated values through Bindings, everything else
 // exactly. Returns every difference with its path; the suite reports the first.
-import { Bindings, decodeContinue, UUID } from "./bindings.js";
+import type { Bindings} from "./bindings.js";
+import { decodeContinue, UUID } from "./bindings.js";
 
 export interface Difference {
   path: string;
