@@ -74,12 +74,39 @@ const V1_FIELDS = new Set([
   "regarding", "related", "note", "type", "deprecatedSource", "deprecatedFirstTimestamp", "deprecatedLastTimestamp", "deprecatedCount",
 ]);
 
+/** Top-level fields whose names differ: core/v1 → events.k8s.io/v1. */
+const CORE_TO_V1: Record<string, string> = {
+  involvedObject: "regarding",
+  message: "note",
+  reportingComponent: "reportingController",
+  source: "deprecatedSource",
+  firstTimestamp: "deprecatedFirstTimestamp",
+  lastTimestamp: "deprecatedLastTimestamp",
+  count: "deprecatedCount",
+};
+const V1_TO_CORE = Object.fromEntries(Object.entries(CORE_TO_V1).map(([c, v]) => [v, c]));
+
+/**
+ * managedFields entries written through events.k8s.io/v1 name that version's fields, whichever API
+ * reads them (the real server keeps each entry in its own version). Field ownership is tracked here
+ * on the stored core object, so those entries' top-level names are renamed on the way out and back.
+ */
+function renameManagedFields(metadata: unknown, names: Record<string, string>): unknown {
+  if (!isObj(metadata) || !Array.isArray(metadata.managedFields)) return metadata;
+  const managedFields = metadata.managedFields.map((e: unknown) => {
+    if (!isObj(e) || e.apiVersion !== `${EVENTS_GROUP}/v1` || !isObj(e.fieldsV1)) return e;
+    const fieldsV1 = Object.fromEntries(Object.entries(e.fieldsV1).map(([k, v]) => [k.startsWith("f:") && names[k.slice(2)] ? `f:${names[k.slice(2)]!}` : k, v]));
+    return { ...e, fieldsV1 };
+  });
+  return { ...metadata, managedFields };
+}
+
 /** A core/v1 Event (stored form) as the core API writes it. */
 export function coreEventOut(o: KubeObject): KubeObject {
   const out: Obj = {};
   if (o.kind !== undefined) out.kind = o.kind;
   if (o.apiVersion !== undefined) out.apiVersion = o.apiVersion;
-  out.metadata = o.metadata;
+  out.metadata = renameManagedFields(o.metadata, CORE_TO_V1);
   out.involvedObject = objectReference(o.involvedObject);
   set(out, "reason", o.reason);
   set(out, "message", o.message);
@@ -103,7 +130,7 @@ export function eventToV1(o: KubeObject): KubeObject {
   const out: Obj = {};
   if (o.kind !== undefined) out.kind = "Event";
   if (o.apiVersion !== undefined) out.apiVersion = `${EVENTS_GROUP}/v1`;
-  out.metadata = o.metadata;
+  out.metadata = renameManagedFields(o.metadata, CORE_TO_V1);
   out.eventTime = o.eventTime ?? null;
   set(out, "series", o.series);
   set(out, "reportingController", o.reportingComponent);
@@ -123,7 +150,7 @@ export function eventToV1(o: KubeObject): KubeObject {
 
 /** An events.k8s.io/v1 body as the stored core/v1 Event (fields it does not know pass through). */
 export function eventFromV1(o: KubeObject): KubeObject {
-  const out: Obj = { apiVersion: "v1", kind: "Event", metadata: o.metadata };
+  const out: Obj = { apiVersion: "v1", kind: "Event", metadata: renameManagedFields(o.metadata, V1_TO_CORE) };
   const map: [string, string][] = [
     ["regarding", "involvedObject"],
     ["reason", "reason"],
@@ -273,11 +300,11 @@ function strictCauses(e: KubeObject): StatusCause[] {
 export function eventForStorage(group: string, info: ResourceInfo, namespace: string | undefined, obj: KubeObject, old?: KubeObject): void {
   if (!isCoreEvents(group, info)) return;
   const v1 = group === EVENTS_GROUP;
-  const stored = v1 ? eventFromV1(obj) : obj;
+  const stored = v1 ? eventFromV1(obj) : { ...obj, metadata: renameManagedFields(obj.metadata, V1_TO_CORE) as KubeObject["metadata"] };
   const ns = namespace ?? str(stored.metadata?.namespace);
   const causes = [...legacyCauses(stored, ns, !v1), ...(v1 && !old ? strictCauses(stored) : [])];
   if (causes.length > 0) throw errors.invalid("Event", { group: "", resource: "events", name: str(stored.metadata?.name) }, causes);
-  if (v1) replaceInPlace(obj, stored);
+  replaceInPlace(obj, stored);
 }
 
 const FIELD_LABELS: Record<string, string> = {
