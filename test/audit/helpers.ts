@@ -9,6 +9,7 @@ export const SCENARIO = join(SAMPLES, "real-apiserver-v1.24-scenario.jsonl");
 export const DEMO = join(SAMPLES, "demo.log");
 export const V1BETA1 = join(SAMPLES, "example-user-agent.log");
 export const PRIV_POD = join(SAMPLES, "k8s-audit-priv-pod-file.log");
+export const SECURITY = join(SAMPLES, "real-apiserver-v1.25-security-scenario.jsonl");
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Ev = any;

@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { openStore, type AuditStore } from "../../src/audit/store.js";
 import { ingestPaths, ingestEvents } from "../../src/audit/ingest.js";
 import { generateEvents, writeJsonl } from "./fixtures.js";
-import { DEMO, PRIV_POD, SAMPLES, SCENARIO, V1BETA1, readEvents, tempDir } from "./helpers.js";
+import { DEMO, PRIV_POD, SAMPLES, SCENARIO, SECURITY, V1BETA1, readEvents, tempDir } from "./helpers.js";
 
 async function memStore(t: { after: (fn: () => void) => void }): Promise<AuditStore> {
   const s = await openStore(":memory:");
@@ -18,8 +18,8 @@ async function memStore(t: { after: (fn: () => void) => void }): Promise<AuditSt
 test("ingests every real sample: v1, v1beta1, 2017 `timestamp` format, RequestResponse objects", async (t) => {
   const s = await memStore(t);
   const r = await ingestPaths(s, [SAMPLES]);
-  const expected = [SCENARIO, DEMO, V1BETA1, PRIV_POD].reduce((n, f) => n + readEvents(f).length, 0);
-  assert.equal(r.files, 4);
+  const expected = [SCENARIO, DEMO, V1BETA1, PRIV_POD, SECURITY].reduce((n, f) => n + readEvents(f).length, 0);
+  assert.equal(r.files, 5);
   assert.equal(r.eventsRead, expected);
   assert.equal(r.inserted, expected);
   assert.equal(r.malformed, 0);
