@@ -654,6 +654,13 @@ describe("KubeClient decoding the responses of a real kube-apiserver v1.25 (reco
       await new Promise((r) => setTimeout(r, 600));
       await inf.stop();
       const elapsed = Date.now() - started;
+      // A request the informer sent just before stopping may still be on the wire: let it land
+      // here, not in the next test's queue.
+      for (let n = srv.seen.length; ; n = srv.seen.length) {
+        await new Promise((r) => setTimeout(r, 150));
+        if (srv.seen.length === n) break;
+      }
+      srv.fallback = undefined;
       const lists = srv.seen.filter((s) => s.query.watch !== "true");
       const watches = srv.seen.filter((s) => s.query.watch === "true");
       // Backoff 50 ms (100/2, no jitter) after every 410 but the first: about elapsed/50 lists, a spin makes hundreds.
