@@ -29,6 +29,16 @@ const tokenReview = (token: string, audiences?: string[]) => ({ apiVersion: "aut
 const sar = (spec: Record<string, unknown>) => ({ apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", spec });
 const ssar = (spec: Record<string, unknown>) => ({ apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec });
 
+/** Removes metadata.managedFields (returned) and keeps its time aside in `__time` for comparisons. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function takeManagedFields(o: any): any[] {
+  const mf = o.metadata.managedFields;
+  assert.ok(Array.isArray(mf) && mf.length === 1, "one managedFields entry");
+  delete o.metadata.managedFields;
+  o.__time = mf[0].time;
+  return mf;
+}
+
 describe("test API server: ServiceAccount tokens, reviews and RBAC policy", () => {
   let api: TestApiServer;
   const post = async (path: string, body: unknown, as = admin) => call(api.url, "POST", path, body, as);
@@ -146,6 +156,9 @@ describe("test API server: ServiceAccount tokens, reviews and RBAC policy", () =
     const sa = (await call(api.url, "GET", "/api/v1/namespaces/ns1/serviceaccounts/robot", undefined, admin)).body;
     const token = (await created("/api/v1/namespaces/ns1/serviceaccounts/robot/token", tokenRequest({}))).status.token as string;
     const ok = await created(TOKENREVIEWS, tokenReview(token));
+    // Never stored, yet answered with the request's field-manager entry, as the real server does.
+    assert.deepEqual(takeManagedFields(ok), [{ manager: "node", operation: "Update", apiVersion: "authentication.k8s.io/v1", time: ok.__time, fieldsType: "FieldsV1", fieldsV1: { "f:spec": { "f:token": {} } } }]);
+    delete ok.__time;
     assert.deepEqual(ok, {
       kind: "TokenReview",
       apiVersion: "authentication.k8s.io/v1",
@@ -257,6 +270,8 @@ describe("test API server: ServiceAccount tokens, reviews and RBAC policy", () =
   it("answers SubjectAccessReviews with RBAC's reasons, system:masters without one, and validates as the real server", async () => {
     const sa = await created(`${AUTHZ}/subjectaccessreviews`, sar({ user: "system:serviceaccount:ns1:robot", groups: ["system:serviceaccounts"], resourceAttributes: { namespace: "ns1", verb: "get", resource: "pods" } }));
     assert.deepEqual(sa.status, { allowed: true, reason: 'RBAC: allowed by RoleBinding "robot-reads/ns1" of Role "pod-reader" to ServiceAccount "robot/ns1"' });
+    assert.equal(takeManagedFields(sa)[0].operation, "Update");
+    delete sa.__time;
     assert.deepEqual(sa.metadata, { creationTimestamp: null });
     const masters = await created(`${AUTHZ}/subjectaccessreviews`, sar({ user: "someone", groups: ["system:masters"], resourceAttributes: { namespace: "ns1", verb: "delete", resource: "pods" } }));
     assert.deepEqual(masters.status, { allowed: true });
@@ -293,6 +308,7 @@ describe("test API server: ServiceAccount tokens, reviews and RBAC policy", () =
     const local = (spec: Record<string, unknown>) => ({ apiVersion: "authorization.k8s.io/v1", kind: "LocalSubjectAccessReview", spec });
     const ok = await created(path, local({ user: "system:serviceaccount:ns1:robot", resourceAttributes: { namespace: "ns1", verb: "watch", resource: "pods" } }));
     assert.equal(ok.status.allowed, true);
+    takeManagedFields(ok);
     assert.deepEqual(ok.metadata, { namespace: "ns1", creationTimestamp: null });
     const elsewhere = await post(path, local({ user: "u", resourceAttributes: { namespace: "ns2", verb: "get", resource: "pods" } }));
     assert.equal(elsewhere.status, 422);
