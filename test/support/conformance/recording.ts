@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import YAML from "yaml";
 
 export const SHARED_KUBE = process.env.WATCH_AUDITOR_SHARED_KUBE ?? fileURLToPath(new URL("../../../../shared/kube", import.meta.url));
 export const RECORDED_DIR = join(SHARED_KUBE, "recorded-v1.25");
@@ -65,6 +66,10 @@ export function loadExchanges(): Exchange[] {
         throw new Error(`${file}:${i + 1}: not JSON: ${(err as Error).message}`);
       }
       if (typeof x.id !== "string" || !x.request || !x.response) throw new Error(`${file}:${i + 1}: not an exchange (id, request, response)`);
+      // A YAML answer is compared as the object it encodes, like the test server's (replay.ts).
+      const ct = x.response.headers["content-type"];
+      if (typeof ct === "string" && ct.startsWith("application/yaml") && typeof x.response.body === "string")
+        x.response.body = { yaml: YAML.parse(x.response.body) as unknown };
       out.push(x);
     });
   return out;

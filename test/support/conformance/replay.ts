@@ -3,6 +3,7 @@
 // recorded before the watch itself: the replay opens that watch first, makes them, then reads
 // the watch to its end as the recording says it ended.
 import { request as httpRequest, type IncomingMessage } from "node:http";
+import YAML from "yaml";
 import type { Bindings } from "./bindings.js";
 import { REDACTED_TOKEN, UUID } from "./bindings.js";
 import type { Exchange, RecordedRequest, WatchFrame } from "./recording.js";
@@ -71,6 +72,14 @@ function headersOf(res: IncomingMessage): Record<string, string | string[]> {
 }
 
 function parseBody(text: string, contentType: string | undefined): unknown {
+  if (contentType?.startsWith("application/yaml")) {
+    // Compared as the objects they encode (the layout is tested in kube-apiserver-representation.test.ts).
+    try {
+      return { yaml: YAML.parse(text) as unknown };
+    } catch {
+      return text;
+    }
+  }
   if (contentType?.startsWith("application/json")) {
     try {
       return JSON.parse(text);
