@@ -442,6 +442,29 @@ describe("test API server controllers: deployment and replicaset", () => {
     assert.deepEqual(rss, { "web-565ccc5f5d": 0, "web-589fb64758": 0, "web-94459d5df": 4 });
   });
 
+  it("reports pods that admission refuses as FailedCreate and a ReplicaFailure condition, up to the Deployment", async () => {
+    await call(api.url, "POST", "/api/v1/namespaces", { ...namespace("strict"), metadata: { name: "strict", labels: { "pod-security.kubernetes.io/enforce": "baseline" } } });
+    const priv = web(1) as Any;
+    priv.metadata.name = "priv";
+    priv.spec.template.spec.hostNetwork = true;
+    assert.equal((await call(api.url, "POST", "/apis/apps/v1/namespaces/strict/deployments", priv)).status, 201);
+    const rs = (await call(api.url, "GET", "/apis/apps/v1/namespaces/strict/replicasets")).body.items[0];
+    assert.equal(rs.status.replicas, 0);
+    const failure = rs.status.conditions.find((c: Any) => c.type === "ReplicaFailure");
+    assert.equal(failure.status, "True");
+    assert.equal(failure.reason, "FailedCreate");
+    assert.match(failure.message, /is forbidden: violates PodSecurity "baseline:latest": host namespaces \(hostNetwork=true\)/);
+    const ev = (await call(api.url, "GET", "/api/v1/namespaces/strict/events?fieldSelector=reason=FailedCreate")).body.items[0];
+    assert.equal(ev.type, "Warning");
+    assert.match(ev.message, /^Error creating: pods .* is forbidden: violates PodSecurity/);
+    const d = (await call(api.url, "GET", "/apis/apps/v1/namespaces/strict/deployments/priv")).body;
+    assert.equal(d.status.conditions.find((c: Any) => c.type === "ReplicaFailure")?.reason, "FailedCreate");
+    // Retried with backoff, not in a tight loop: the event's count grows slowly.
+    await new Promise((r) => setTimeout(r, 200));
+    const again = (await call(api.url, "GET", "/api/v1/namespaces/strict/events?fieldSelector=reason=FailedCreate")).body.items[0];
+    assert.ok(again.count >= 2 && again.count < 12, `FailedCreate count ${again.count}`);
+  });
+
   it("runs a ReplicaSet of its own: adopts matching orphans and deletes surplus pods, unscheduled first", async () => {
     await call(api.url, "POST", "/api/v1/namespaces/rec/pods", { apiVersion: "v1", kind: "Pod", metadata: { name: "orphan", labels: { app: "solo" } }, spec: { containers: [{ name: "c", image: "nginx:1.27" }] } });
     const rs = await call(api.url, "POST", "/apis/apps/v1/namespaces/rec/replicasets", {

@@ -67,7 +67,8 @@ export class ServiceAccountsController implements Controller {
 
   sync(ns: string): void {
     const namespace = this.rt.store.get("namespaces", undefined, ns);
-    if (!namespace || phase(namespace) !== "Active" || namespace.metadata.deletionTimestamp) return;
+    // Not in a terminating namespace (a namespace a store actor wrote without status counts as active).
+    if (!namespace || (phase(namespace) ?? "Active") !== "Active" || namespace.metadata.deletionTimestamp) return;
     if (this.rt.store.get("serviceaccounts", ns, "default")) return;
     try {
       this.rt.create({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default", namespace: ns } });

@@ -132,6 +132,8 @@ export class ReplicaSetController implements Controller {
       }
     }
     this.updateStatus(ns, String(name), filtered, manageErr);
+    // A failed create/delete is retried (with backoff) like the real workqueue does.
+    if (manageErr) throw manageErr;
   }
 
   /** ControllerRefManager.ClaimPods over the active pods of the namespace. */

@@ -56,6 +56,8 @@ export class ControllerRuntime {
   private stopped = false;
   /** Creation times with sub-second precision (creationTimestamp has whole seconds). */
   private readonly createdAt = new Map<string, number>();
+  /** Consecutive failed syncs per (controller, key), for the retry backoff. */
+  private readonly failures = new Map<string, number>();
   readonly events: EventRecorder;
 
   constructor(
@@ -138,14 +140,17 @@ export class ControllerRuntime {
           this.queued.clear();
           break;
         }
+        const id = `${item.c.name}\u0000${item.key}`;
         try {
           item.c.sync(item.key);
+          this.failures.delete(id);
         } catch (err) {
           if (err instanceof ApiError) {
-            // What a real controller does with a failed write: retry later (rate limited).
-            const c = item.c;
-            const key = item.key;
-            this.enqueue(c, key, 200);
+            // What a real controller does with a failed sync: retry with the workqueue's
+            // per-item exponential backoff (5 ms doubling; capped at 60 s here).
+            const n = (this.failures.get(id) ?? 0) + 1;
+            this.failures.set(id, n);
+            this.enqueue(item.c, item.key, Math.min(5 * 2 ** n, 60_000));
           } else console.error(`kube-apiserver controllers: ${item.c.name} failed to sync ${item.key}`, err);
         }
       }
