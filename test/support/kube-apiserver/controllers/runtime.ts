@@ -171,6 +171,7 @@ export class ControllerRuntime {
     this.timers.clear();
     this.queue.length = 0;
     this.queued.clear();
+    this.failures.clear();
   }
 
   // ---- writes as an API client -------------------------------------------------------------
