@@ -47,6 +47,8 @@ describe("test API server: robustness under arbitrary input", () => {
           const withBody = b !== undefined && method !== "GET";
           const r = await call(api.url, method, path, undefined, withBody ? { raw: b, contentType: ct } : {});
           assert.notEqual(r.status, 500, `${method} ${path} ${b ?? ""} -> ${JSON.stringify(r.body)}`);
+          // A path no handler serves gets the mux's text/plain 404, as from the real server.
+          if (r.status === 404 && r.body === "404 page not found\n") return;
           if (r.status >= 400) {
             assert.equal(r.body.kind, "Status", `${method} ${path}`);
             assert.equal(r.body.code, r.status);

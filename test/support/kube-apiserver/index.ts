@@ -45,12 +45,15 @@ import YAML from "yaml";
 import { Faults } from "./faults.js";
 import { RbacAuthorizer } from "./rbac.js";
 import { installCrdController } from "./crds.js";
+import { versionInfo, type VersionInfo } from "./discovery.js";
 import { requireSharedKube } from "./openapi.js";
 import { ResourceRegistry, type ResourceSpec } from "./resources.js";
 import { ApiHandler, type RequestRecord } from "./server.js";
+import { startControllers, type ControllersOption, type RunningControllers } from "./controllers/index.js";
 import { ObjectStore } from "./store.js";
 import { generateTls } from "./tls.js";
 import { WatchHub } from "./watch.js";
+import { HealthChecks, type EtcdHealthProbe } from "./health.js";
 
 export { ApiError } from "./status.js";
 export type { StatusObject } from "./status.js";
@@ -62,6 +65,8 @@ export { ObjectStore } from "./store.js";
 export { installCrds } from "./crds.js";
 export type { CustomResourceInfo } from "./crds.js";
 export { SHARED_KUBE_DIR, RECORDED_DIR } from "./openapi.js";
+export { DEFAULT_VERSION, RECORDED_VERSION, type VersionInfo } from "./discovery.js";
+export { HealthChecks, HEALTH_CHECKS, ETCD_HEALTHCHECK_TIMEOUT_MS, type EtcdHealthProbe, type HealthEndpoint } from "./health.js";
 
 export interface TestApiServerOptions {
   /** Serve HTTPS with a freshly generated CA (default false). */
@@ -96,6 +101,19 @@ export interface TestApiServerOptions {
    * (unknown fields silently dropped, duplicates merged), only an unknown value is still a 422.
    */
   serverSideFieldValidation?: boolean;
+  /** What `GET /version` claims, over DEFAULT_VERSION (v1.25.0); RECORDED_VERSION is the recorded build. */
+  kubernetesVersion?: Partial<VersionInfo>;
+  /**
+   * Simulated control-plane controllers (controllers/index.ts; default off): true for all, or the
+   * names / options of those to run (namespace, serviceaccount, root-ca-cert-publisher, scheduler,
+   * deployment, replicaset, garbage-collector).
+   */
+  controllers?: ControllersOption;
+  /**
+   * The etcd health check (health.ts): absent, always ok; `{ healthUrl: etcd.clientUrl + "/health" }`
+   * probes a real etcd (test/support/etcd.ts) on every run with the real 2 s timeout.
+   */
+  etcd?: EtcdHealthProbe;
 }
 
 export interface KubeconfigOptions {
@@ -112,6 +130,10 @@ export interface TestApiServer {
   readonly store: ObjectStore;
   readonly faults: Faults;
   readonly requests: RequestRecord[];
+  /** The simulated controllers, when started with `controllers`. */
+  readonly controllers?: RunningControllers;
+  /** /healthz, /livez, /readyz: `setCheck("etcd" | "informer-sync" | "shutdown" | …, ok | errorText, { delayMs })`, `resetCheck()`. */
+  readonly health: HealthChecks;
   readonly openWatches: number;
   writeKubeconfig(dir: string, opts?: KubeconfigOptions): string;
   cutWatches(): number;
@@ -134,6 +156,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
   const hub = new WatchHub();
   const faults = new Faults();
   const rbac = new RbacAuthorizer(store, registry);
+  const health = new HealthChecks({ etcd: options.etcd });
   let url = "";
   const handler = new ApiHandler(
     store,
@@ -149,9 +172,10 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       bookmarkTiming: options.bookmarkTiming ?? "interval",
       maxBodyBytes: options.maxBodyBytes ?? 3 * 1024 * 1024,
       futureResourceVersionWaitMs: options.futureResourceVersionWaitMs ?? 3000,
-      kubernetesVersion: { major: "1", minor: "30", gitVersion: "v1.30.0" },
+      kubernetesVersion: versionInfo(options.kubernetesVersion),
       learnUnknownResources: options.learnUnknownResources ?? false,
       serverSideFieldValidation: options.serverSideFieldValidation ?? true,
+      health,
     },
     () => url,
   );
@@ -174,6 +198,8 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     tls = await generateTls(tlsDir);
     server = createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, onRequest);
   } else server = createHttpServer(onRequest);
+  // Before listening: a bad `controllers` option throws without leaving a server behind.
+  const controllers = startControllers(store, options.controllers, { caPem: tls?.caPem });
   // Watches are long-lived: no request/headers timeouts cutting them off.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 60_000;
@@ -192,6 +218,8 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     store,
     faults,
     requests: handler.requests,
+    controllers,
+    health,
     get openWatches() {
       return hub.count;
     },
@@ -220,6 +248,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     async close() {
       if (closed) return;
       closed = true;
+      controllers?.stop();
       hub.closeAll();
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -24,6 +24,7 @@ import type { WatchHub } from "./watch.js";
 import { Discovery, type VersionInfo } from "./discovery.js";
 import { eventForStorage, storedAs } from "./events.js";
 import { inRequestVersion, parseYaml, render, represent, watchTransform } from "./representation.js";
+import { serveHealth, type HealthChecks } from "./health.js";
 
 export interface RequestRecord {
   method: string;
@@ -53,6 +54,8 @@ export interface HandlerOptions {
   learnUnknownResources?: boolean;
   /** false: the ServerSideFieldValidation gate off, as the recorded build (fieldValidation ignored). */
   serverSideFieldValidation?: boolean;
+  /** /healthz, /livez, /readyz and their checks (health.ts); absent: every check ok. */
+  health?: HealthChecks;
 }
 
 interface ResourceRoute {
@@ -70,7 +73,6 @@ interface ResourceRoute {
 const RETURNS_DELETED_OBJECT = new Set(["/pods", "/services", "/namespaces", "/replicationcontrollers", "apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets"]);
 
 const ANONYMOUS: UserInfo = { user: "system:anonymous", groups: ["system:unauthenticated"] };
-const HEALTH = new Set(["/healthz", "/readyz", "/livez", "/healthz/ping", "/livez/ping", "/readyz/ping"]);
 
 function reasonFor(code: number): string {
   return (
@@ -402,17 +404,13 @@ export class ApiHandler {
   // ---- non-resource endpoints ----------------------------------------------------------------
 
   private nonResource(method: string, path: string, res: ServerResponse, record: RequestRecord): void {
+    // /healthz, /livez, /readyz[/<check>] with any method, as the real handlers (health.ts).
+    if (serveHealth(this.opts.health, res, record)) return;
     if (method !== "GET" && method !== "HEAD") throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
     const ok = (body: unknown): void => {
       record.status = 200;
       this.json(res, 200, body);
     };
-    if (HEALTH.has(path)) {
-      record.status = 200;
-      res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
-      res.end("ok");
-      return;
-    }
     const oidc = this.auth.discoveryDocument(path, this.serverUrl()); // ServiceAccount issuer discovery (reviews.ts)
     if (oidc) {
       record.status = 200;

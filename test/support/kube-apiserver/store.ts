@@ -238,6 +238,18 @@ export class ObjectStore {
     return this.replace(info, o.metadata?.namespace, String(o.metadata?.name ?? ""), this.tracked(info, live, o, opts), { ...opts, scope: "all" }) as unknown as T;
   }
 
+  /**
+   * An UpdateStatus (PUT of the status subresource) by a store actor: status, and metadata as the
+   * kind's status strategy takes it (a Deployment's revision annotation), with no generation bump.
+   */
+  updateStatus<T extends object>(obj: T, opts: WriteOptions = {}): T {
+    const o = obj as unknown as KubeObject;
+    const info = this.infoOf(o);
+    const live = this.getRaw(info, o.metadata?.namespace, String(o.metadata?.name ?? ""));
+    const manager = opts.manager ? { ...opts, manager: { subresource: "status", ...opts.manager } } : opts;
+    return this.replace(info, o.metadata?.namespace, String(o.metadata?.name ?? ""), this.tracked(info, live, o, manager), { ...opts, scope: "status" }) as unknown as T;
+  }
+
   /** Merges `status` into the object's status (a JSON merge patch of .status) or applies fn to it. */
   patchStatus<T = KubeObject>(
     gvr: GvrRef,

@@ -11,9 +11,9 @@ export async function call(
   method: string,
   path: string,
   body?: unknown,
-  opts: { contentType?: string; token?: string; raw?: string } = {},
+  opts: { contentType?: string; token?: string; raw?: string; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...opts.headers };
   if (body !== undefined || opts.raw !== undefined) headers["Content-Type"] = opts.contentType ?? "application/json";
   if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
   const r = await fetch(new URL(`${base}${path}`), {

@@ -21,6 +21,8 @@ export interface WatchParams {
   bookmarkIntervalMs: number;
   /** "interval": every bookmarkIntervalMs (fast tests); "kube-apiserver": the real server's schedule. */
   bookmarkTiming?: "interval" | "kube-apiserver";
+  /** Each frame's object as the client asked for it (API version, PartialObjectMetadata, Table): representation.ts. */
+  transform?: (o: KubeObject) => unknown;
 }
 
 interface ActiveWatch {
@@ -97,7 +99,8 @@ export class WatchHub {
     res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache, private" });
     res.flushHeaders();
     const send = (type: string, object: KubeObject | StatusObject): void => {
-      res.write(`${JSON.stringify({ type, object })}\n`);
+      const out = p.transform && type !== "ERROR" ? p.transform(object as KubeObject) : object;
+      res.write(`${JSON.stringify({ type, object: out })}\n`);
     };
     if (expired) {
       // The real server answers 200 and reports expiry in-stream, then ends the watch.
