@@ -16,9 +16,11 @@ export interface AllowEntry {
 
 export const ALLOWLIST_FILE = fileURLToPath(new URL("./allowlist.yaml", import.meta.url));
 
+/** `*` stands for any run of `segment`, `[*]` for any list index; everything else is literal. */
 function globToRegExp(glob: string, segment: string): RegExp {
-  const esc = glob.replace(/[.+?^${}()|\\]/g, "\\$&").replace(/\[\\\*\]/g, "\\[\\d+\\]");
-  return new RegExp(`^${esc.replace(/\[\*\]/g, "\\[\\d+\\]").replace(/\*/g, segment)}`);
+  const parts = glob.split(/(\[\*\]|\*)/);
+  const re = parts.map((p) => (p === "[*]" ? "\\[\\d+\\]" : p === "*" ? segment : p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))).join("");
+  return new RegExp(`^${re}`);
 }
 
 export class AllowList {

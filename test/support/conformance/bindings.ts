@@ -151,6 +151,7 @@ export class Bindings {
 
   readonly rv = new RvBinder();
   readonly uid = new Binder("uid");
+
   readonly random = new Binder("random name part");
   readonly token = new Binder("continue token");
 

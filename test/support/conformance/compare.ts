@@ -27,6 +27,8 @@ export interface CompareOptions {
 }
 
 function objectKey(v: unknown): string {
+  const entry = v as { manager?: string; operation?: string; subresource?: string; apiVersion?: string } | null;
+  if (typeof entry?.manager === "string" && typeof entry.operation === "string") return `${entry.manager}|${entry.operation}|${entry.subresource ?? ""}|${entry.apiVersion ?? ""}`;
   const m = (v as { metadata?: { namespace?: string; name?: string } } | null)?.metadata;
   const o = (v as { object?: { metadata?: { namespace?: string; name?: string } } } | null)?.object?.metadata;
   const meta = m ?? o;
@@ -69,11 +71,17 @@ export class Comparer {
       if (listLike && typeof meta?.resourceVersion === "string" && typeof ameta?.resourceVersion === "string") {
         this.looseRv.add(`${path}${recorded.type === "BOOKMARK" ? ".object" : ""}.metadata.resourceVersion`);
       }
-      for (const k of Object.keys(recorded)) {
-        if (!Object.hasOwn(actual, k)) out.push({ path: `${path}.${k}`, recorded: recorded[k], actual: undefined, why: "missing" });
-        else this.compare(recorded[k], actual[k], `${path}.${k}`, out);
+      // Keys can hold generated values too (managedFields' k:{"uid":"…"}): translated first.
+      const keyFor = new Map(Object.keys(recorded).map((k) => [k, k.includes("{") || k.includes("-") ? this.b.translateText(k, false) : k]));
+      const matched = new Set<string>();
+      for (const [k, ak] of keyFor) {
+        if (!Object.hasOwn(actual, ak)) out.push({ path: `${path}.${k}`, recorded: recorded[k], actual: undefined, why: "missing" });
+        else {
+          matched.add(ak);
+          this.compare(recorded[k], actual[ak], `${path}.${k}`, out);
+        }
       }
-      for (const k of Object.keys(actual)) if (!Object.hasOwn(recorded, k)) out.push({ path: `${path}.${k}`, recorded: undefined, actual: actual[k], why: "unexpected" });
+      for (const k of Object.keys(actual)) if (!matched.has(k)) out.push({ path: `${path}.${k}`, recorded: undefined, actual: actual[k], why: "unexpected" });
       return out;
     }
     if (recorded !== actual) out.push({ path, recorded, actual });

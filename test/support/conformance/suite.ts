@@ -200,6 +200,9 @@ export function compareExchange(x: Exchange, actual: ActualResponse, b: Bindings
   x = { ...x, response: { ...x.response, body: recordedBody } };
   const write = ["POST", "PUT", "PATCH", "DELETE"].includes(x.request.method);
   const unordered = cacheServed(x) ? [/^body\.items$/] : [];
+  // managedFields entries are sorted by operation, then time (seconds), then manager: with times
+  // compared by format only, their order is compared as a set too.
+  unordered.push(/\.metadata\.managedFields$/);
   // A rules review lists the rules of each binding in map order, which differs from call to call.
   if ((x.response.body as { kind?: string } | null)?.kind === "SelfSubjectRulesReview") unordered.push(/^body\.status\.(nonResourceRules|resourceRules)$/);
   const c = new Comparer(b, { unordered, orderedRv: write ? ["body.metadata.resourceVersion"] : [] });

@@ -577,9 +577,12 @@ export class ApiHandler {
         const label = labelMatcher(q.get("labelSelector"));
         const field = fieldMatcher(q.get("fieldSelector"), r.info.fields);
         const victims = this.store.listCurrent(r.info, r.namespace).filter((o) => label(o) && field(o));
-        const items = victims.map((o) =>
-          this.store.remove(r.info, o.metadata.namespace, o.metadata.name!, { ...opts, dryRun, api: true }),
-        );
+        // The answer lists the objects as they were listed for deletion, not as the deletes left them.
+        const items = victims.map((o) => {
+          const before = structuredClone(o);
+          this.store.remove(r.info, o.metadata.namespace, o.metadata.name!, { ...opts, dryRun, api: true });
+          return before;
+        });
         return send(200, {
           kind: r.info.listKind,
           apiVersion: groupVersion(r.info.group, r.info.version),
