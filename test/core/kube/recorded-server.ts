@@ -5,11 +5,11 @@
 // The server does not route: a test queues the exchanges it wants answered, in order, and each
 // incoming request takes the next one. Every request is kept in `seen` (method, path, query,
 // headers, body, which exchange answered it) so tests can compare it with the recorded request.
-import { existsSync, readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { loadExchanges } from "../../support/conformance/recording.js";
 
 /** Where the recording lives, relative to the repository root (CI clones ../shared beside the repo). */
 export const RECORDING_REL = "../shared/kube/recorded-v1.25";
@@ -67,35 +67,11 @@ export function isWatchStream(ex: Exchange): boolean {
 
 let cached: Recording | undefined;
 
-/** Loads exchanges.jsonl once. A missing recording is an error naming the folder, never a skip. */
+/** Loads exchanges.jsonl once (the one loader: conformance/recording.ts). A missing recording is an error naming the folder, never a skip. */
 export function loadRecording(): Recording {
   if (cached) return cached;
-  const file = resolve(RECORDING_DIR, "exchanges.jsonl");
-  if (!existsSync(file)) {
-    throw new Error(
-      `the kube-apiserver recording is missing: expected ${RECORDING_REL}/exchanges.jsonl relative to the repository root (${file}). ` +
-        "Clone the repository beside the shared/ folder, as CI does.",
-    );
-  }
-  const exchanges: Exchange[] = [];
-  const byId = new Map<string, Exchange>();
-  readFileSync(file, "utf8")
-    .split("\n")
-    .forEach((line, i) => {
-      if (line.trim() === "") return;
-      let ex: Exchange;
-      try {
-        ex = JSON.parse(line) as Exchange;
-      } catch (err) {
-        throw new Error(`${RECORDING_REL}/exchanges.jsonl line ${i + 1}: not JSON (${(err as Error).message})`);
-      }
-      if (typeof ex.id !== "string" || !ex.request || !ex.response || typeof ex.response.status !== "number") {
-        throw new Error(`${RECORDING_REL}/exchanges.jsonl line ${i + 1}: not an exchange (id, request, response.status)`);
-      }
-      if (byId.has(ex.id)) throw new Error(`${RECORDING_REL}/exchanges.jsonl line ${i + 1}: duplicate id ${ex.id}`);
-      byId.set(ex.id, ex);
-      exchanges.push(ex);
-    });
+  const exchanges = loadExchanges() as unknown as Exchange[];
+  const byId = new Map(exchanges.map((ex) => [ex.id, ex]));
   cached = {
     dir: RECORDING_DIR,
     exchanges,

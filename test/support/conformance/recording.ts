@@ -4,7 +4,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import YAML from "yaml";
 
 export const SHARED_KUBE = process.env.WATCH_AUDITOR_SHARED_KUBE ?? fileURLToPath(new URL("../../../../shared/kube", import.meta.url));
 export const RECORDED_DIR = join(SHARED_KUBE, "recorded-v1.25");
@@ -55,6 +54,7 @@ export function requireRecordedDir(): string {
 export function loadExchanges(): Exchange[] {
   const file = join(requireRecordedDir(), "exchanges.jsonl");
   const out: Exchange[] = [];
+  const ids = new Set<string>();
   readFileSync(file, "utf8")
     .split("\n")
     .forEach((line, i) => {
@@ -65,11 +65,10 @@ export function loadExchanges(): Exchange[] {
       } catch (err) {
         throw new Error(`${file}:${i + 1}: not JSON: ${(err as Error).message}`);
       }
-      if (typeof x.id !== "string" || !x.request || !x.response) throw new Error(`${file}:${i + 1}: not an exchange (id, request, response)`);
-      // A YAML answer is compared as the object it encodes, like the test server's (replay.ts).
-      const ct = x.response.headers["content-type"];
-      if (typeof ct === "string" && ct.startsWith("application/yaml") && typeof x.response.body === "string")
-        x.response.body = { yaml: YAML.parse(x.response.body) as unknown };
+      if (typeof x.id !== "string" || !x.request || !x.response || typeof x.response.status !== "number")
+        throw new Error(`${file}:${i + 1}: not an exchange (id, request, response.status)`);
+      if (ids.has(x.id)) throw new Error(`${file}:${i + 1}: duplicate id ${x.id}`);
+      ids.add(x.id);
       out.push(x);
     });
   return out;

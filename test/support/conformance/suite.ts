@@ -1,6 +1,7 @@
 // The conformance suite's rig: the test server started as the recorded one was (users, RBAC,
 // realistic watch timing), and the comparison of one replayed exchange with its recording.
 import { readFileSync } from "node:fs";
+import YAML from "yaml";
 import { join } from "node:path";
 import { installCrds, RECORDED_VERSION, SHARED_KUBE_DIR, startTestApiServer, type TestApiServer } from "../kube-apiserver/index.js";
 import { Bindings } from "./bindings.js";
@@ -194,8 +195,14 @@ function maskAges(body: unknown): unknown {
   return copy;
 }
 
+/** A YAML answer is compared as the object it encodes, like the test server's (replay.ts parseBody). */
+function yamlAsObject(x: Exchange): unknown {
+  const ct = x.response.headers["content-type"];
+  return typeof ct === "string" && ct.startsWith("application/yaml") && typeof x.response.body === "string" ? { yaml: YAML.parse(x.response.body) as unknown } : x.response.body;
+}
+
 export function compareExchange(x: Exchange, actual: ActualResponse, b: Bindings): Difference[] {
-  const recordedBody = maskAges(x.response.body);
+  const recordedBody = maskAges(yamlAsObject(x));
   actual = { ...actual, body: maskAges(actual.body) };
   x = { ...x, response: { ...x.response, body: recordedBody } };
   const write = ["POST", "PUT", "PATCH", "DELETE"].includes(x.request.method);

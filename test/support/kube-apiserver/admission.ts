@@ -3,6 +3,7 @@
 // DefaultTolerationSeconds, PodSecurity. They run after defaulting and validation, so what they add
 // is not owned by the request's field manager (as on the real server).
 import { randomInt } from "node:crypto";
+import { reorderKeys } from "./defaults.js";
 import type { ResourceInfo } from "./resources.js";
 import { ApiError, errors, statusObject } from "./status.js";
 import type { KubeObject, ObjectStore } from "./store.js";
@@ -70,7 +71,7 @@ export function admitPodCreate(pod: KubeObject): void {
       const mounts = Array.isArray(c.volumeMounts) ? c.volumeMounts : [];
       c.volumeMounts = [...mounts, { name, readOnly: true, mountPath: SA_MOUNT }];
       // Keep the field order the real encoder produces (volumeMounts right after resources).
-      reorder(c, ["name", "image", "command", "args", "workingDir", "ports", "envFrom", "env", "resources", "volumeMounts"]);
+      reorderKeys(c, ["name", "image", "command", "args", "workingDir", "ports", "envFrom", "env", "resources", "volumeMounts"]);
     }
   }
   const tolerations = Array.isArray(spec.tolerations) ? spec.tolerations.filter(isObj) : [];
@@ -83,15 +84,6 @@ export function admitPodCreate(pod: KubeObject): void {
   if (spec.preemptionPolicy === undefined) spec.preemptionPolicy = "PreemptLowerPriority";
 }
 
-function reorder(o: Obj, first: string[]): void {
-  const entries = Object.entries(o);
-  for (const k of Object.keys(o)) delete o[k];
-  for (const k of first) {
-    const e = entries.find(([key]) => key === k);
-    if (e) o[k] = e[1];
-  }
-  for (const [k, v] of entries) if (!(k in o)) o[k] = v;
-}
 
 // ---- PodSecurity -------------------------------------------------------------------------------
 

@@ -46,7 +46,8 @@ function defaultTemplate(spec: Obj): void {
   defaultPodSpec(t.spec);
 }
 
-function reorderKeys(o: Obj, first: string[]): void {
+/** Rewrites `o`'s keys in the order the real encoder writes them: `first`, then the rest as they were. */
+export function reorderKeys(o: Obj, first: string[]): void {
   const entries = Object.entries(o);
   for (const k of Object.keys(o)) delete o[k];
   for (const k of first) {
@@ -150,4 +151,22 @@ export function jobLabels(obj: KubeObject): void {
   const t = isObj(spec.template) ? spec.template : (spec.template = {});
   const meta = isObj(t.metadata) ? t.metadata : (t.metadata = {});
   meta.labels = { ...(isObj(meta.labels) ? meta.labels : {}), ...labels };
+}
+
+/** The pod's QoS class, as the registry computes it on create (from the containers' requests and limits). */
+export function qosClass(pod: KubeObject): string {
+  const spec = (pod.spec ?? {}) as { containers?: unknown[]; initContainers?: unknown[] };
+  const cs = [...(spec.initContainers ?? []), ...(spec.containers ?? [])] as { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[];
+  let any = false;
+  let guaranteed = cs.length > 0;
+  for (const c of cs) {
+    const req = c?.resources?.requests ?? {};
+    const lim = c?.resources?.limits ?? {};
+    if (Object.keys(req).length || Object.keys(lim).length) any = true;
+    for (const r of ["cpu", "memory"]) {
+      const l = lim[r];
+      if (l === undefined || (req[r] !== undefined && req[r] !== l)) guaranteed = false;
+    }
+  }
+  return !any ? "BestEffort" : guaranteed ? "Guaranteed" : "Burstable";
 }

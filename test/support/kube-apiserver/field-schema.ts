@@ -17,16 +17,9 @@
 // as structs (their keys are not owned on their own, as with a CRD's `properties`) and lists
 // atomic. A caller may pass the kind's structural schema (a CRD's `openAPIV3Schema`) instead.
 //
-// The document is read lazily, once per process (`fieldSchemaLoadMs` says how long that took);
+// The document is openapi.ts's one parsed copy (`fieldSchemaLoadMs`: how long indexing it took);
 // definitions are compiled on first use.
-import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { gunzipSync } from "node:zlib";
-
-/** `../shared/kube/recorded-v1.25/openapi-v2.json.gz` next to the repository. */
-export const FIELD_SCHEMA_OPENAPI_FILE = fileURLToPath(
-  new URL("../../../../shared/kube/recorded-v1.25/openapi-v2.json.gz", import.meta.url),
-);
+import { openApi } from "./openapi.js";
 
 export interface Gvk {
   group: string;
@@ -139,15 +132,10 @@ function gvkKey(g: Gvk): string {
 function load(): Doc {
   if (doc) return doc;
   const t0 = performance.now();
-  if (!existsSync(FIELD_SCHEMA_OPENAPI_FILE))
-    throw new Error(
-      `field schema: ${FIELD_SCHEMA_OPENAPI_FILE} is missing. The recorded Kubernetes v1.25 API lives in the shared/kube folder beside the repository (../shared/kube/recorded-v1.25/).`,
-    );
-  const raw = JSON.parse(gunzipSync(readFileSync(FIELD_SCHEMA_OPENAPI_FILE)).toString("utf8")) as {
-    definitions: Record<string, RawSchema>;
-  };
+  // The one parsed copy of the recorded OpenAPI document (openapi.ts reads it once per process).
+  const definitions = openApi().definitions as unknown as Record<string, RawSchema>;
   const byGvk = new Map<string, string>();
-  for (const [name, def] of Object.entries(raw.definitions)) {
+  for (const [name, def] of Object.entries(definitions)) {
     const gvks = def["x-kubernetes-group-version-kind"];
     if (!gvks || !def.properties) continue;
     // Option/list kinds (DeleteOptions, WatchEvent) claim many GVKs; real kinds have exactly one.
@@ -155,7 +143,7 @@ function load(): Doc {
     const k = gvkKey(gvks[0]!);
     if (!byGvk.has(k)) byGvk.set(k, name);
   }
-  doc = { definitions: raw.definitions, byGvk };
+  doc = { definitions, byGvk };
   fieldSchemaLoadMs = performance.now() - t0;
   return doc;
 }

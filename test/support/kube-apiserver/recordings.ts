@@ -1,7 +1,7 @@
 // The exchanges a real kube-apiserver v1.25 answered (../shared/kube/recorded-v1.25/exchanges.jsonl,
 // format in its README), by id, for tests that compare the test server's answers with them.
-import { existsSync, readFileSync } from "node:fs";
-import { RECORDED_DIR } from "./openapi.js";
+// One loader for the recording: conformance/recording.ts.
+import { loadExchanges, RECORDED_DIR } from "../conformance/recording.js";
 
 export interface RecordedExchange {
   id: string;
@@ -10,22 +10,13 @@ export interface RecordedExchange {
   response: { status: number; headers: Record<string, unknown>; body: unknown };
 }
 
-const EXCHANGES = `${RECORDED_DIR}exchanges.jsonl`;
 let byId: Map<string, RecordedExchange> | undefined;
 
 /** The recorded exchange `id`; throws naming the folder when the recordings are not there. */
 export function recordedExchange(id: string): RecordedExchange {
-  if (!byId) {
-    if (!existsSync(EXCHANGES)) throw new Error(`recorded exchanges missing: ${EXCHANGES} (the shared/kube folder beside the repository, ${RECORDED_DIR}, is required)`);
-    byId = new Map();
-    for (const line of readFileSync(EXCHANGES, "utf8").split("\n")) {
-      if (!line.trim()) continue;
-      const e = JSON.parse(line) as RecordedExchange;
-      byId.set(e.id, e);
-    }
-  }
+  byId ??= new Map(loadExchanges().map((e) => [e.id, e as unknown as RecordedExchange]));
   const e = byId.get(id);
-  if (!e) throw new Error(`no recorded exchange ${JSON.stringify(id)} in ${EXCHANGES}`);
+  if (!e) throw new Error(`no recorded exchange ${JSON.stringify(id)} in ${RECORDED_DIR}/exchanges.jsonl`);
   return structuredClone(e);
 }
 

@@ -6,7 +6,7 @@ import { admitNamespace, admitPodCreate, admitPodSecurity, seccompAnnotations } 
 import { kindCauses, podUpdateCauses } from "./kind-validation.js";
 import { nowTimestamp } from "./store.js";
 import { defaultFieldManager, serverSideApply, trackUpdate, type ManagerContext, type StructuralSchema } from "./managed-fields.js";
-import { applyDefaults, jobLabels } from "./defaults.js";
+import { applyDefaults, jobLabels, qosClass } from "./defaults.js";
 import type { Faults } from "./faults.js";
 import { FlowControl } from "./flowcontrol.js";
 import { applyPatch, patchTypeOf, type Json, type PatchType } from "./patch.js";
@@ -150,23 +150,6 @@ function tooLargeResourceVersion(want: number, current: number): ApiError {
   return new ApiError(st, { "Retry-After": "1" });
 }
 
-/** The pod's QoS class, as the registry computes it on create (from the containers' requests and limits). */
-function qosClass(pod: KubeObject): string {
-  const spec = (pod.spec ?? {}) as { containers?: unknown[]; initContainers?: unknown[] };
-  const cs = [...(spec.initContainers ?? []), ...(spec.containers ?? [])] as { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[];
-  let any = false;
-  let guaranteed = cs.length > 0;
-  for (const c of cs) {
-    const req = c?.resources?.requests ?? {};
-    const lim = c?.resources?.limits ?? {};
-    if (Object.keys(req).length || Object.keys(lim).length) any = true;
-    for (const r of ["cpu", "memory"]) {
-      const l = lim[r];
-      if (l === undefined || (req[r] !== undefined && req[r] !== l)) guaranteed = false;
-    }
-  }
-  return !any ? "BestEffort" : guaranteed ? "Guaranteed" : "Burstable";
-}
 
 /** Adds Warning headers (`299 - "<text>"`, one header line each) to a response's headers. */
 export function addWarnings(headers: Record<string, string | string[]>, texts: string[]): void {

@@ -10,7 +10,7 @@
 // alive and are cleared by stop().
 import { performance } from "node:perf_hooks";
 import { admitNamespace, admitPodCreate, admitPodSecurity } from "../admission.js";
-import { applyDefaults } from "../defaults.js";
+import { applyDefaults, qosClass } from "../defaults.js";
 import { trackUpdate } from "../managed-fields.js";
 import { ApiError } from "../status.js";
 import type { DeleteOptions, KubeObject, ObjectStore, StoreEvent } from "../store.js";
@@ -258,23 +258,6 @@ export function controllerOf(o: KubeObject): { uid?: string; kind?: string; name
   return ((o.metadata.ownerReferences ?? []) as { controller?: boolean; uid?: string }[]).find((r) => r?.controller === true);
 }
 
-/** The pod's QoS class, as the registry computes it on create. */
-function qosClass(pod: KubeObject): string {
-  const spec = (pod.spec ?? {}) as { containers?: unknown[]; initContainers?: unknown[] };
-  const cs = [...(spec.initContainers ?? []), ...(spec.containers ?? [])] as { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[];
-  let any = false;
-  let guaranteed = cs.length > 0;
-  for (const c of cs) {
-    const req = c?.resources?.requests ?? {};
-    const lim = c?.resources?.limits ?? {};
-    if (Object.keys(req).length || Object.keys(lim).length) any = true;
-    for (const r of ["cpu", "memory"]) {
-      const l = lim[r];
-      if (l === undefined || (req[r] !== undefined && req[r] !== l)) guaranteed = false;
-    }
-  }
-  return !any ? "BestEffort" : guaranteed ? "Guaranteed" : "Burstable";
-}
 
 // ---- time -----------------------------------------------------------------------------------
 
