@@ -19,7 +19,7 @@
 //
 // The document is openapi.ts's one parsed copy (`fieldSchemaLoadMs`: how long indexing it took);
 // definitions are compiled on first use.
-import { openApi } from "./openapi.js";
+import { openApi, type OpenApiSchema } from "./openapi.js";
 
 export interface Gvk {
   group: string;
@@ -100,21 +100,7 @@ export type FieldShape =
   | { shape: "atomic"; scalar?: true }
   | { shape: "untyped" };
 
-interface RawSchema {
-  type?: string;
-  format?: string;
-  $ref?: string;
-  properties?: Record<string, RawSchema>;
-  additionalProperties?: RawSchema | boolean;
-  items?: RawSchema;
-  required?: string[];
-  "x-kubernetes-group-version-kind"?: Gvk[];
-  "x-kubernetes-list-type"?: string;
-  "x-kubernetes-list-map-keys"?: string[];
-  "x-kubernetes-map-type"?: string;
-  "x-kubernetes-patch-strategy"?: string;
-  "x-kubernetes-patch-merge-key"?: string;
-}
+type RawSchema = OpenApiSchema;
 
 interface Doc {
   definitions: Record<string, RawSchema>;
@@ -133,7 +119,7 @@ function load(): Doc {
   if (doc) return doc;
   const t0 = performance.now();
   // The one parsed copy of the recorded OpenAPI document (openapi.ts reads it once per process).
-  const definitions = openApi().definitions as unknown as Record<string, RawSchema>;
+  const definitions = openApi().definitions;
   const byGvk = new Map<string, string>();
   for (const [name, def] of Object.entries(definitions)) {
     const gvks = def["x-kubernetes-group-version-kind"];

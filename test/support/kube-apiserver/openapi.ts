@@ -34,16 +34,23 @@ export function requireSharedKube(file = OPENAPI_FILE): string {
   return file;
 }
 
-interface RawSchema {
+/** A definition of the OpenAPI v2 document, with the Kubernetes extensions the test server reads. */
+export interface OpenApiSchema {
   type?: string;
   format?: string;
   $ref?: string;
-  properties?: Record<string, RawSchema>;
-  additionalProperties?: RawSchema | boolean;
-  items?: RawSchema;
+  properties?: Record<string, OpenApiSchema>;
+  additionalProperties?: OpenApiSchema | boolean;
+  items?: OpenApiSchema;
   required?: string[];
   "x-kubernetes-group-version-kind"?: { group: string; version: string; kind: string }[];
+  "x-kubernetes-list-type"?: string;
+  "x-kubernetes-list-map-keys"?: string[];
+  "x-kubernetes-map-type"?: string;
+  "x-kubernetes-patch-strategy"?: string;
+  "x-kubernetes-patch-merge-key"?: string;
 }
+type RawSchema = OpenApiSchema;
 
 interface Doc {
   definitions: Record<string, RawSchema>;
