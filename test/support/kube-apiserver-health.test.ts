@@ -221,10 +221,10 @@ describe("health endpoints: the recorded v1.25 answers, etcd a real one", () => 
     const okAfterMs = performance.now() - resumedAt;
     frozen.forEach((c, i) => {
       assertSame(answers[i]!, c, " with etcd frozen");
-      assert.ok(answers[i]!.ms >= 1800 && answers[i]!.ms < 4000, `${c.path} with etcd frozen took ${Math.round(answers[i]!.ms)} ms (the 2 s timeout)`);
+      assert.ok(answers[i]!.ms >= 1800 && answers[i]!.ms < 8000, `${c.path} with etcd frozen took ${Math.round(answers[i]!.ms)} ms (the 2 s timeout)`);
     });
     assert.equal(ready.status, 200, `/readyz after resume: ${ready.body.toString()}`);
-    assert.ok(okAfterMs < 1000, `/readyz ok ${Math.round(okAfterMs)} ms after resume()`);
+    assert.ok(okAfterMs < 3000, `/readyz ok ${Math.round(okAfterMs)} ms after resume()`);
 
     for (const c of captures.filter((x) => x.etcd === "resumed")) assertSame(await ask(api!, c.path, c.as), c, " after resume");
   });
