@@ -10,6 +10,7 @@ import { ingestEvents } from "./ingest.js";
 import { StreamMetrics } from "./stream-metrics.js";
 import { apiRoutes } from "./http-api.js";
 import { untilTerminated } from "../core/signals.js";
+import { createHttpAuth, type HttpAuthConfig } from "../core/http-auth.js";
 
 export interface AuditServerOptions {
   db: string;
@@ -19,6 +20,8 @@ export interface AuditServerOptions {
   tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   maxBodyBytes: number;
   logLevel?: LogLevel;
+  /** Who may call the JSON API on httpListen (required with httpListen; {mode:"none"} opens it). */
+  auth?: HttpAuthConfig;
 }
 
 class BodyTooLarge extends Error {}
@@ -214,12 +217,21 @@ export async function runAuditServer(opts: AuditServerOptions): Promise<void> {
   const webhook = new AuditWebhook(store, opts, log, stream, registry);
   let ops: OpsServer | undefined;
   let reader: AuditStore | undefined;
+  let closeAuth = (): void => {};
   try {
+    let gate: Awaited<ReturnType<typeof createHttpAuth>> | undefined;
+    if (opts.httpListen) {
+      // The API never opens by default: no auth config is an error, {mode: "none"} an explicit choice.
+      if (!opts.auth) throw new Error("audit serve: the HTTP API needs an auth configuration");
+      gate = await createHttpAuth(opts.auth, registry, log);
+      closeAuth = gate.close;
+      log.info(gate.describe, "HTTP API authentication");
+    }
     const webhookPort = await webhook.listen();
     let httpPort: number | undefined;
     if (opts.httpListen) {
       reader = await store.duplicate();
-      ops = new OpsServer({ registry, host: opts.httpListen.host, port: opts.httpListen.port, routes: apiRoutes(reader), readyz: () => ({ ok: true }) });
+      ops = new OpsServer({ registry, host: opts.httpListen.host, port: opts.httpListen.port, routes: apiRoutes(reader), readyz: () => ({ ok: true }), auth: gate?.auth });
       httpPort = await ops.listen();
     }
     if (!opts.tls) log.warn("webhook listens over plain HTTP: pass --tls-cert/--tls-key (and --client-ca for mTLS) outside a test setup");
@@ -228,6 +240,7 @@ export async function runAuditServer(opts: AuditServerOptions): Promise<void> {
   } finally {
     await webhook.close();
     await ops?.close();
+    closeAuth();
     reader?.close();
     store.close();
   }
