@@ -20,7 +20,8 @@ const f = (name: Field): string => `e[${FIELDS.indexOf(name) + 1}]`;
  * Given a relation `src(line BIGINT, item INTEGER, j JSON)`, selects staged rows: the event
  * columns plus `line`, `item` and `problem` (NULL when the event is good, 'EventList' for a list
  * whose items must be expanded, otherwise the reason the line is malformed). `source` is filled
- * in on insert, once line numbers are final.
+ * in on insert, once line numbers are final. `request_object` and `response_object` are the bodies as
+ * JSON text (NULL when absent), redacted before they go into `bodies`.
  */
 export function stageSelectSql(srcSql: string): string {
   // Timestamps are parsed once each in the inner query (casts are a large share of the CPU).
@@ -68,7 +69,9 @@ SELECT
   coalesce(strlen(${f("requestObject")}), 0)::INTEGER AS request_object_bytes,
   coalesce(strlen(${f("responseObject")}), 0)::INTEGER AS response_object_bytes,
   NULL::VARCHAR AS source,
-  ${f("apiVersion")} AS event_api_version
+  ${f("apiVersion")} AS event_api_version,
+  ${f("requestObject")} AS request_object,
+  ${f("responseObject")} AS response_object
 FROM (
   SELECT *, try_cast(${f("stageTimestamp")} AS TIMESTAMPTZ) AS stage_ts, try_cast(${f("requestReceivedTimestamp")} AS TIMESTAMPTZ) AS recv_ts,
          CASE WHEN ${f("stageTimestamp")} IS NULL OR ${f("requestReceivedTimestamp")} IS NULL THEN try_cast(${f("timestamp")} AS TIMESTAMPTZ) END AS old_ts

@@ -7,6 +7,7 @@ import { firstLine, isGzip, scanLines } from "./line-scan.js";
 import { resolveInputs, type ResolvedInput } from "./inputs.js";
 import type { AuditStore } from "./store.js";
 import { serialized } from "./serial.js";
+import { REDACTION_CANDIDATE_SQL, redactBodyText, type RedactionCounts, type RedactionKind } from "./redact.js";
 
 export interface MalformedLine {
   /** The file as named by the user ("-" for stdin, "webhook" for webhook batches). */
@@ -25,6 +26,8 @@ export interface IngestReport {
   malformed: number;
   /** The first `maxMalformedListed` malformed lines, in file order. */
   malformedLines: MalformedLine[];
+  /** Body values replaced by the redaction marker, by kind (empty with keepSecretData). */
+  redactions: RedactionCounts;
 }
 
 export interface IngestOptions {
@@ -34,16 +37,18 @@ export interface IngestOptions {
   maxDocumentBytes?: number;
   maxMalformedListed?: number;
   stdin?: Readable;
+  /** Store Secret data and tokens in bodies as they came (`--keep-secret-data`); default false. */
+  keepSecretData?: boolean;
 }
 
-const DEFAULTS = { maxEventBytes: 64 << 20, maxDocumentBytes: 256 << 20, maxMalformedListed: 1000 };
+const DEFAULTS = { maxEventBytes: 64 << 20, maxDocumentBytes: 256 << 20, maxMalformedListed: 1000, keepSecretData: false };
 
 function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
 export function emptyReport(): IngestReport {
-  return { files: 0, eventsRead: 0, inserted: 0, duplicates: 0, malformed: 0, malformedLines: [] };
+  return { files: 0, eventsRead: 0, inserted: 0, duplicates: 0, malformed: 0, malformedLines: [], redactions: {} };
 }
 
 function addReport(into: IngestReport, r: IngestReport, limit: number): void {
@@ -53,15 +58,55 @@ function addReport(into: IngestReport, r: IngestReport, limit: number): void {
   into.duplicates += r.duplicates;
   into.malformed += r.malformed;
   for (const m of r.malformedLines) if (into.malformedLines.length < limit) into.malformedLines.push(m);
+  addCounts(into.redactions, r.redactions);
+}
+
+function addCounts(into: RedactionCounts, add: RedactionCounts): void {
+  for (const [k, n] of Object.entries(add)) into[k as RedactionKind] = (into[k as RedactionKind] ?? 0) + n;
+}
+
+/**
+ * Replaces secret values in the staged bodies (in the temp table, before anything reaches the
+ * store). Only rows that may hold a secret are read back into Node, parsed and rewritten.
+ */
+async function redactStage(store: AuditStore): Promise<RedactionCounts> {
+  const counts: RedactionCounts = {};
+  const rows = await store.query(
+    `SELECT rowid AS rid, resource, subresource, request_object, response_object FROM _stage WHERE problem IS NULL AND ${REDACTION_CANDIDATE_SQL}`,
+  );
+  if (rows.length === 0) return counts;
+  const changed: { rid: number; req: string | null; resp: string | null }[] = [];
+  for (const r of rows) {
+    const ctx = { resource: r.resource as string | null, subresource: r.subresource as string | null };
+    const req = r.request_object === null ? null : redactBodyText(String(r.request_object), ctx, counts);
+    const resp = r.response_object === null ? null : redactBodyText(String(r.response_object), ctx, counts);
+    if (req !== r.request_object || resp !== r.response_object) changed.push({ rid: Number(r.rid), req, resp });
+  }
+  if (changed.length === 0) return counts;
+  await store.run("CREATE OR REPLACE TEMP TABLE _redacted (rid BIGINT, request_object VARCHAR, response_object VARCHAR)");
+  const appender = await store.connection.createAppender("_redacted", "main", "temp");
+  for (const c of changed) {
+    appender.appendBigInt(BigInt(c.rid));
+    if (c.req === null) appender.appendNull();
+    else appender.appendVarchar(c.req);
+    if (c.resp === null) appender.appendNull();
+    else appender.appendVarchar(c.resp);
+    appender.endRow();
+  }
+  appender.closeSync();
+  await store.run("UPDATE _stage SET request_object = r.request_object, response_object = r.response_object FROM _redacted r WHERE _stage.rowid = r.rid");
+  await store.run("DROP TABLE _redacted");
+  return counts;
 }
 
 /**
  * Moves the staged rows into `events` (de-duplicated on (audit_id, stage))
  * after expanding EventList items, and reports what happened.
  */
-async function finishStage(store: AuditStore, file: string, sourceExpr: string, limit: number): Promise<IngestReport> {
+async function finishStage(store: AuditStore, file: string, sourceExpr: string, limit: number, keepSecretData: boolean): Promise<IngestReport> {
   const expand = `SELECT line, unnest(generate_series(1, len(l)))::INTEGER AS item, unnest(l) AS j FROM (SELECT line, json_extract(items, '$[*]') AS l FROM _stage WHERE problem = 'EventList')`;
   await store.run(`INSERT INTO _stage ${stageSelectSql(expand)}`);
+  const redactions = keepSecretData ? {} : await redactStage(store);
   const counts = await store.query(
     `SELECT count(*) FILTER (WHERE problem IS NULL) AS good,
             count(DISTINCT (audit_id, stage)) FILTER (WHERE problem IS NULL) AS uniq,
@@ -75,6 +120,11 @@ async function finishStage(store: AuditStore, file: string, sourceExpr: string, 
   const conds = ["problem IS NULL"];
   if (Number(counts[0]?.uniq ?? 0) < good) conds.push("s.rowid IN (SELECT min(rowid) FROM _stage WHERE problem IS NULL GROUP BY audit_id, stage)");
   if (before > 0) conds.push("NOT EXISTS (SELECT 1 FROM events e WHERE e.audit_id = s.audit_id AND e.stage = s.stage)");
+  // Bodies first: the anti-join above must see `events` as it was before this batch.
+  await store.run(
+    `INSERT INTO bodies (audit_id, stage, request_object, response_object) SELECT audit_id, stage, request_object, response_object FROM _stage s
+     WHERE (request_object IS NOT NULL OR response_object IS NOT NULL) AND ${conds.join(" AND ")}`,
+  );
   await store.run(`INSERT INTO events (${cols}) SELECT ${values} FROM _stage s WHERE ${conds.join(" AND ")}`);
   const after = await store.count();
   const bad = await store.query(
@@ -92,6 +142,7 @@ async function finishStage(store: AuditStore, file: string, sourceExpr: string, 
       line: Number(r.line),
       reason: Number(r.item) > 0 ? `items[${Number(r.item) - 1}]: ${String(r.problem)}` : String(r.problem),
     })),
+    redactions,
   };
 }
 
@@ -115,11 +166,11 @@ async function ingestJsonLines(store: AuditStore, input: ResolvedInput, gzip: bo
     await store.run("CREATE OR REPLACE TEMP TABLE _stage AS SELECT s.* REPLACE (s.rowid + 1 + g.delta AS line) FROM _stage s ASOF JOIN _gaps g ON s.rowid + 1 >= g.rn_from");
     await store.run("DROP TABLE _gaps");
   }
-  return finishStage(store, input.label, fileSourceExpr(input.label), o.maxMalformedListed);
+  return finishStage(store, input.label, fileSourceExpr(input.label), o.maxMalformedListed, o.keepSecretData);
 }
 
 /** Loads JSON texts (one event or EventList each) through the same staging as files. */
-async function ingestTexts(store: AuditStore, texts: { line: number; text: string }[], label: string, sourceExpr: string, limit: number): Promise<IngestReport> {
+async function ingestTexts(store: AuditStore, texts: { line: number; text: string }[], label: string, sourceExpr: string, limit: number, keepSecretData: boolean): Promise<IngestReport> {
   await store.run("CREATE OR REPLACE TEMP TABLE _in (line BIGINT, j VARCHAR)");
   const appender = await store.connection.createAppender("_in", "main", "temp");
   for (const t of texts) {
@@ -131,7 +182,7 @@ async function ingestTexts(store: AuditStore, texts: { line: number; text: strin
   const src = `SELECT line, 0 AS item, CASE WHEN json_valid(j) THEN j::JSON END AS j FROM _in`;
   await store.run(`CREATE OR REPLACE TEMP TABLE _stage AS ${stageSelectSql(src)}`);
   await store.run("DROP TABLE _in");
-  return finishStage(store, label, sourceExpr, limit);
+  return finishStage(store, label, sourceExpr, limit, keepSecretData);
 }
 
 async function readWhole(path: string, gzip: boolean, max: number, label: string): Promise<string | null> {
@@ -173,7 +224,7 @@ async function ingestOne(store: AuditStore, input: ResolvedInput, o: typeof DEFA
       const items = d.kind === "EventList" && Array.isArray(d.items) ? d.items : [doc];
       const texts = items.map((it, i) => ({ line: i + 1, text: JSON.stringify(it) }));
       const sourceExpr = `${sqlString(`${input.label}:${head.line}#items[`)} || (line - 1) || ']'`;
-      const r = await ingestTexts(store, texts, input.label, sourceExpr, o.maxMalformedListed);
+      const r = await ingestTexts(store, texts, input.label, sourceExpr, o.maxMalformedListed, o.keepSecretData);
       r.malformedLines = r.malformedLines.map((m) => ({ ...m, reason: `items[${m.line - 1}]: ${m.reason}`, line: head.line }));
       return r;
     }
@@ -204,12 +255,18 @@ export async function ingestPaths(store: AuditStore, paths: string[], opts: Inge
  * Inserts events received by the webhook: `items` are already-parsed Event objects (from an
  * EventList body). Returns the same report as a file ingest, with file "webhook".
  */
-export function ingestEvents(store: AuditStore, items: unknown[], label = "webhook", maxMalformedListed = DEFAULTS.maxMalformedListed): Promise<IngestReport> {
+export function ingestEvents(
+  store: AuditStore,
+  items: unknown[],
+  label = "webhook",
+  maxMalformedListed = DEFAULTS.maxMalformedListed,
+  opts: { keepSecretData?: boolean } = {},
+): Promise<IngestReport> {
   const texts = items.map((it, i) => ({ line: i + 1, text: JSON.stringify(it) }));
   const sourceExpr = sqlString(label);
   return serialized(store, async () => {
     if (texts.length === 0) return emptyReport();
-    const r = await ingestTexts(store, texts, label, sourceExpr, maxMalformedListed);
+    const r = await ingestTexts(store, texts, label, sourceExpr, maxMalformedListed, opts.keepSecretData === true);
     r.files = 0;
     return r;
   });

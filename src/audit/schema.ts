@@ -43,3 +43,22 @@ export const EVENT_COLUMNS = [
   "name", "code", "status_reason", "status_message", "authz_decision", "authz_reason", "event_bytes",
   "request_object_bytes", "response_object_bytes", "source", "event_api_version",
 ] as const;
+
+/**
+ * Request and response objects of events that carry them (Request/RequestResponse level), keyed
+ * like `events` by (audit_id, stage); secret values already redacted (src/audit/redact.ts).
+ * A side table: queries over `events` never read bodies. Created on open, so a store written
+ * before bodies were kept gains it (empty) the first time it is opened for writing.
+ */
+export const BODIES_DDL = `
+CREATE TABLE IF NOT EXISTS bodies (
+  audit_id VARCHAR NOT NULL,
+  stage VARCHAR NOT NULL,
+  request_object JSON,
+  response_object JSON
+)`;
+
+/** For read-only opens of a store that predates `bodies`: the same columns, no rows. */
+export const BODIES_EMPTY_VIEW = `
+CREATE TEMP VIEW bodies AS
+SELECT NULL::VARCHAR AS audit_id, NULL::VARCHAR AS stage, NULL::JSON AS request_object, NULL::JSON AS response_object WHERE false`;

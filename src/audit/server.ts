@@ -8,9 +8,9 @@ import { createLogger, type LogLevel, type Logger } from "../core/logger.js";
 import { openStore, type AuditStore } from "./store.js";
 import { ingestEvents } from "./ingest.js";
 import { StreamMetrics } from "./stream-metrics.js";
+import { KEEP_SECRET_DATA_WARNING, RedactionMetrics } from "./redaction-metrics.js";
 import { apiRoutes } from "./http-api.js";
 import { untilTerminated } from "../core/signals.js";
-import { createHttpAuth, type HttpAuthConfig } from "../core/http-auth.js";
 
 export interface AuditServerOptions {
   db: string;
@@ -19,9 +19,9 @@ export interface AuditServerOptions {
   httpListen?: { host: string; port: number };
   tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   maxBodyBytes: number;
+  /** Store Secret data and tokens in bodies unredacted (--keep-secret-data); warned at start. */
+  keepSecretData?: boolean;
   logLevel?: LogLevel;
-  /** Who may call the JSON API on httpListen (required with httpListen; {mode:"none"} opens it). */
-  auth?: HttpAuthConfig;
 }
 
 class BodyTooLarge extends Error {}
@@ -68,6 +68,7 @@ export class AuditWebhook {
   private writing = false;
   private readonly server: Server;
   private readonly m;
+  private readonly redactions: RedactionMetrics;
 
   constructor(
     private readonly store: AuditStore,
@@ -87,6 +88,7 @@ export class AuditWebhook {
       writeErrors: new Counter({ name: "watch_auditor_audit_store_write_errors_total", help: "Failed writes to the store (the batch is answered 500 so the API server retries).", registers: [registry] }),
       writeSeconds: new Histogram({ name: "watch_auditor_audit_store_write_duration_seconds", help: "Time to write one group of batches to the store.", buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
     };
+    this.redactions = new RedactionMetrics(registry, opts.keepSecretData !== true);
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       void this.handle(req, res).catch((err: unknown) => {
         this.log.error({ err: String(err) }, "webhook request failed");
@@ -172,7 +174,8 @@ export class AuditWebhook {
         const group = this.pending.splice(0, this.pending.length);
         const end = this.m.writeSeconds.startTimer();
         try {
-          const r = await ingestEvents(this.store, group.flatMap((g) => g.items));
+          const r = await ingestEvents(this.store, group.flatMap((g) => g.items), "webhook", undefined, { keepSecretData: this.opts.keepSecretData });
+          this.redactions.add(r.redactions);
           this.m.inserted.inc(r.inserted);
           this.m.duplicates.inc(r.duplicates);
           this.m.malformed.inc(r.malformed);
@@ -211,27 +214,19 @@ export class AuditWebhook {
 /** `audit webhook` and `audit serve`: runs until SIGTERM/SIGINT, then drains and closes the store. */
 export async function runAuditServer(opts: AuditServerOptions): Promise<void> {
   const log = createLogger(opts.logLevel ?? "info", "audit");
+  if (opts.keepSecretData) log.warn({ keepSecretData: true }, KEEP_SECRET_DATA_WARNING);
   const store = await openStore(opts.db);
   const registry = new Registry();
   const stream = opts.httpListen ? new StreamMetrics(registry) : undefined;
   const webhook = new AuditWebhook(store, opts, log, stream, registry);
   let ops: OpsServer | undefined;
   let reader: AuditStore | undefined;
-  let closeAuth = (): void => {};
   try {
-    let gate: Awaited<ReturnType<typeof createHttpAuth>> | undefined;
-    if (opts.httpListen) {
-      // The API never opens by default: no auth config is an error, {mode: "none"} an explicit choice.
-      if (!opts.auth) throw new Error("audit serve: the HTTP API needs an auth configuration");
-      gate = await createHttpAuth(opts.auth, registry, log);
-      closeAuth = gate.close;
-      log.info(gate.describe, "HTTP API authentication");
-    }
     const webhookPort = await webhook.listen();
     let httpPort: number | undefined;
     if (opts.httpListen) {
       reader = await store.duplicate();
-      ops = new OpsServer({ registry, host: opts.httpListen.host, port: opts.httpListen.port, routes: apiRoutes(reader), readyz: () => ({ ok: true }), auth: gate?.auth });
+      ops = new OpsServer({ registry, host: opts.httpListen.host, port: opts.httpListen.port, routes: apiRoutes(reader), readyz: () => ({ ok: true }) });
       httpPort = await ops.listen();
     }
     if (!opts.tls) log.warn("webhook listens over plain HTTP: pass --tls-cert/--tls-key (and --client-ca for mTLS) outside a test setup");
@@ -240,7 +235,6 @@ export async function runAuditServer(opts: AuditServerOptions): Promise<void> {
   } finally {
     await webhook.close();
     await ops?.close();
-    closeAuth();
     reader?.close();
     store.close();
   }

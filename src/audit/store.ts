@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
-import { EVENTS_DDL } from "./schema.js";
+import { BODIES_DDL, BODIES_EMPTY_VIEW, EVENTS_DDL } from "./schema.js";
 
 export type Row = Record<string, unknown>;
 
@@ -61,13 +61,22 @@ export async function openStore(path: string, opts: OpenStoreOptions = {}): Prom
     throw new StoreError(lockMessage(path, err));
   }
   const first = await wrap(instance, path, readOnly, true);
-  if (!readOnly) await first.run(EVENTS_DDL);
+  if (!readOnly) {
+    await first.run(EVENTS_DDL);
+    await first.run(BODIES_DDL);
+  }
   return first;
 }
 
 async function wrap(instance: DuckDBInstance, path: string, readOnly: boolean, ownsInstance: boolean): Promise<AuditStore> {
   const connection = await instance.connect();
   await connection.run("SET TimeZone = 'UTC'");
+  if (readOnly) {
+    // A store written before bodies were kept has no `bodies` table: give readers an empty one
+    // (a temp view, this connection only) so queries over it work on old and new files alike.
+    const has = await connection.runAndReadAll("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'bodies'");
+    if (Number(has.getRows()[0]?.[0] ?? 0) === 0) await connection.run(BODIES_EMPTY_VIEW);
+  }
   const store: AuditStore = {
     path,
     readOnly,

