@@ -11,6 +11,7 @@ import { StreamMetrics } from "./stream-metrics.js";
 import { KEEP_SECRET_DATA_WARNING, RedactionMetrics } from "./redaction-metrics.js";
 import { apiRoutes } from "./http-api.js";
 import { untilTerminated } from "../core/signals.js";
+import { createHttpAuth, type HttpAuthConfig } from "../core/http-auth.js";
 
 export interface AuditServerOptions {
   db: string;
@@ -22,6 +23,8 @@ export interface AuditServerOptions {
   /** Store Secret data and tokens in bodies unredacted (--keep-secret-data); warned at start. */
   keepSecretData?: boolean;
   logLevel?: LogLevel;
+  /** Who may call the JSON API on httpListen (required with httpListen; {mode:"none"} opens it). */
+  auth?: HttpAuthConfig;
 }
 
 class BodyTooLarge extends Error {}
@@ -221,12 +224,21 @@ export async function runAuditServer(opts: AuditServerOptions): Promise<void> {
   const webhook = new AuditWebhook(store, opts, log, stream, registry);
   let ops: OpsServer | undefined;
   let reader: AuditStore | undefined;
+  let closeAuth = (): void => {};
   try {
+    let gate: Awaited<ReturnType<typeof createHttpAuth>> | undefined;
+    if (opts.httpListen) {
+      // The API never opens by default: no auth config is an error, {mode: "none"} an explicit choice.
+      if (!opts.auth) throw new Error("audit serve: the HTTP API needs an auth configuration");
+      gate = await createHttpAuth(opts.auth, registry, log);
+      closeAuth = gate.close;
+      log.info(gate.describe, "HTTP API authentication");
+    }
     const webhookPort = await webhook.listen();
     let httpPort: number | undefined;
     if (opts.httpListen) {
       reader = await store.duplicate();
-      ops = new OpsServer({ registry, host: opts.httpListen.host, port: opts.httpListen.port, routes: apiRoutes(reader), readyz: () => ({ ok: true }) });
+      ops = new OpsServer({ registry, host: opts.httpListen.host, port: opts.httpListen.port, routes: apiRoutes(reader), readyz: () => ({ ok: true }), auth: gate?.auth });
       httpPort = await ops.listen();
     }
     if (!opts.tls) log.warn("webhook listens over plain HTTP: pass --tls-cert/--tls-key (and --client-ca for mTLS) outside a test setup");
@@ -235,6 +247,7 @@ export async function runAuditServer(opts: AuditServerOptions): Promise<void> {
   } finally {
     await webhook.close();
     await ops?.close();
+    closeAuth();
     reader?.close();
     store.close();
   }

@@ -10,6 +10,10 @@ import { NO_MATCH, OUTPUT_FORMATS, render, renderSections, type OutputFormat } f
 import { parseListen, parseTimeArg } from "../audit/time-arg.js";
 import { runAuditServer } from "../audit/server.js";
 import { KEEP_SECRET_DATA_WARNING } from "../audit/redaction-metrics.js";
+import { addAuthOptions, authConfigFrom, type AuthCliOpts } from "./http-auth-flags.js";
+
+/** The Service deploy/audit-webhook/ creates: the default name in the SubjectAccessReview. */
+const AUDIT_SERVICE = "watch-auditor-audit-webhook";
 
 const DB_ENV = "WATCH_AUDITOR_AUDIT_DB";
 const KEEP_SECRET_HELP =
@@ -187,12 +191,14 @@ export function register(program: Command): void {
       await runAuditServer(toServerOpts(o, false));
     });
 
-  serverOptions(audit.command("serve"))
-    .description("Webhook receiver + Prometheus metrics derived from the stream + read-only JSON API (/api/v1/...)")
-    .requiredOption("--http-listen <addr>", "metrics, health and JSON API listen address HOST:PORT", parseListen)
-    .action(async (o: ServerCliOpts) => {
-      await runAuditServer(toServerOpts(o, true));
-    });
+  addAuthOptions(
+    serverOptions(audit.command("serve"))
+      .description("Webhook receiver + Prometheus metrics derived from the stream + read-only JSON API (/api/v1/..., bearer token required)")
+      .requiredOption("--http-listen <addr>", "metrics, health and JSON API listen address HOST:PORT", parseListen),
+    AUDIT_SERVICE,
+  ).action(async (o: ServerCliOpts & AuthCliOpts) => {
+    await runAuditServer({ ...toServerOpts(o, true), auth: authConfigFrom(o, AUDIT_SERVICE) });
+  });
 
   registerPolicy(audit);
 }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import type { HttpAuth } from "./http-auth.js";
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -19,6 +20,12 @@ export interface OpsServerOptions {
   readyz?: () => ProbeResult | Promise<ProbeResult>;
   /** Extra GET routes, e.g. /status. */
   routes?: Record<string, RouteHandler>;
+  /**
+   * When set, every path except /healthz and /readyz (and /metrics unless auth.protectMetrics)
+   * needs a bearer token the gate allows (401/403/503 otherwise; unknown paths too, so a caller
+   * without a token learns nothing about the routes).
+   */
+  auth?: HttpAuth;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -52,6 +59,8 @@ export class OpsServer {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
       return;
     }
+    const open = path === "/healthz" || path === "/readyz" || (path === "/metrics" && !this.opts.auth?.protectMetrics);
+    if (this.opts.auth && !open && !(await this.opts.auth.guard(req, res))) return;
     if (path === "/metrics") {
       const body = await this.opts.registry.metrics();
       res.writeHead(200, { "content-type": this.opts.registry.contentType });

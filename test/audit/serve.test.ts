@@ -86,7 +86,7 @@ const mtls = { cert: pki["client.crt"], key: pki["client.key"] };
 test("audit serve: mTLS webhook, 400/413 counted, stream metrics pass promtool, JSON API, lock message", async (t) => {
   const db = join(dir, "serve.duckdb");
   const child = spawnCli([
-    "audit", "serve", "--db", db, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+    "audit", "serve", "--db", db, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--auth=none",
     "--tls-cert", pki["server.crt"]!, "--tls-key", pki["server.key"]!, "--client-ca", pki["ca.crt"]!, "--max-body-bytes", "256KiB",
   ]);
   t.after(() => stopCli(child, "SIGKILL"));

@@ -59,7 +59,14 @@ function assertLeastPrivilege(objects: KubeObject[]): void {
       assert.ok(!r.verbs.includes("*"), `${id}: no * verbs`);
       assert.ok(!(r.resources ?? []).includes("*") && !(r.apiGroups ?? []).includes("*"), `${id}: no * resources or groups`);
       assert.ok(!(r.resources ?? []).some((x) => x === "secrets" || x.startsWith("secrets/")), `${id}: no secrets access`);
-      if (o.kind === "ClusterRole") {
+      // Delegated authentication/authorization (audit serve's JSON API): exactly system:auth-delegator's
+      // two rules, create tokenreviews and create subjectaccessreviews, which read nothing and change nothing.
+      const delegated =
+        o.kind === "ClusterRole" &&
+        r.verbs.length === 1 &&
+        r.verbs[0] === "create" &&
+        ((r.apiGroups?.join() === "authentication.k8s.io" && r.resources?.join() === "tokenreviews") || (r.apiGroups?.join() === "authorization.k8s.io" && r.resources?.join() === "subjectaccessreviews"));
+      if (o.kind === "ClusterRole" && !delegated) {
         // Cluster-wide the components only read; every write is confined to a namespace.
         assert.deepEqual(r.verbs.filter((v) => !["get", "list", "watch"].includes(v)), [], `${id}: cluster-wide read-only`);
         assert.ok(!((r.resources ?? []).includes("pods") && r.verbs.includes("delete")), `${id}: no cluster-wide pod deletion`);

@@ -162,7 +162,7 @@ test("live: Prometheus scrapes every component; every dashboard and rule query p
     children.push(flows);
 
     // --- audit receiver
-    const audit = spawnCli(["audit", "serve", "--db", join(dir, "audit.duckdb"), "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"]);
+    const audit = spawnCli(["audit", "serve", "--db", join(dir, "audit.duckdb"), "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--auth=none"]);
     children.push(audit);
 
     const [servePort, exporterPort, flowsPort, auditHttpPort, auditWebhookPort] = await Promise.all([
