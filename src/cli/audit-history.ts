@@ -12,6 +12,7 @@ interface HistoryCliOpts {
   since?: Date;
   until?: Date;
   allFields?: boolean;
+  objects?: boolean;
   output: "table" | "json";
 }
 
@@ -31,11 +32,12 @@ export function registerHistory(
     .option("--since <time>", "only events at or after this RFC3339 time or duration ago (e.g. 1h)", (v) => parseTimeArg(v))
     .option("--until <time>", "only events before this RFC3339 time or duration ago", (v) => parseTimeArg(v))
     .option("--all-fields", "also show metadata.managedFields and metadata.resourceVersion changes")
+    .option("--objects", "with -o json, include each revision's whole object")
     .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"))
     .action(async (resource: string, name: string, o: HistoryCliOpts) => {
       await withReadOnlyStore(o.db, async (s) => {
         try {
-          const h = await objectHistory(s, parseResource(resource), name, { namespace: o.namespace, since: o.since, until: o.until, allFields: o.allFields === true });
+          const h = await objectHistory(s, parseResource(resource), name, { namespace: o.namespace, since: o.since, until: o.until, allFields: o.allFields === true, objects: o.objects === true });
           process.stdout.write(o.output === "json" ? JSON.stringify(h, null, 2) + "\n" : renderHistory(h, o.allFields === true));
         } catch (err) {
           if (err instanceof AmbiguousObjectError) throw new UsageError(err.message);

@@ -48,7 +48,7 @@ async function history(name: string, args: string[]): Promise<Ev> {
 const changed = (rev: Ev, path: string): Ev => rev.changes?.find((c: Ev) => c.path === path);
 
 test("history of Deployment shop/cart: every successful write, its object, who and when, from the raw events", async () => {
-  const h = await history("full", ["deployments", "cart", "-n", "shop"]);
+  const h = await history("full", ["deployments", "cart", "-n", "shop", "--objects"]);
   assert.equal(cartWrites.length, 14);
   assert.deepEqual(
     h.revisions.map((r: Ev) => [r.time, r.verb, r.subresource, r.user, r.user_agent, r.code, r.audit_id]),
@@ -71,7 +71,7 @@ test("history of Deployment shop/cart: every successful write, its object, who a
 });
 
 test("history of cart: the recorded facts — replicas 2 by eve, image cart:1.1 by dana, label by oscar, diffs against the previous revision", async () => {
-  const h = await history("full", ["deployments.apps", "cart", "-n", "shop"]);
+  const h = await history("full", ["deployments.apps", "cart", "-n", "shop", "--objects"]);
   const [create] = h.revisions;
   assert.equal(create.verb, "create");
   assert.equal(create.user, "dana");

@@ -14,6 +14,8 @@ export interface HistoryOptions {
   until?: Date;
   /** Show metadata.managedFields and metadata.resourceVersion changes too. */
   allFields?: boolean;
+  /** Include each revision's whole object (`object`); otherwise null. */
+  objects?: boolean;
 }
 
 export interface Revision {
@@ -38,6 +40,7 @@ export interface Revision {
   changes: Change[] | null;
   /** Changes to metadata.managedFields/resourceVersion left out (0 with --all-fields). */
   hidden_changes: number;
+  /** The whole object at this revision, with --objects (null otherwise or without a body). */
   object: unknown;
   note: string | null;
 }
@@ -125,7 +128,7 @@ export async function objectHistory(store: AuditStore, ref: ResourceRef, name: s
   values.push(name, name);
   const rows = await store.query(
     `SELECT e.audit_id, e.level, ${TS("e.ts")} AS time, ${TS("e.received_ts")} AS received, e.verb, e.subresource, e."user", e.user_agent,
-            e.request_uri, e.code, e.namespace, e.api_group, CAST(b.request_object AS VARCHAR) AS request_object, CAST(b.response_object AS VARCHAR) AS response_object
+            e.request_uri, e.code, e.namespace, e.api_group, CASE WHEN b.response_object IS NULL OR e.verb = 'delete' OR json_extract_string(b.response_object, '$.kind') = 'Status' THEN CAST(b.request_object AS VARCHAR) END AS request_object, CAST(b.response_object AS VARCHAR) AS response_object
        FROM (SELECT * FROM events WHERE ${REQUEST_STAGE}) e LEFT JOIN bodies b ON b.audit_id = e.audit_id AND b.stage = e.stage
       WHERE ${where.join(" AND ")}
       ORDER BY e.ts, e.received_ts, e.audit_id`,
@@ -214,7 +217,7 @@ export async function objectHistory(store: AuditStore, ref: ResourceRef, name: s
       body_source: source,
       changes,
       hidden_changes: hidden,
-      object: obj,
+      object: o.objects ? obj : null,
       note,
     });
     if (obj) prev = obj;
