@@ -54,8 +54,23 @@ export function prefilterSql(rules: Rule[]): string {
   return perRule.length ? `(${perRule.join(" OR ")})` : "false";
 }
 
+const USER_KIND_SQL: Record<string, string> = {
+  anonymous: `(coalesce("user", '') IN ('', 'system:anonymous') OR list_contains(user_groups, 'system:unauthenticated'))`,
+  serviceaccount: `("user" LIKE 'system:serviceaccount:%' AND "user" NOT LIKE 'system:serviceaccount:kube-system:%')`,
+  user: `("user" NOT LIKE 'system:%' AND "user" <> '')`,
+  system: `("user" LIKE 'system:%' AND "user" <> 'system:anonymous' AND ("user" NOT LIKE 'system:serviceaccount:%' OR "user" LIKE 'system:serviceaccount:kube-system:%'))`,
+};
+
 function conditionSql(c: Condition): string | undefined {
   if (c.kind !== "test" || c.field === undefined) return undefined;
+  // userKind: a superset is enough (the exact test runs in JS); OR of the kinds listed.
+  if (c.field === "userKind" && (c.op === "equals" || c.op === "in")) {
+    const kinds = (c.op === "in" ? (c.value as unknown[]) : [c.value]).map((k) => USER_KIND_SQL[String(k)]);
+    return kinds.every((k) => k !== undefined) ? `(${kinds.join(" OR ")})` : undefined;
+  }
+  if (c.field === "code" && typeof c.value === "number" && ["gt", "gte", "lt", "lte", "equals"].includes(c.op)) {
+    return `code ${{ gt: ">", gte: ">=", lt: "<", lte: "<=", equals: "=" }[c.op as "gt"]} ${c.value}`;
+  }
   const col = COLUMN_SQL[c.field];
   if (!col) return undefined;
   if (c.op === "exists") return `${col} IS ${c.value ? "NOT " : ""}NULL`;
@@ -112,8 +127,6 @@ export function hitRow(rule: Rule, ev: DetectEvent): Row {
   };
 }
 
-const BATCH = 50_000;
-
 /** Runs the rules over the store: one hit per (request, rule), in time order. */
 export async function detect(store: AuditStore, rules: Rule[], f: DetectFilter): Promise<QueryResult> {
   const minSev = f.severity ? SEVERITIES.indexOf(f.severity) : 0;
@@ -138,11 +151,11 @@ export async function detect(store: AuditStore, rules: Rule[], f: DetectFilter):
            api_version, request_uri, CAST(b.request_object AS VARCHAR) AS request_object, CAST(b.response_object AS VARCHAR) AS response_object
       FROM (SELECT * FROM events WHERE ${where.join(" AND ")}) e
       LEFT JOIN bodies b ON b.audit_id = e.audit_id AND b.stage = e.stage`;
-  let offset = 0;
-  for (;;) {
-    const batch = await store.query(`${base} ORDER BY e.ts, e.audit_id, e.stage LIMIT ${BATCH} OFFSET ${offset}`, values);
+  // Candidates are streamed chunk by chunk in time order, so memory stays bounded on large stores.
+  const result = await store.connection.stream(`${base} ORDER BY e.ts, e.audit_id, e.stage`, values);
+  for await (const batch of result.yieldRowObjectJs()) {
     for (const r of batch) {
-      const ev = toEvent(r);
+      const ev = toEvent(r as Row);
       for (const rule of active) {
         if (matches(rule, ev)) {
           rows.push(hitRow(rule, ev));
@@ -150,8 +163,6 @@ export async function detect(store: AuditStore, rules: Rule[], f: DetectFilter):
         }
       }
     }
-    if (batch.length < BATCH) break;
-    offset += BATCH;
   }
   return { columns: HIT_COLUMNS, rows };
 }
