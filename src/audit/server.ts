@@ -12,6 +12,8 @@ import { KEEP_SECRET_DATA_WARNING, RedactionMetrics } from "./redaction-metrics.
 import { apiRoutes } from "./http-api.js";
 import { untilTerminated } from "../core/signals.js";
 import { createHttpAuth, type HttpAuthConfig } from "../core/http-auth.js";
+import { DetectionMetrics } from "./detect/metrics.js";
+import { loadRules, type Rule } from "./detect/rules.js";
 
 export interface AuditServerOptions {
   db: string;
@@ -25,6 +27,8 @@ export interface AuditServerOptions {
   logLevel?: LogLevel;
   /** Who may call the JSON API on httpListen (required with httpListen; {mode:"none"} opens it). */
   auth?: HttpAuthConfig;
+  /** audit serve: detection rules counted live in watch_auditor_audit_detections_total (default: the built-ins). */
+  detectRules?: Rule[];
 }
 
 class BodyTooLarge extends Error {}
@@ -72,6 +76,8 @@ export class AuditWebhook {
   private readonly server: Server;
   private readonly m;
   private readonly redactions: RedactionMetrics;
+  /** Set by runAuditServer for `audit serve`: detection rules evaluated on each received event. */
+  detections?: DetectionMetrics;
 
   constructor(
     private readonly store: AuditStore,
@@ -150,7 +156,11 @@ export class AuditWebhook {
       return;
     }
     this.m.received.inc(items.length);
-    for (const it of items) if (it !== null && typeof it === "object") this.stream?.observe(it as Record<string, unknown>);
+    for (const it of items) {
+      if (it === null || typeof it !== "object") continue;
+      this.stream?.observe(it as Record<string, unknown>);
+      this.detections?.observe(it);
+    }
     try {
       await this.enqueue(items);
     } catch (err) {
@@ -222,6 +232,7 @@ export async function runAuditServer(opts: AuditServerOptions): Promise<void> {
   const registry = new Registry();
   const stream = opts.httpListen ? new StreamMetrics(registry) : undefined;
   const webhook = new AuditWebhook(store, opts, log, stream, registry);
+  if (stream) webhook.detections = new DetectionMetrics(registry, opts.detectRules ?? loadRules());
   let ops: OpsServer | undefined;
   let reader: AuditStore | undefined;
   let closeAuth = (): void => {};

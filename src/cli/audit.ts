@@ -3,6 +3,7 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { durationParser, intParser, sizeParser } from "../core/options.js";
 import { registerPolicy } from "./audit-policy.js";
+import { registerHistory } from "./audit-history.js";
 import { openStore, type AuditStore } from "../audit/store.js";
 import { ingestPaths, type IngestReport } from "../audit/ingest.js";
 import * as q from "../audit/queries.js";
@@ -10,7 +11,10 @@ import { NO_MATCH, OUTPUT_FORMATS, render, renderSections, type OutputFormat } f
 import { parseListen, parseTimeArg } from "../audit/time-arg.js";
 import { runAuditServer } from "../audit/server.js";
 import { KEEP_SECRET_DATA_WARNING } from "../audit/redaction-metrics.js";
+import { registerDetect } from "../audit/detect/cli.js";
+import { loadRuleFile } from "../audit/detect/run.js";
 import { addAuthOptions, authConfigFrom, type AuthCliOpts } from "./http-auth-flags.js";
+import { registerRbac } from "../audit/rbac/command.js";
 
 /** The Service deploy/audit-webhook/ creates: the default name in the SubjectAccessReview. */
 const AUDIT_SERVICE = "watch-auditor-audit-webhook";
@@ -153,6 +157,8 @@ export function register(program: Command): void {
       await withReadOnlyStore(o.db, async (s) => print(await q.timeline(s, resource, name, filterOf(o)), o));
     });
 
+  registerHistory(audit, dbOption(), withReadOnlyStore);
+
   withQueryOptions(audit.command("rate"))
     .description("Requests per second over time by user or group")
     .addOption(new Option("--by <dimension>", "group by").choices(q.RATE_DIMENSIONS).default("user"))
@@ -194,13 +200,16 @@ export function register(program: Command): void {
   addAuthOptions(
     serverOptions(audit.command("serve"))
       .description("Webhook receiver + Prometheus metrics derived from the stream + read-only JSON API (/api/v1/..., bearer token required)")
-      .requiredOption("--http-listen <addr>", "metrics, health and JSON API listen address HOST:PORT", parseListen),
+      .requiredOption("--http-listen <addr>", "metrics, health and JSON API listen address HOST:PORT", parseListen)
+      .option("--detect-rules <file>", "YAML rule file merged over the built-in detection rules (watch_auditor_audit_detections_total)"),
     AUDIT_SERVICE,
-  ).action(async (o: ServerCliOpts & AuthCliOpts) => {
-    await runAuditServer({ ...toServerOpts(o, true), auth: authConfigFrom(o, AUDIT_SERVICE) });
+  ).action(async (o: ServerCliOpts & AuthCliOpts & { detectRules?: string }) => {
+    await runAuditServer({ ...toServerOpts(o, true), auth: authConfigFrom(o, AUDIT_SERVICE), detectRules: await loadRuleFile(o.detectRules) });
   });
 
+  registerDetect(audit, dbOption);
   registerPolicy(audit);
+  registerRbac(audit, dbOption);
 }
 
 interface ServerCliOpts {
