@@ -116,6 +116,15 @@ export const ruleGroups: RuleGroup[] = [
         summary: "Many requests from {{ $labels.user_class }} callers are forbidden (403).",
         description: "{{ $value | humanize }} requests/s answered 403 Forbidden: an RBAC change or a workload asking for more than it was granted.",
       },
+      {
+        alert: "AuditCriticalDetection",
+        // audit serve exports every enabled rule at 0 from the start, so increase() sees the first hit.
+        expr: `sum by (namespace, rule) (increase(watch_auditor_audit_detections_total{severity="critical"}[10m])) > 0`,
+        for: "0m",
+        severity: "critical",
+        summary: "Critical detection {{ $labels.rule }} in the audit stream.",
+        description: "{{ $value | humanize }} request(s) in the last 10 minutes matched the critical detection rule {{ $labels.rule }} (a privileged pod, a binding to cluster-admin, ...). `watch-auditor audit detect --severity critical` says who, what and when.",
+      },
     ],
   },
   {

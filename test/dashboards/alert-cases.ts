@@ -148,6 +148,25 @@ export const ALERT_CASES: AlertCase[] = [
   },
 
   {
+    alert: "AuditCriticalDetection",
+    fires: true,
+    why: "one privileged pod 3 minutes ago (the series starts at 0, as audit serve exports it)",
+    series: [[`watch_auditor_audit_detections_total{${NS}, rule="privileged-container", severity="critical"}`, "0x10 1x10"]],
+    at: "13m",
+    labels: { namespace: "watch-auditor", rule: "privileged-container" },
+  },
+  {
+    alert: "AuditCriticalDetection",
+    fires: false,
+    why: "high-severity hits (exec) do not page, and the last critical hit is over 10 minutes old",
+    series: [
+      [`watch_auditor_audit_detections_total{${NS}, rule="pod-exec-attach-portforward", severity="high"}`, "0+1x30"],
+      [`watch_auditor_audit_detections_total{${NS}, rule="cluster-admin-binding", severity="critical"}`, "0 1x30"],
+    ],
+    at: "25m",
+  },
+
+  {
     alert: "ServiceErrorRateHigh",
     fires: true,
     why: "9% of requests 5xx",

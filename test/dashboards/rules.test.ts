@@ -34,6 +34,7 @@ test("rules: every alert the issue asks for exists, has a severity and a runbook
     const expected = [
       "WatchControllerFailing", "WatchControllerRolled", "WatchAuditorInconclusive", "ExporterBacklogGrowing", "ExporterOldestRecordTooOld", "ExporterDiskNearlyFull",
       "ExporterDropping", "ExporterSinkFailing", "APIServerAuthFailuresHigh", "APIServerForbiddenHigh", "ServiceErrorRateHigh", "ServiceLatencyHigh",
+      "AuditCriticalDetection",
     ];
     assert.deepEqual(rules.map((x) => x.alert).sort(), [...expected].sort());
     const runbooks = await readFile(new URL("../../docs/runbooks.md", import.meta.url), "utf8");
@@ -48,7 +49,7 @@ test("rules: every alert the issue asks for exists, has a severity and a runbook
     }
     const check = promtool(["check", "rules", out], dir);
     assert.equal(check.status, 0, check.out);
-    assert.match(check.out, /SUCCESS: 12 rules found/);
+    assert.match(check.out, /SUCCESS: 13 rules found/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
