@@ -7,6 +7,8 @@ rules:
     severity: critical
     description: pod or workload template with a privileged container (containers, initContainers or ephemeralContainers)
     when:
+      - field: resource
+        in: [pods, deployments, daemonsets, statefulsets, replicasets, replicationcontrollers, jobs, cronjobs]
       - field: verb
         in: [create, update, patch]
       - field: subresource
@@ -23,6 +25,8 @@ rules:
     severity: high
     description: pod or workload template mounting a hostPath volume
     when:
+      - field: resource
+        in: [pods, deployments, daemonsets, statefulsets, replicasets, replicationcontrollers, jobs, cronjobs]
       - field: verb
         in: [create, update, patch]
       - field: subresource
@@ -34,6 +38,8 @@ rules:
     severity: high
     description: pod or workload template sharing the node's network, PID or IPC namespace (hostNetwork, hostPID, hostIPC)
     when:
+      - field: resource
+        in: [pods, deployments, daemonsets, statefulsets, replicasets, replicationcontrollers, jobs, cronjobs]
       - field: verb
         in: [create, update, patch]
       - field: subresource
