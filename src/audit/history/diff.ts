@@ -35,13 +35,25 @@ function itemKey(a: unknown[], b: unknown[]): string | null {
   return null;
 }
 
-const field = (base: string, k: string): string => (base === "" ? k : /^[A-Za-z0-9_-]+$/.test(k) ? `${base}.${k}` : `${base}["${k}"]`);
+/** Whether a key can stand after a dot (most do: checked by char codes, a regex per key costs). */
+function plainKey(k: string): boolean {
+  if (k.length === 0) return false;
+  for (let i = 0; i < k.length; i++) {
+    const c = k.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 95)) return false;
+  }
+  return true;
+}
+
+const field = (base: string, k: string): string => (base === "" ? k : plainKey(k) ? `${base}.${k}` : `${base}["${k}"]`);
 
 function walk(a: unknown, b: unknown, path: string, out: Change[]): void {
   if (isObj(a) && isObj(b)) {
     for (const k of Object.keys(a)) {
-      if (!(k in b)) out.push({ path: field(path, k), op: "removed", old: a[k] });
-      else walk(a[k], b[k], field(path, k), out);
+      const av = a[k];
+      if (!(k in b)) out.push({ path: field(path, k), op: "removed", old: av });
+      // Equal scalars (most fields of most revisions) cost no path string.
+      else if (av !== b[k] || typeof av === "object") walk(av, b[k], field(path, k), out);
     }
     for (const k of Object.keys(b)) if (!(k in a)) out.push({ path: field(path, k), op: "added", new: b[k] });
     return;
@@ -61,10 +73,11 @@ function walk(a: unknown, b: unknown, path: string, out: Change[]): void {
     }
     const n = Math.max(a.length, b.length);
     for (let i = 0; i < n; i++) {
+      if (i < a.length && i < b.length && a[i] === b[i] && typeof a[i] !== "object") continue;
       const p = `${path}[${i}]`;
       if (i >= b.length) out.push({ path: p, op: "removed", old: a[i] });
       else if (i >= a.length) out.push({ path: p, op: "added", new: b[i] });
-      else walk(a[i], b[i], p, out);
+      else if (a[i] !== b[i] || typeof a[i] === "object") walk(a[i], b[i], p, out);
     }
     return;
   }
