@@ -330,7 +330,7 @@ describe("test API server: representations, discovery, events, deprecations", ()
 
     it("metadata-only watches send PartialObjectMetadata frames; a YAML watch is a 406", async () => {
       const w = await watchFrames(`${api.url}/api/v1/namespaces/${NS}/configmaps?watch=true&fieldSelector=metadata.name%3Dcm-a`, "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io", 2, async () => {
-        await call(api.url, "PATCH", `/api/v1/namespaces/${NS}/configmaps/cm-a`, { metadata: { labels: { meta: "only" } } }, { contentType: "application/merge-patch+json" });
+        await call(api.url, "PATCH", `/api/v1/namespaces/${NS}/configmaps/cm-a`, { metadata: { labels: { meta: "partial" } } }, { contentType: "application/merge-patch+json" });
       });
       assert.equal(w.contentType, "application/json");
       assert.deepEqual(
@@ -340,7 +340,7 @@ describe("test API server: representations, discovery, events, deprecations", ()
           ["MODIFIED", "PartialObjectMetadata"],
         ],
       );
-      assert.equal((w.frames[1]!.object as { metadata: { labels: Record<string, string> } }).metadata.labels.meta, "only");
+      assert.equal((w.frames[1]!.object as { metadata: { labels: Record<string, string> } }).metadata.labels.meta, "partial");
       const y = await watchFrames(`${api.url}/api/v1/namespaces/${NS}/configmaps?watch=true`, "application/yaml", 1);
       assert.equal(y.status, 406);
       assert.equal((y.frames[0] as { message: string }).message, "only the following media types are accepted: application/json;stream=watch, application/vnd.kubernetes.protobuf;stream=watch");
