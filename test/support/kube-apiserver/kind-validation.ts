@@ -5,14 +5,12 @@
 // in validation.ts/openapi.ts; these are the rules the OpenAPI document cannot express.
 import type { ResourceInfo } from "./resources.js";
 import type { StatusCause } from "./status.js";
+import { dns1123LabelCauses } from "./validation.js";
 import type { KubeObject } from "./store.js";
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const LABEL_MSG =
-  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 const CONFIG_KEY_MSG =
   "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
@@ -42,7 +40,7 @@ function podSpecCauses(spec: unknown, path: string, restartPolicies: string[]): 
     if (!isObj(c)) return;
     const p = `${path}.containers[${i}]`;
     if (typeof c.name !== "string" || c.name === "") out.push(required(`${p}.name`));
-    else if (!DNS1123_LABEL.test(c.name) || c.name.length > 63) out.push(invalid(`${p}.name`, JSON.stringify(c.name), LABEL_MSG));
+    else out.push(...dns1123LabelCauses(`${p}.name`, c.name));
     if (typeof c.image !== "string" || c.image === "") out.push(required(`${p}.image`));
   });
   if (spec.restartPolicy !== undefined && !restartPolicies.includes(String(spec.restartPolicy))) out.push(unsupported(`${path}.restartPolicy`, spec.restartPolicy, restartPolicies));

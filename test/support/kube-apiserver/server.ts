@@ -3,7 +3,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { admitNamespace, admitPodCreate, admitPodSecurity, seccompAnnotations } from "./admission.js";
-import { kindCauses, podUpdateCauses } from "./kind-validation.js";
 import { nowTimestamp } from "./store.js";
 import { defaultFieldManager, serverSideApply, trackUpdate, type ManagerContext, type StructuralSchema } from "./managed-fields.js";
 import { applyDefaults, jobLabels, qosClass } from "./defaults.js";
@@ -14,7 +13,7 @@ import { forbiddenError, type RbacAuthorizer, type RequestAttributes, type UserI
 import { AuthApi, bearerToken } from "./reviews.js";
 import { groupVersion, isBuiltinGroup, resourceInfo, type ResourceInfo, type ResourceRegistry } from "./resources.js";
 import { fieldMatcher, labelMatcher } from "./selectors.js";
-import { ApiError, errors, statusObject } from "./status.js";
+import { addWarnings, ApiError, errors, statusObject } from "./status.js";
 import type { DeleteOptions, KubeObject, ObjectStore, PropagationPolicy } from "./store.js";
 import { defaultOnRead } from "./crds.js";
 import { parseJsonBody } from "./openapi.js";
@@ -151,12 +150,6 @@ function tooLargeResourceVersion(want: number, current: number): ApiError {
 }
 
 
-/** Adds Warning headers (`299 - "<text>"`, one header line each) to a response's headers. */
-export function addWarnings(headers: Record<string, string | string[]>, texts: string[]): void {
-  if (texts.length === 0) return;
-  const prior = headers.Warning === undefined ? [] : Array.isArray(headers.Warning) ? headers.Warning : [headers.Warning];
-  headers.Warning = [...prior, ...texts.map((t) => `299 - "${t.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`)];
-}
 
 function stripTypeMeta(o: KubeObject): KubeObject {
   const { apiVersion: _a, kind: _k, ...rest } = o;
@@ -698,23 +691,7 @@ export class ApiHandler {
     scope: "main" | "status" = "main",
   ): Promise<Record<string, string[]>> {
     if (this.opts.validation === "off") return {};
-    // The registry's own rules (kind-validation.ts) join the schema's causes in the real order:
-    // object metadata first, then the kind's, then what only the schema catches.
-    const own = kindCauses(info, obj);
-    if (verb !== "create" && old && info.group === "" && info.resource === "pods" && scope === "main") own.push(...podUpdateCauses(old, obj));
-    const target = { group: info.group, resource: info.resource, name: String(obj.metadata.name ?? "") };
-    let headers: Record<string, string[]>;
-    try {
-      headers = await validateWrite(info, obj, q.get("fieldValidation"), verb, this.opts.serverSideFieldValidation !== false);
-    } catch (err) {
-      if (!(err instanceof ApiError) || err.code !== 422 || own.length === 0) throw err;
-      const schema = err.status.details?.causes ?? [];
-      const meta = schema.filter((c) => c.field?.startsWith("metadata."));
-      const rest = schema.filter((c) => !c.field?.startsWith("metadata.") && !own.some((o) => o.field === c.field && o.reason === c.reason));
-      throw errors.invalid(info.kind, target, [...meta, ...own, ...rest]);
-    }
-    if (own.length > 0) throw errors.invalid(info.kind, target, own);
-    return headers;
+    return validateWrite(info, obj, q.get("fieldValidation"), verb, this.opts.serverSideFieldValidation !== false, old, scope);
   }
 
   private async patch(

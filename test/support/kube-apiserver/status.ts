@@ -84,3 +84,10 @@ export const errors = {
   notFoundPath: () => new ApiError(statusObject(404, "NotFound", "the server could not find the requested resource", {})),
   timeout: (message: string) => new ApiError(statusObject(504, "Timeout", message)),
 };
+
+/** Adds Warning headers (`299 - "<text>"`, one header line each) to a response's headers. */
+export function addWarnings(headers: Record<string, string | string[]>, texts: string[]): void {
+  if (texts.length === 0) return;
+  const prior = headers.Warning === undefined ? [] : Array.isArray(headers.Warning) ? headers.Warning : [headers.Warning];
+  headers.Warning = [...prior, ...texts.map((t) => `299 - "${t.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`)];
+}

@@ -13,7 +13,8 @@
 import { CRD_GROUP, CRD_RESOURCE, crdCauses, customResourceCauses, decodeCustomResource, defaultCrd } from "./crds.js";
 import { decodeAs, definitionFor, duplicateFields } from "./openapi.js";
 import type { ResourceInfo } from "./resources.js";
-import { ApiError, errors, statusObject, type StatusCause } from "./status.js";
+import { kindCauses, podUpdateCauses } from "./kind-validation.js";
+import { addWarnings, ApiError, errors, statusObject, type StatusCause } from "./status.js";
 import type { KubeObject } from "./store.js";
 
 export type FieldValidation = "Strict" | "Warn" | "Ignore";
@@ -76,6 +77,9 @@ export async function validateWrite(
   verb: "create" | "update" | "patch" = "create",
   /** false: the ServerSideFieldValidation gate off (the recorded build): the value is checked, then ignored. */
   gate = true,
+  /** The stored object, for update rules (immutable pod fields). */
+  old?: KubeObject,
+  scope: "main" | "status" = "main",
 ): Promise<Record<string, string[]>> {
   const asked = parseFieldValidation(fieldValidation, DEFAULT_FIELD_VALIDATION, verb === "patch" ? "PatchOptions" : verb === "update" ? "UpdateOptions" : "CreateOptions");
   const mode: FieldValidation = gate ? asked : "Ignore";
@@ -111,18 +115,24 @@ export async function validateWrite(
   }
   if (info.crd) schema = customResourceCauses(info, obj);
   const name = obj.metadata.name;
+  // The registry's own rules (kind-validation.ts) in the real order: object metadata, then the
+  // kind's rules, then what only the schema catches (not twice when both see the same field).
+  const own = kindCauses(info, obj);
+  if (verb !== "create" && old && info.group === "" && info.resource === "pods" && scope === "main") own.push(...podUpdateCauses(old, obj));
   const causes = [
     ...(typeof name === "string" && name !== "" ? nameCauses(info, name) : []),
     ...(obj.metadata.generateName && !name ? nameCauses(info, `${obj.metadata.generateName}x`) : []),
     ...labelCauses(obj),
-    ...schema,
+    ...own,
+    ...schema.filter((c) => !own.some((o) => o.field === c.field && o.reason === c.reason)),
   ];
   // events.k8s.io Events are validated as the internal core Event: no group in the 422
   // (recorded: events/create-events-k8s-io-v1-invalid).
   const group = info.group === "events.k8s.io" ? "" : info.group;
   if (causes.length > 0) throw errors.invalid(info.kind, { group, resource: info.resource, name: String(name ?? "") }, causes);
-  if (strict.length > 0 && mode === "Warn") return { Warning: strict.map((w) => `299 - "${w.replace(/["\\]/g, (c) => `\\${c}`)}"`) };
-  return {};
+  const headers: Record<string, string[]> = {};
+  if (mode === "Warn") addWarnings(headers, strict);
+  return headers;
 }
 
 // ---- names and labels --------------------------------------------------------------------------
@@ -132,18 +142,24 @@ const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 
+/** A DNS-1123 label (names of namespaces, services, containers…) with the real messages. */
+export function dns1123LabelCauses(field: string, value: string): StatusCause[] {
+  const bad = (message: string): StatusCause[] => [{ reason: "FieldValueInvalid", field, message: `Invalid value: ${JSON.stringify(value)}: ${message}` }];
+  if (value.length > 63) return bad("must be no more than 63 characters");
+  if (!DNS1123_LABEL.test(value))
+    return bad(
+      "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+    );
+  return [];
+}
+
 export function nameCauses(info: ResourceInfo, name: string): StatusCause[] {
   const bad = (message: string): StatusCause[] => [
     { reason: "FieldValueInvalid", field: "metadata.name", message: `Invalid value: ${JSON.stringify(name)}: ${message}` },
   ];
   switch (info.nameRule) {
     case "label":
-      if (name.length > 63) return bad("must be no more than 63 characters");
-      if (!DNS1123_LABEL.test(name))
-        return bad(
-          "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
-        );
-      return [];
+      return dns1123LabelCauses("metadata.name", name);
     case "subdomain":
       if (name.length > 253) return bad("must be no more than 253 characters");
       if (!DNS1123_SUBDOMAIN.test(name))
