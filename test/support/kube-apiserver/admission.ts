@@ -2,16 +2,14 @@
 // the recordings, "Admission"): NamespaceLifecycle, ServiceAccount (token volume), Priority,
 // DefaultTolerationSeconds, PodSecurity. They run after defaulting and validation, so what they add
 // is not owned by the request's field manager (as on the real server).
-import { randomInt } from "node:crypto";
 import { reorderKeys } from "./defaults.js";
 import type { ResourceInfo } from "./resources.js";
 import { ApiError, errors, statusObject } from "./status.js";
-import type { KubeObject, ObjectStore } from "./store.js";
+import { randomSuffix, type KubeObject, type ObjectStore } from "./store.js";
 
 type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
-const SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 const SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 function forbidden(info: ResourceInfo, name: string, message: string, causes?: { reason: string; message: string; field: string }[]): ApiError {
@@ -49,9 +47,7 @@ export function admitPodCreate(pod: KubeObject): void {
   const containers = [...(Array.isArray(spec.initContainers) ? spec.initContainers : []), ...(Array.isArray(spec.containers) ? spec.containers : [])].filter(isObj);
   const mounted = containers.some((c) => Array.isArray(c.volumeMounts) && c.volumeMounts.some((m) => isObj(m) && m.mountPath === SA_MOUNT));
   if (spec.automountServiceAccountToken !== false && !mounted) {
-    let suffix = "";
-    for (let i = 0; i < 5; i++) suffix += SUFFIX_ALPHABET[randomInt(SUFFIX_ALPHABET.length)];
-    const name = `kube-api-access-${suffix}`;
+    const name = `kube-api-access-${randomSuffix()}`;
     const volumes = Array.isArray(spec.volumes) ? spec.volumes : [];
     spec.volumes = [
       ...volumes,

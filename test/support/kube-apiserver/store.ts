@@ -69,7 +69,15 @@ export interface DeleteOptions extends WriteOptions {
   propagationPolicy?: PropagationPolicy;
 }
 
-const GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+/** apimachinery's rand alphabet: generateName suffixes, token volume names, hashes (SafeEncodeString). */
+export const SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+
+/** A random suffix as names.SimpleNameGenerator makes it (5 characters of SAFE_ALPHABET). */
+export function randomSuffix(n = 5): string {
+  let out = "";
+  for (let i = 0; i < n; i++) out += SAFE_ALPHABET[randomInt(SAFE_ALPHABET.length)];
+  return out;
+}
 
 export function nowTimestamp(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -381,9 +389,7 @@ export class ObjectStore {
           { reason: "FieldValueRequired", field: "metadata.name", message: "Required value: name or generateName is required" },
         ]);
       do {
-        let suffix = "";
-        for (let i = 0; i < 5; i++) suffix += GENERATE_ALPHABET[randomInt(GENERATE_ALPHABET.length)];
-        obj.metadata.name = obj.metadata.generateName + suffix;
+        obj.metadata.name = obj.metadata.generateName + randomSuffix();
       } while (b.has(objKey(ns, obj.metadata.name)));
     }
     const name = obj.metadata.name;

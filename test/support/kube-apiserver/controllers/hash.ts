@@ -11,6 +11,7 @@
 // checked against its three recorded hashes). A template using a field that is not modelled
 // (probes, affinity, resource quantities, …) is hashed by its canonical JSON instead: still stable
 // and with the same alphabet and length, but not the name the real controller would pick.
+import { SAFE_ALPHABET } from "../store.js";
 
 type GoType =
   | { k: "string"; name: string }
@@ -285,7 +286,6 @@ function spew(t: GoType, value: unknown, typed: boolean): string {
   }
 }
 
-const SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 
 function fnv32a(bytes: Uint8Array, h = 0x811c9dc5): number {
   for (const b of bytes) {
