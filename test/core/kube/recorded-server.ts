@@ -7,14 +7,11 @@
 // headers, body, which exchange answered it) so tests can compare it with the recorded request.
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { loadExchanges } from "../../support/conformance/recording.js";
+import { loadExchanges, RECORDED_DIR } from "../../support/conformance/recording.js";
 
 /** Where the recording lives, relative to the repository root (CI clones ../shared beside the repo). */
 export const RECORDING_REL = "../shared/kube/recorded-v1.25";
-const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-export const RECORDING_DIR = resolve(REPO_ROOT, RECORDING_REL);
+export { RECORDED_DIR as RECORDING_DIR } from "../../support/conformance/recording.js";
 
 export interface RecordedHeaders {
   "content-type": string;
@@ -73,7 +70,7 @@ export function loadRecording(): Recording {
   const exchanges = loadExchanges() as unknown as Exchange[];
   const byId = new Map(exchanges.map((ex) => [ex.id, ex]));
   cached = {
-    dir: RECORDING_DIR,
+    dir: RECORDED_DIR,
     exchanges,
     get(id: string): Exchange {
       const ex = byId.get(id);

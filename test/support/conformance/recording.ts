@@ -3,11 +3,9 @@
 // never a skipped suite: without the recordings the conformance suite proves nothing.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { SHARED_KUBE_DIR } from "../kube-apiserver/openapi.js";
 
-export const SHARED_KUBE = process.env.WATCH_AUDITOR_SHARED_KUBE ?? fileURLToPath(new URL("../../../../shared/kube", import.meta.url));
-export const RECORDED_DIR = join(SHARED_KUBE, "recorded-v1.25");
-export const CRDS_DIR = join(SHARED_KUBE, "crds");
+export const RECORDED_DIR = join(SHARED_KUBE_DIR, "recorded-v1.25");
 
 export interface RecordedRequest {
   method: string;

@@ -20,8 +20,13 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import type { StatusCause } from "./status.js";
 
-/** `../shared/kube` next to the repository (resolved from this file: test/support/kube-apiserver/). */
-export const SHARED_KUBE_DIR = fileURLToPath(new URL("../../../../shared/kube/", import.meta.url));
+/**
+ * `../shared/kube` next to the repository (resolved from this file: test/support/kube-apiserver/),
+ * or WATCH_AUDITOR_SHARED_KUBE. The one definition of where the recordings live.
+ */
+export const SHARED_KUBE_DIR = process.env.WATCH_AUDITOR_SHARED_KUBE
+  ? `${process.env.WATCH_AUDITOR_SHARED_KUBE.replace(/\/+$/, "")}/`
+  : fileURLToPath(new URL("../../../../shared/kube/", import.meta.url));
 export const RECORDED_DIR = `${SHARED_KUBE_DIR}recorded-v1.25/`;
 export const OPENAPI_FILE = `${RECORDED_DIR}openapi-v2.json.gz`;
 
