@@ -25,6 +25,7 @@ interface RawFlowsOptions {
   maxLineBytes: number;
   keepRunning?: boolean;
   pollInterval: number;
+  cacheSyncTimeout: number;
   logLevel: LogLevel;
 }
 
@@ -71,6 +72,7 @@ export function register(program: Command): void {
     .addOption(envOption("--max-line-bytes <size>", "longest accepted event line; longer ones are counted and skipped", E("MAX_LINE_BYTES")).argParser(sizeOption).default(1024 * 1024, "1MiB"))
     .addOption(envOption("--keep-running", "with stdin input, keep serving /metrics after end of input", E("KEEP_RUNNING")))
     .addOption(envOption("--poll-interval <duration>", "how often followed files are checked for new data and rotation", E("POLL_INTERVAL")).argParser(durationParser({ min: 10 })).default(250, "250ms"))
+    .addOption(envOption("--cache-sync-timeout <duration>", "hold input until the metadata cache has synced, at most this long; then go on and count events labelled without cluster metadata", E("CACHE_SYNC_TIMEOUT")).argParser(durationParser({ allowZero: true })).default(30_000, "30s"))
     .addOption(envOption("--log-level <level>", "debug, info, warn or error", E("LOG_LEVEL")).choices(LOG_LEVELS).default("info"))
     .action(async (o: RawFlowsOptions) => {
       if (!o.tetragon && !o.hubble) throw new UsageError("flows needs an input: --tetragon FILE|- and/or --hubble FILE|-");
@@ -96,6 +98,7 @@ export function register(program: Command): void {
           maxLineBytes: o.maxLineBytes,
           keepRunning: !!o.keepRunning,
           pollMs: o.pollInterval,
+          cacheSyncTimeoutMs: o.cacheSyncTimeout,
         },
         log,
         o.kube ? kubeConnector({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), ...(o.inCluster ? { inCluster: true } : {}), ...(o.node ? { node: o.node } : {}) }, log) : undefined,

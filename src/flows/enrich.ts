@@ -78,6 +78,11 @@ export class Enricher {
     return this.memoGeneration;
   }
 
+  /** True when answers come from a synced cluster cache. */
+  get clusterReady(): boolean {
+    return this.resolver?.ready ?? false;
+  }
+
   private cached(): IpResolver | undefined {
     return this.resolver?.ready ? this.resolver : undefined;
   }

@@ -79,6 +79,9 @@ export class FlowProcessor {
   private readonly invalid: KeyedCounter;
   private readonly ignored: KeyedCounter;
   private readonly overflow: KeyedCounter;
+  private readonly unenriched: KeyedCounter;
+  private unenrichedReason: string | undefined;
+  private unenrichedTotal = 0;
   private readonly clientSockets = new Map<string, true>();
   private rowCache = new Map<Peer, Map<Peer, Map<string, Row>>>();
   private rowCacheSize = 0;
@@ -113,6 +116,7 @@ export class FlowProcessor {
     this.invalid = new KeyedCounter(r, "watch_auditor_flows_events_invalid_total", "Lines rejected, by source and reason (json, shape, field, too_long).", ["source", "reason"]);
     this.ignored = new KeyedCounter(r, "watch_auditor_flows_events_ignored_total", "Events dropped on purpose: ignore annotations, other nodes.", ["source", "reason"]);
     this.overflow = new KeyedCounter(r, "watch_auditor_flows_series_overflow_total", "Observations folded into the overflow series because the metric hit --max-series.", ["metric"]);
+    this.unenriched = new KeyedCounter(r, "watch_auditor_flows_events_unenriched_total", "Events labelled without cluster metadata because the metadata cache had not synced (cache_not_synced: past --cache-sync-timeout) or could not start (no_cache).", ["reason"]);
     registerTableCounter(r, this.seriesCounts(), 0, "watch_auditor_flows_series", "Distinct label sets per metric table.", "gauge");
   }
 
@@ -145,6 +149,19 @@ export class FlowProcessor {
     return err;
   }
 
+  /**
+   * From now on, count events labelled while the cluster cache is not ready under this reason
+   * (the service sets it when it stops waiting for the cache); undefined: count nothing.
+   */
+  setUnenrichedReason(reason: string | undefined): void {
+    this.unenrichedReason = reason;
+  }
+
+  /** Events labelled without cluster metadata so far. */
+  unenrichedCount(): number {
+    return this.unenrichedTotal;
+  }
+
   handleEvent(source: FlowSource, ev: FlowEvent | SkippedEvent): void {
     if (ev.kind === "not-tracked") {
       this.events.inc2(source, ev.type);
@@ -154,6 +171,10 @@ export class FlowProcessor {
     if (this.node !== undefined && ev.node !== undefined && ev.node !== this.node) {
       this.ignored.inc([source, "other_node"]);
       return;
+    }
+    if (this.unenrichedReason !== undefined && !this.enricher.clusterReady) {
+      this.unenriched.inc([this.unenrichedReason]);
+      this.unenrichedTotal++;
     }
     if (ev.kind === "tcp") this.onTcp(ev);
     else if (ev.kind === "io") this.onIo(ev);

@@ -24,7 +24,16 @@ export interface FlowsOptions {
   maxLineBytes: number;
   keepRunning: boolean;
   pollMs: number;
+  /**
+   * How long input is held while the metadata cache makes its first sync (default 30 s). Events
+   * read before the sync would be labelled from the events alone for good (counters cannot be
+   * relabelled), so inputs start only once the cache is ready or this has passed.
+   */
+  cacheSyncTimeoutMs?: number;
 }
+
+/** Where the metadata cache stands, for /readyz and the unenriched counter. */
+export type CacheState = "disabled" | "connecting" | "waiting" | "synced" | "timed_out" | "unavailable";
 
 /** The cache the service may use; connect is called once, its result is used as soon as it reports ready. */
 export interface KubeConnector {
@@ -73,6 +82,10 @@ export class FlowsService {
   private stdinDone: Promise<void> | undefined;
   private readonly enricherRef: { current: IpResolver | undefined } = { current: undefined };
   private readonly informerStats: KeyedCounter;
+  private cacheState: CacheState;
+  private readonly inputsStarted: Promise<void>;
+  private startInputs!: () => void;
+  private inputsRunning = false;
 
   constructor(
     private readonly opts: FlowsOptions,
@@ -92,6 +105,8 @@ export class FlowsService {
       lookupPod: (ns, name) => ref.current?.lookupPod(ns, name),
       serviceFor: (ip, port) => ref.current?.serviceFor(ip, port),
     };
+    this.cacheState = kube ? "connecting" : "disabled";
+    this.inputsStarted = new Promise((resolve) => (this.startInputs = resolve));
     this.processor = new FlowProcessor({
       registry: this.registry,
       enricher: new Enricher(resolver, opts.cidrNames),
@@ -112,7 +127,7 @@ export class FlowsService {
       registry: this.registry,
       port: opts.port,
       ...(opts.host ? { host: opts.host } : {}),
-      readyz: () => ({ ok: true, detail: { kubeCacheReady: ref.current?.ready ?? false } }),
+      readyz: () => this.readiness(),
     });
   }
 
@@ -133,10 +148,39 @@ export class FlowsService {
     this.invalidLog.warn({ source, input: `${where}:${lineNo}`, reason: err.reason, error: err.message }, "invalid event line skipped");
   }
 
-  /** Starts everything; resolves with the bound /metrics port. */
+  /**
+   * /readyz: not ready while input is held for the first cache sync; ready afterwards, saying when
+   * events are being labelled without cluster metadata (and how many so far).
+   */
+  private readiness(): { ok: boolean; detail: Record<string, unknown> } {
+    const ready = this.enricherRef.current?.ready ?? false;
+    const state: CacheState = ready && this.cacheState !== "disabled" ? "synced" : this.cacheState;
+    const detail: Record<string, unknown> = { kubeCacheReady: ready, kubeCache: state, inputs: this.inputsRunning ? "reading" : "held until the metadata cache syncs" };
+    if (state === "timed_out" || state === "unavailable") {
+      detail.warning = state === "timed_out" ? `metadata cache not synced after --cache-sync-timeout ${this.syncTimeoutMs()} ms: events are labelled without cluster metadata until it syncs` : "no Kubernetes metadata cache: events are labelled without cluster metadata";
+    }
+    const unenriched = this.processor.unenrichedCount();
+    if (unenriched > 0) detail.unenrichedEvents = unenriched;
+    return { ok: this.inputsRunning, detail };
+  }
+
+  private syncTimeoutMs(): number {
+    return this.opts.cacheSyncTimeoutMs ?? 30_000;
+  }
+
+  /** Starts everything; resolves with the bound /metrics port. Inputs start once the cache has synced (or could not). */
   async start(): Promise<number> {
     const port = await this.server.listen();
     this.log.info({ port }, "listening");
+    if (this.kube) void this.attachKube(this.kube);
+    else this.openInputs();
+    return port;
+  }
+
+  /** Starts reading inputs (once). */
+  private openInputs(): void {
+    if (this.inputsRunning || this.stopping) return;
+    this.inputsRunning = true;
     if (this.opts.flowsOut) {
       this.flowsStream = this.opts.flowsOut === "-" ? process.stdout : createWriteStream(this.opts.flowsOut, { flags: "a", mode: 0o640 });
       // A closed stdout or a full disk must not take the metrics down with it.
@@ -159,23 +203,50 @@ export class FlowsService {
       this.followers.push(f);
       f.start();
     }
-    if (this.kube) void this.attachKube(this.kube);
-    return port;
+    this.startInputs();
   }
 
   private async attachKube(kube: KubeConnector): Promise<void> {
+    const began = Date.now();
     try {
       this.resolver = await kube.connect((stat, gvr) => this.informerStats.inc([gvr.resource, stat]));
     } catch (err) {
-      this.log.warn({ error: (err as Error).message }, "no Kubernetes metadata cache: labelling flows from event data only");
+      this.cacheState = "unavailable";
+      this.processor.setUnenrichedReason("no_cache");
+      this.log.warn({ error: (err as Error).message }, "no Kubernetes metadata cache: labelling flows from event data only (counted in watch_auditor_flows_events_unenriched_total)");
+      this.openInputs();
       return;
     }
-    if (!this.resolver) return;
+    if (!this.resolver) {
+      this.cacheState = "unavailable";
+      this.openInputs();
+      return;
+    }
     this.enricherRef.current = this.resolver;
     if (this.stopping) return;
-    const synced = await this.resolver.waitReady(15_000);
-    if (synced) this.log.info("Kubernetes metadata cache ready");
-    else this.log.warn("Kubernetes metadata cache not synced after 15s (cluster unreachable?): labelling flows from event data until it is");
+    this.cacheState = "waiting";
+    const timeout = this.syncTimeoutMs();
+    this.log.info({ cacheSyncTimeoutMs: timeout }, "holding input until the Kubernetes metadata cache has synced");
+    const synced = await this.resolver.waitReady(Math.max(0, timeout - (Date.now() - began)));
+    if (this.stopping) return;
+    if (synced) {
+      this.cacheState = "synced";
+      this.log.info({ waitedMs: Date.now() - began }, "Kubernetes metadata cache ready: reading input");
+      this.openInputs();
+      return;
+    }
+    this.cacheState = "timed_out";
+    this.processor.setUnenrichedReason("cache_not_synced");
+    this.log.warn(
+      { cacheSyncTimeoutMs: timeout },
+      "Kubernetes metadata cache not synced within --cache-sync-timeout (cluster unreachable or slow?): reading input anyway; events labelled without cluster metadata are counted in watch_auditor_flows_events_unenriched_total until it syncs",
+    );
+    this.openInputs();
+    const late = await this.resolver.waitReady(2 ** 31 - 1);
+    if (late && !this.stopping) {
+      this.cacheState = "synced";
+      this.log.info({ waitedMs: Date.now() - began, unenrichedEvents: this.processor.unenrichedCount() }, "Kubernetes metadata cache ready (late): events from now on carry cluster metadata");
+    }
   }
 
   /**
@@ -183,6 +254,7 @@ export class FlowsService {
    * (unless --keep-running). Followed files never end.
    */
   async finished(): Promise<void> {
+    await this.inputsStarted;
     if (this.stdinDone && this.followers.length === 0 && !this.opts.keepRunning) {
       await this.stdinDone;
       return;

@@ -78,7 +78,7 @@ test("flows enriches from the live cache of the test API server; ignore annotati
   assert.equal(r.code, 0, r.stderr);
 });
 
-test("without a reachable cluster flows still runs, warns once, labels from the events", async (t) => {
+test("without a reachable cluster flows still runs: input held --cache-sync-timeout, then events labelled from the events and counted as unenriched; /readyz and the log say so", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "flows-nokube-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   // A kubeconfig pointing at a closed port: the cache never syncs.
@@ -86,23 +86,31 @@ test("without a reachable cluster flows still runs, warns once, labels from the 
   const kubeconfig = api.writeKubeconfig(dir);
   await api.close();
   const event = tetragonTcp({ fn: "tcp_connect", saddr: "10.0.0.1", daddr: "8.8.8.8", sport: 40000, dport: 53, ns: "shop", pod: "web-5c7d8b9f6-x2z4w" }) + "\n";
-  const unreachable = spawnCli(["flows", "--tetragon", "-", "--kubeconfig", kubeconfig, "--port", "0", "--keep-running"], {});
+  const unreachable = spawnCli(["flows", "--tetragon", "-", "--kubeconfig", kubeconfig, "--port", "0", "--keep-running", "--cache-sync-timeout", "1s"], {});
   t.after(() => stopCli(unreachable, "SIGKILL"));
-  // No configuration at all (no kubeconfig, not in a cluster): same behaviour, one clear warning.
+  // No configuration at all (no kubeconfig, not in a cluster): no wait, one clear warning.
   const unconfigured = spawnCli(["flows", "--tetragon", "-", "--port", "0", "--keep-running"], { env: { KUBECONFIG: join(dir, "missing"), KUBERNETES_SERVICE_HOST: undefined, HOME: dir } });
   t.after(() => stopCli(unconfigured, "SIGKILL"));
-  unreachable.stdin.end(event);
+  unreachable.stdin.end(event + event);
   unconfigured.stdin.end(event);
   const labels = '{src_namespace="shop",src_workload="web",dst_namespace="",dst_workload="world",dst_service=""}';
-  for (const child of [unreachable, unconfigured]) {
+  for (const [child, reason, count, state] of [[unreachable, "cache_not_synced", 2, "timed_out"], [unconfigured, "no_cache", 1, "unavailable"]] as const) {
     const port = await metricsPort(child);
     const text = await eventually(async () => {
       const m = await scrape(port);
-      return sample(m, "watch_auditor_flows_tcp_connections_total", labels) === 1 ? m : undefined;
+      return sample(m, "watch_auditor_flows_tcp_connections_total", labels) === count ? m : undefined;
     }, { timeoutMs: 45_000, what: "event-labelled flow" });
     assert.equal(sample(text, "watch_auditor_flows_kube_cache_ready"), 0);
+    assert.equal(sample(text, "watch_auditor_flows_events_unenriched_total", `{reason="${reason}"}`), count);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    assert.equal(ready.status, 200, "reading input: ready, and saying why labels lack cluster metadata");
+    const body = (await ready.json()) as { detail: { kubeCache: string; warning: string; unenrichedEvents: number } };
+    assert.equal(body.detail.kubeCache, state);
+    assert.equal(body.detail.unenrichedEvents, count);
+    assert.match(body.detail.warning, /without cluster metadata/);
   }
   await eventually(() => unconfigured.output.stderr.includes("no Kubernetes metadata cache"), { timeoutMs: 45_000, what: "warning" });
+  assert.match(unreachable.output.stderr, /not synced within --cache-sync-timeout.*reading input anyway/);
   const [a, b] = await Promise.all([stopCli(unreachable), stopCli(unconfigured)]);
   assert.equal(a.code, 0, a.stderr);
   assert.equal(b.code, 0, b.stderr);
