@@ -3,6 +3,8 @@
 // (scalars unescaped, objects and arrays as JSON text). Measured: half the CPU of json_transform
 // into a nested struct. Unknown fields are ignored; fields of the wrong type come out NULL.
 
+import { LATENCY_ANNOTATIONS, LATENCY_ANNOTATION_PREFIX, goDurationMsSql, goDurationValidSql } from "./latency-annotations.js";
+
 const FIELDS = [
   "kind", "apiVersion", "auditID", "stage", "level", "timestamp", "requestReceivedTimestamp", "stageTimestamp",
   "verb", "requestURI", "user.username", "user.groups", "impersonatedUser.username", "userAgent", "sourceIPs[0]",
@@ -13,15 +15,25 @@ const FIELDS = [
 ] as const;
 type Field = (typeof FIELDS)[number];
 
-const PATHS_SQL = `[${FIELDS.map((f) => `'$.${f.replace(/'/g, "''")}'`).join(", ")}]`;
+/** `annotations."apiserver.latency.k8s.io/<key>"`, after FIELDS in the extracted list. */
+const LATENCY_PATHS = LATENCY_ANNOTATIONS.map((a) => `annotations."${LATENCY_ANNOTATION_PREFIX}${a.key}"`);
+
+const PATHS_SQL = `[${[...FIELDS, ...LATENCY_PATHS].map((f) => `'$.${f.replace(/'/g, "''")}'`).join(", ")}]`;
 const f = (name: Field): string => `e[${FIELDS.indexOf(name) + 1}]`;
+const lat = (i: number): string => `e[${FIELDS.length + i + 1}]`;
+
+/** Latency annotations whose value is not a Go duration: [{annotation, value}] (stored as NULL). */
+const LATENCY_PROBLEMS_SQL = `list_filter([${LATENCY_ANNOTATIONS.map(
+  (a, i) => `CASE WHEN NOT ${goDurationValidSql(lat(i))} THEN {'annotation': '${LATENCY_ANNOTATION_PREFIX}${a.key}', 'value': left(${lat(i)}, 200)} END`,
+).join(", ")}], x -> x IS NOT NULL)`;
 
 /**
  * Given a relation `src(line BIGINT, item INTEGER, j JSON)`, selects staged rows: the event
  * columns plus `line`, `item` and `problem` (NULL when the event is good, 'EventList' for a list
  * whose items must be expanded, otherwise the reason the line is malformed). `source` is filled
  * in on insert, once line numbers are final. `request_object` and `response_object` are the bodies as
- * JSON text (NULL when absent), redacted before they go into `bodies`.
+ * JSON text (NULL when absent), redacted before they go into `bodies`. `latency_annotation_problems`
+ * lists the `apiserver.latency.k8s.io/*` annotations that are not Go durations (their column is NULL).
  */
 export function stageSelectSql(srcSql: string): string {
   // Timestamps are parsed once each in the inner query (casts are a large share of the CPU).
@@ -70,6 +82,8 @@ SELECT
   coalesce(strlen(${f("responseObject")}), 0)::INTEGER AS response_object_bytes,
   NULL::VARCHAR AS source,
   ${f("apiVersion")} AS event_api_version,
+  ${LATENCY_ANNOTATIONS.map((a, i) => `${goDurationMsSql(lat(i))} AS ${a.column}`).join(",\n  ")},
+  ${LATENCY_PROBLEMS_SQL} AS latency_annotation_problems,
   ${f("requestObject")} AS request_object,
   ${f("responseObject")} AS response_object
 FROM (

@@ -16,6 +16,17 @@ export interface MalformedLine {
   reason: string;
 }
 
+/** An `apiserver.latency.k8s.io/*` annotation whose value is not a Go duration (its column is NULL). */
+export interface MalformedAnnotation {
+  file: string;
+  /** file:line as in `source` (`#items[i]` inside an EventList). */
+  line: number;
+  item?: number;
+  annotation: string;
+  /** The value as received (first 200 characters). */
+  value: string;
+}
+
 export interface IngestReport {
   files: number;
   /** Audit events found (EventList items count one each), including duplicates. */
@@ -28,6 +39,10 @@ export interface IngestReport {
   malformedLines: MalformedLine[];
   /** Body values replaced by the redaction marker, by kind (empty with keepSecretData). */
   redactions: RedactionCounts;
+  /** `apiserver.latency.k8s.io/*` values that are not Go durations, in events that were read (stored as NULL). */
+  malformedAnnotations: number;
+  /** The first `maxMalformedListed` of them, in file order. */
+  malformedAnnotationList: MalformedAnnotation[];
 }
 
 export interface IngestOptions {
@@ -48,7 +63,7 @@ function sqlString(s: string): string {
 }
 
 export function emptyReport(): IngestReport {
-  return { files: 0, eventsRead: 0, inserted: 0, duplicates: 0, malformed: 0, malformedLines: [], redactions: {} };
+  return { files: 0, eventsRead: 0, inserted: 0, duplicates: 0, malformed: 0, malformedLines: [], redactions: {}, malformedAnnotations: 0, malformedAnnotationList: [] };
 }
 
 function addReport(into: IngestReport, r: IngestReport, limit: number): void {
@@ -58,6 +73,8 @@ function addReport(into: IngestReport, r: IngestReport, limit: number): void {
   into.duplicates += r.duplicates;
   into.malformed += r.malformed;
   for (const m of r.malformedLines) if (into.malformedLines.length < limit) into.malformedLines.push(m);
+  into.malformedAnnotations += r.malformedAnnotations;
+  for (const m of r.malformedAnnotationList) if (into.malformedAnnotationList.length < limit) into.malformedAnnotationList.push(m);
   addCounts(into.redactions, r.redactions);
 }
 
@@ -110,7 +127,8 @@ async function finishStage(store: AuditStore, file: string, sourceExpr: string, 
   const counts = await store.query(
     `SELECT count(*) FILTER (WHERE problem IS NULL) AS good,
             count(DISTINCT (audit_id, stage)) FILTER (WHERE problem IS NULL) AS uniq,
-            count(*) FILTER (WHERE problem IS NOT NULL AND problem <> 'EventList') AS bad FROM _stage`,
+            count(*) FILTER (WHERE problem IS NOT NULL AND problem <> 'EventList') AS bad,
+            coalesce(sum(len(latency_annotation_problems)) FILTER (WHERE problem IS NULL), 0) AS bad_annotations FROM _stage`,
   );
   const good = Number(counts[0]?.good ?? 0);
   const before = await store.count();
@@ -130,6 +148,15 @@ async function finishStage(store: AuditStore, file: string, sourceExpr: string, 
   const bad = await store.query(
     `SELECT line, item, problem FROM _stage WHERE problem IS NOT NULL AND problem <> 'EventList' ORDER BY line, item LIMIT ${limit}`,
   );
+  const badAnnotations = Number(counts[0]?.bad_annotations ?? 0);
+  const annotationRows =
+    badAnnotations === 0
+      ? []
+      : await store.query(
+          `SELECT line, item, p.annotation AS annotation, p.value AS value
+             FROM (SELECT line, item, unnest(latency_annotation_problems) AS p FROM _stage WHERE problem IS NULL AND len(latency_annotation_problems) > 0)
+            ORDER BY line, item, annotation LIMIT ${limit}`,
+        );
   await store.run("DROP TABLE _stage");
   return {
     files: 1,
@@ -143,6 +170,14 @@ async function finishStage(store: AuditStore, file: string, sourceExpr: string, 
       reason: Number(r.item) > 0 ? `items[${Number(r.item) - 1}]: ${String(r.problem)}` : String(r.problem),
     })),
     redactions,
+    malformedAnnotations: badAnnotations,
+    malformedAnnotationList: annotationRows.map((r) => ({
+      file,
+      line: Number(r.line),
+      ...(Number(r.item) > 0 ? { item: Number(r.item) - 1 } : {}),
+      annotation: String(r.annotation),
+      value: String(r.value),
+    })),
   };
 }
 
@@ -226,6 +261,7 @@ async function ingestOne(store: AuditStore, input: ResolvedInput, o: typeof DEFA
       const sourceExpr = `${sqlString(`${input.label}:${head.line}#items[`)} || (line - 1) || ']'`;
       const r = await ingestTexts(store, texts, input.label, sourceExpr, o.maxMalformedListed, o.keepSecretData);
       r.malformedLines = r.malformedLines.map((m) => ({ ...m, reason: `items[${m.line - 1}]: ${m.reason}`, line: head.line }));
+      r.malformedAnnotationList = r.malformedAnnotationList.map((m) => ({ ...m, item: m.line - 1, line: head.line }));
       return r;
     }
   }

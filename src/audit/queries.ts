@@ -1,4 +1,5 @@
 import type { AuditStore, Row } from "./store.js";
+import { LATENCY_ANNOTATION_PREFIX, NO_ANNOTATIONS_NOTE, columnOf, type LatencyKey } from "./latency-annotations.js";
 
 /** Filters every query accepts (CLI flags and HTTP query parameters). */
 export interface QueryFilter {
@@ -147,6 +148,60 @@ export async function errors(store: AuditStore, f: QueryFilter): Promise<QueryRe
   return { columns: ["code", "user", "verb", "resource", "count", "likely_cause", "authz_reason", "message", "last_seen"], rows };
 }
 
+/**
+ * The parts of a request's time that `audit latency` splits out, from the `apiserver.latency.k8s.io/*`
+ * columns: mean milliseconds per annotated request (an absent part counts 0: the API server leaves
+ * out layers that took no time). Means, not quantiles, because means add up: total = the parts + other.
+ */
+export const SPLIT_PARTS = [
+  { name: "etcd_ms", keys: ["etcd"] },
+  { name: "apf_queue_wait_ms", keys: ["apf-queue-wait"] },
+  { name: "decode_ms", keys: ["decode-response-object"] },
+  { name: "transform_ms", keys: ["transform-response-object"] },
+  { name: "serialize_ms", keys: ["serialize-response-object"] },
+  { name: "response_write_ms", keys: ["response-write"] },
+  { name: "webhooks_ms", keys: ["mutating-webhook", "validating-webhook"] },
+  { name: "impersonation_ms", keys: ["impersonation"] },
+] as const satisfies readonly { name: string; keys: readonly LatencyKey[] }[];
+
+export const SPLIT_FIELDS = ["annotated", "total_ms", ...SPLIT_PARTS.map((p) => p.name), "other_ms", "p99_total_ms"] as const;
+export type LatencySplit = Record<(typeof SPLIT_FIELDS)[number], number>;
+
+const col = (k: LatencyKey): string => columnOf(k);
+const z = (k: LatencyKey): string => `coalesce(${col(k)}, 0)`;
+/** A request carries the split when any latency annotation was stored for it. */
+export const ANNOTATED_SQL = `(${(["total", ...SPLIT_PARTS.flatMap((p) => p.keys)] as LatencyKey[]).map((k) => `${col(k)} IS NOT NULL`).join(" OR ")})`;
+/** The annotation's total, else the timestamps' (the same number to the microsecond). */
+const TOTAL_SQL = `coalesce(${col("total")}, latency_ms)`;
+/**
+ * total − the known parts. response-write is inside serialize-response-object when both are present
+ * (serialization writes as it goes: k8s.io/apiserver's SerializationTracker includes the writes), so
+ * it is subtracted only when serialize is absent.
+ */
+const OTHER_SQL = `(${TOTAL_SQL} - ${z("etcd")} - ${z("apf-queue-wait")} - ${z("decode-response-object")} - ${z("transform-response-object")}
+  - coalesce(${col("serialize-response-object")}, ${z("response-write")}) - ${z("mutating-webhook")} - ${z("validating-webhook")} - ${z("impersonation")})`;
+
+/** SQL aggregates (inside a GROUP BY over `events`) for the split, one column per SPLIT_FIELDS entry, prefixed `split_`. */
+export function splitAggregatesSql(): string {
+  const f = `FILTER (WHERE ${ANNOTATED_SQL})`;
+  return [
+    `count(*) ${f} AS split_annotated`,
+    `round(avg(${TOTAL_SQL}) ${f}, 3) AS split_total_ms`,
+    ...SPLIT_PARTS.map((p) => `round(avg(${p.keys.map(z).join(" + ")}) ${f}, 3) AS split_${p.name}`),
+    `round(avg(${OTHER_SQL}) ${f}, 3) AS split_other_ms`,
+    `round(quantile_cont(${TOTAL_SQL}, 0.99) ${f}, 3) AS split_p99_total_ms`,
+  ].join(",\n            ");
+}
+
+/** Moves the `split_*` columns of a row into `annotated` and `split` (null when no request of the group is annotated). */
+export function takeSplit(r: Row): void {
+  const n = Number(r.split_annotated ?? 0);
+  const split = Object.fromEntries(SPLIT_FIELDS.map((k) => [k, r[`split_${k}`] === null || r[`split_${k}`] === undefined ? null : Number(r[`split_${k}`])])) as LatencySplit;
+  for (const k of SPLIT_FIELDS) delete r[`split_${k}`];
+  r.annotated = n;
+  r.split = n > 0 ? split : null;
+}
+
 export async function latency(store: AuditStore, by: LatencyDimension[], f: QueryFilter): Promise<QueryResult> {
   const w = new Where(f).add("stage = 'ResponseComplete'").add("latency_ms IS NOT NULL");
   const keys = by.map((d) => `${DIM_SQL[d]} AS "${d}"`).join(", ");
@@ -154,12 +209,20 @@ export async function latency(store: AuditStore, by: LatencyDimension[], f: Quer
     store,
     `SELECT CASE WHEN ${LONG_RUNNING} THEN 'long-running' ELSE 'request' END AS kind, ${keys}, count(*) AS count,
             round(quantile_cont(latency_ms, 0.5), 3) AS p50_ms, round(quantile_cont(latency_ms, 0.95), 3) AS p95_ms,
-            round(quantile_cont(latency_ms, 0.99), 3) AS p99_ms, round(max(latency_ms), 3) AS max_ms
+            round(quantile_cont(latency_ms, 0.99), 3) AS p99_ms, round(max(latency_ms), 3) AS max_ms,
+            ${splitAggregatesSql()}
        FROM events ${w.sql()}
       GROUP BY ALL ORDER BY kind DESC, count DESC ${limitSql(f, 100)}`,
     w.values,
   );
-  return { columns: ["kind", ...by, "count", "p50_ms", "p95_ms", "p99_ms", "max_ms"], rows };
+  for (const r of rows) takeSplit(r);
+  const annotated = rows.reduce((n, r) => n + Number(r.annotated), 0);
+  const requests = rows.reduce((n, r) => n + Number(r.count), 0);
+  return {
+    columns: ["kind", ...by, "count", "p50_ms", "p95_ms", "p99_ms", "max_ms", "annotated", "split"],
+    rows,
+    note: annotated === 0 ? NO_ANNOTATIONS_NOTE : `${annotated} of ${requests} requests carry ${LATENCY_ANNOTATION_PREFIX}* annotations`,
+  };
 }
 
 export async function timeline(store: AuditStore, resource: string, name: string, f: QueryFilter): Promise<QueryResult> {

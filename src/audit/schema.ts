@@ -1,3 +1,5 @@
+import { LATENCY_ANNOTATIONS } from "./latency-annotations.js";
+
 // The `events` table is a contract with `audit policy simulate` (src/audit/policy): columns may be
 // added, never renamed. One row per (audit_id, stage): an audit event is emitted once per stage.
 export const EVENTS_DDL = `
@@ -30,7 +32,8 @@ CREATE TABLE IF NOT EXISTS events (
   request_object_bytes INTEGER,
   response_object_bytes INTEGER,
   source VARCHAR,
-  event_api_version VARCHAR
+  event_api_version VARCHAR,
+${LATENCY_ANNOTATIONS.map((a) => `  ${a.column} DOUBLE`).join(",\n")}
 )`;
 // No PRIMARY KEY: maintaining DuckDB's ART index made bulk loads ~5x slower. Ingest
 // de-duplicates on (audit_id, stage) itself (anti-join + in-batch DISTINCT), and all writes to
@@ -42,7 +45,18 @@ export const EVENT_COLUMNS = [
   "impersonated_user", "user_agent", "source_ip", "namespace", "resource", "subresource", "api_group", "api_version",
   "name", "code", "status_reason", "status_message", "authz_decision", "authz_reason", "event_bytes",
   "request_object_bytes", "response_object_bytes", "source", "event_api_version",
-] as const;
+  ...LATENCY_ANNOTATIONS.map((a) => a.column),
+];
+
+/**
+ * Columns added after the first release of the store, in order. A store opened for writing gains
+ * the ones it lacks (`ALTER TABLE ... ADD COLUMN`, NULL for the rows already there); a read-only open
+ * of an older store sees them as NULL through a temp view (src/audit/store.ts). Add new columns
+ * here AND to EVENTS_DDL; never rename or drop.
+ */
+export const ADDED_EVENT_COLUMNS: readonly { name: string; type: string }[] = [
+  ...LATENCY_ANNOTATIONS.map((a) => ({ name: a.column, type: "DOUBLE" })),
+];
 
 /**
  * Request and response objects of events that carry them (Request/RequestResponse level), keyed

@@ -1,0 +1,30 @@
+// What other capabilities may use of `audit` (they must not import its other modules): open a store
+// read-only, and the load query behind `controlplane report --audit-db`.
+import { openStore, type AuditStore } from "./store.js";
+
+export type { AuditStore } from "./store.js";
+export { StoreError } from "./store.js";
+export { queryWhoLoads, type ClientLoad, type LoadOptions, type ResourceVerbLoad, type WhoLoadsReport } from "./load.js";
+export type { LatencySplit } from "./queries.js";
+export { LATENCY_ANNOTATION_PREFIX, ANNOTATION_THRESHOLD_MS } from "./latency-annotations.js";
+
+/**
+ * Opens an existing audit store read-only, with DuckDB's access to other files and extensions
+ * disabled (as `audit` queries do). Throws StoreError naming the file when it does not exist or is
+ * not readable. Other processes may read it at the same time; a running `audit serve` holds the
+ * write lock, in which case the error says so.
+ */
+export async function openAuditStoreReadOnly(path: string): Promise<AuditStore> {
+  const store = await openStore(path, { readOnly: true });
+  try {
+    await store.run("SET enable_external_access = false");
+    await store.run("SET lock_configuration = true");
+    const t = await store.query("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'events'");
+    const v = await store.query("SELECT count(*) AS n FROM duckdb_views() WHERE view_name = 'events'");
+    if (Number(t[0]?.n ?? 0) + Number(v[0]?.n ?? 0) === 0) throw new Error(`${path} is not an audit store (no table events)`);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  return store;
+}
