@@ -1,4 +1,5 @@
 import { Counter, Histogram, type Registry } from "prom-client";
+import { LATENCY_ANNOTATIONS, LATENCY_ANNOTATION_PREFIX, malformedLatencyAnnotations } from "./latency-annotations.js";
 
 /** Bounded user classification for metric labels (a username would explode cardinality). */
 export type UserClass = "node" | "serviceaccount" | "system" | "user" | "anonymous";
@@ -36,12 +37,14 @@ interface EventLike {
   responseStatus?: { code?: unknown };
   requestReceivedTimestamp?: unknown;
   stageTimestamp?: unknown;
+  annotations?: unknown;
 }
 
 /** Prometheus metrics derived from the audit stream as it is received. */
 export class StreamMetrics {
   readonly requests: Counter<"verb" | "resource" | "code" | "code_class" | "user_class">;
   readonly duration: Histogram<"resource" | "verb">;
+  readonly malformedAnnotations: Counter<"annotation">;
   private readonly resources = new Set<string>();
 
   constructor(registry: Registry) {
@@ -58,6 +61,13 @@ export class StreamMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     });
+    this.malformedAnnotations = new Counter({
+      name: "watch_auditor_audit_latency_annotations_malformed_total",
+      help: `Received audit events whose ${LATENCY_ANNOTATION_PREFIX}<annotation> value is not a Go duration (stored as NULL), by annotation.`,
+      labelNames: ["annotation"],
+      registers: [registry],
+    });
+    for (const a of LATENCY_ANNOTATIONS) this.malformedAnnotations.inc({ annotation: a.key }, 0);
   }
 
   /** Label values are bounded: unknown shapes and resources beyond the first 500 become "other". */
@@ -71,6 +81,7 @@ export class StreamMetrics {
   }
 
   observe(ev: EventLike): void {
+    for (const m of malformedLatencyAnnotations(ev.annotations)) this.malformedAnnotations.inc({ annotation: m.key });
     const code = typeof ev.responseStatus?.code === "number" ? ev.responseStatus.code : undefined;
     const verb = typeof ev.verb === "string" && LABEL_OK.test(ev.verb) ? ev.verb : "other";
     const counted = ev.stage === "ResponseComplete" || ev.stage === "Panic" || (ev.stage === "ResponseStarted" && code !== undefined && code >= 400 && verb !== "watch");
