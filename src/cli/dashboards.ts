@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { generateDashboards } from "../dashboards/generate.js";
-import { DEFAULT_RUNBOOK_BASE, renderRules, type RulesFormat } from "../dashboards/rules.js";
+import { DEFAULT_RULE_PARAMS, DEFAULT_RUNBOOK_BASE, renderRules, type RulesFormat } from "../dashboards/rules.js";
 import { HOME_NAMESPACE, checkNamespace } from "../dashboards/install.js";
 
 // Grafana's uid rule: at most 40 characters of letters, digits, '-' and '_'.
@@ -20,6 +20,12 @@ function urlParser(v: string): string {
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") throw new InvalidArgumentError(`expected an http(s) URL, got "${v}".`);
   return v;
+}
+
+function secondsParser(v: string): number {
+  const m = /^([1-9]\d{0,5})s?$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError(`expected a whole number of seconds such as 40 or 40s, got "${v}".`);
+  return Number(m[1]);
 }
 
 function namespaceParser(v: string): string {
@@ -52,8 +58,9 @@ export function register(program: Command): void {
     .addOption(new Option("--format <format>", "prometheus (rule file) or prometheusrule (Prometheus Operator)").choices(["prometheus", "prometheusrule"]).default("prometheus"))
     .option("--runbook-base-url <url>", "where docs/runbooks.md is published; alerts link to its sections", urlParser, DEFAULT_RUNBOOK_BASE)
     .option("--namespace <ns>", "namespace of the PrometheusRule object", namespaceParser, HOME_NAMESPACE)
-    .action(async (o: { out: string; format: RulesFormat; runbookBaseUrl: string; namespace: string }) => {
-      const text = renderRules({ format: o.format, runbookBase: o.runbookBaseUrl, namespace: o.namespace });
+    .option("--node-grace-period <seconds>", "node heartbeat age that alerts (kube-controller-manager's --node-monitor-grace-period)", secondsParser, DEFAULT_RULE_PARAMS.nodeGracePeriodSeconds)
+    .action(async (o: { out: string; format: RulesFormat; runbookBaseUrl: string; namespace: string; nodeGracePeriod: number }) => {
+      const text = renderRules({ format: o.format, runbookBase: o.runbookBaseUrl, namespace: o.namespace, params: { nodeGracePeriodSeconds: o.nodeGracePeriod } });
       if (o.out === "-") {
         process.stdout.write(text);
         return;

@@ -1,11 +1,13 @@
 import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { auditDashboard } from "./audit.js";
 import { auditorDashboard } from "./auditor.js";
+import { clusterDashboard } from "./cluster.js";
+import { controlPlaneDashboard } from "./controlplane.js";
 import { exporterDashboard } from "./exporter.js";
 import { flowsDashboard } from "./flows.js";
 import { buildDashboard, type DashboardSpec } from "./panels.js";
 
-export const dashboardSpecs: DashboardSpec[] = [auditorDashboard, exporterDashboard, auditDashboard, flowsDashboard];
+export const dashboardSpecs: DashboardSpec[] = [auditorDashboard, exporterDashboard, auditDashboard, flowsDashboard, controlPlaneDashboard, clusterDashboard];
 
 export function buildDashboards(datasourceUid: string): Dashboard[] {
   return dashboardSpecs.map((s) => buildDashboard(s, datasourceUid));

@@ -1,6 +1,8 @@
 // Input series (promtool's expanding notation, one sample a minute) that make each alert fire,
 // and look-alike series that must not. `labels` are the firing alert's labels besides
 // alertname, alertstate and severity.
+import { CONTROLPLANE_ALERT_CASES } from "./controlplane-alert-cases.js";
+
 export interface AlertCase {
   alert: string;
   fires: boolean;
@@ -213,4 +215,5 @@ export const ALERT_CASES: AlertCase[] = [
     ],
     at: "25m",
   },
+  ...CONTROLPLANE_ALERT_CASES,
 ];

@@ -108,7 +108,7 @@ test("install --print: every base component, one parseable multi-document YAML, 
   for (const n of ["Deployment/watch-auditor", "Deployment/watch-auditor-audit-webhook", "DaemonSet/watch-auditor-flows", "ServiceMonitor/watch-auditor-audit-webhook"]) assert.ok(names.includes(n), n);
   assert.ok(!objects.some((o) => o.kind !== "ConfigMap" && o.metadata.name.includes("exporter")), "the exporter example is not in the base");
   const dashboards = objects.filter((o) => o.kind === "ConfigMap" && o.metadata.labels?.grafana_dashboard === "1");
-  assert.equal(dashboards.length, 4, "four dashboard ConfigMaps carrying the sidecar label");
+  assert.equal(dashboards.length, buildDashboards("prometheus").length, "one dashboard ConfigMap per dashboard, carrying the sidecar label");
   assertLeastPrivilege(objects);
 
   const api = await startTestApiServer({

@@ -16,12 +16,20 @@ import YAML from "yaml";
 import { eventually, spawnCli, stopCli } from "../support/cli.js";
 import { startCluster, metricValue, FAST, CANARY_NS, type Cluster } from "../auditor/helpers.js";
 import { ExporterClient } from "../../src/exporter/client.js";
-import { allDashboardQueries, dashboardSpecs } from "../../src/dashboards/catalog.js";
-import { allRuleExpressions } from "../../src/dashboards/rules.js";
+import { allDashboardQueries as allQueries, dashboardSpecs as allSpecs } from "../../src/dashboards/catalog.js";
+import { allRuleExpressions as allRules } from "../../src/dashboards/rules.js";
 import { expandGrafanaVariables, metricNames, selectorLabels } from "../../src/dashboards/promql.js";
 import { SAMPLES_ROOT } from "../support/samples.js";
 
 const SAMPLES = SAMPLES_ROOT;
+
+// The control-plane and cluster dashboards and rules read the API server, etcd, cAdvisor and
+// kube-state-metrics: controlplane-live.test.ts runs them against those sources.
+const ELSEWHERE_DASHBOARDS = new Set(["watch-auditor-controlplane", "watch-auditor-cluster"]);
+const ELSEWHERE_GROUPS = /^watch-auditor\.(controlplane|cluster)\b/;
+const allDashboardQueries = () => allQueries().filter((q) => !ELSEWHERE_DASHBOARDS.has(q.dashboard));
+const allRuleExpressions = () => allRules().filter((r) => !ELSEWHERE_GROUPS.test(r.group));
+const dashboardSpecs = allSpecs.filter((d) => !ELSEWHERE_DASHBOARDS.has(d.uid));
 type Child = ReturnType<typeof spawnCli>;
 
 /**
