@@ -1,0 +1,144 @@
+// Connection options for etcd: endpoint URLs, TLS / mTLS files, deadlines. Opens the maintained
+// etcd3 client (gRPC) for one endpoint at a time, so that each member is asked about itself and a
+// failing member is reported by name instead of being retried on another one.
+import { readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { Etcd3, type IOptions } from "etcd3";
+import type { EtcdConnection } from "./types.js";
+
+export const DEFAULT_TIMEOUT_MS = 5000;
+/** A response larger than this is refused by the client (grpc-js's own default is 4 MiB). */
+export const MAX_RECEIVE_BYTES = 64 << 20;
+
+export interface TlsMaterial {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/** An etcd endpoint URL checked and normalised: `scheme://host:port`, no path. */
+export function parseEndpoint(raw: string, what = "--etcd-endpoints"): URL {
+  let u: URL;
+  try {
+    u = new URL(raw.trim());
+  } catch {
+    throw new Error(`${what}: "${raw}" is not a URL (expected https://host:2379 or http://host:2379)`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error(`${what}: "${raw}": scheme must be http or https, not ${u.protocol.replace(/:$/, "")}`);
+  if (u.pathname !== "/" && u.pathname !== "") throw new Error(`${what}: "${raw}": an endpoint has no path`);
+  if (u.port === "") u.port = "2379";
+  return u;
+}
+
+/** Checks the endpoints and the TLS options of a connection; throws naming the bad one. */
+export function checkConnection(conn: EtcdConnection): URL[] {
+  if (conn.endpoints.length === 0) throw new Error("--etcd-endpoints: no endpoint given");
+  const urls = conn.endpoints.map((e) => parseEndpoint(e));
+  const secure = urls.filter((u) => u.protocol === "https:").length;
+  if (secure !== 0 && secure !== urls.length) throw new Error("--etcd-endpoints: mixes http and https endpoints; use one scheme for all");
+  if ((conn.cert === undefined) !== (conn.key === undefined)) throw new Error(conn.cert === undefined ? "--etcd-key given without --etcd-cert" : "--etcd-cert given without --etcd-key");
+  if (secure === 0 && (conn.cacert !== undefined || conn.cert !== undefined)) throw new Error("--etcd-cacert/--etcd-cert/--etcd-key need https:// endpoints");
+  if (conn.metricsUrls !== undefined && conn.metricsUrls.length !== conn.endpoints.length)
+    throw new Error(`--etcd-metrics-urls: ${conn.metricsUrls.length} URLs for ${conn.endpoints.length} endpoints (give one per endpoint, in the same order)`);
+  return urls;
+}
+
+function readPem(file: string, flag: string): Buffer {
+  let b: Buffer;
+  try {
+    b = readFileSync(file);
+  } catch (err) {
+    throw new Error(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+  }
+  if (b.length > 1 << 20) throw new Error(`${flag} ${file}: larger than 1 MiB, not a PEM file`);
+  if (!b.includes("-----BEGIN ")) throw new Error(`${flag} ${file}: not a PEM file (no -----BEGIN line)`);
+  return b;
+}
+
+/** Reads the PEM files named by the connection (errors name the flag and the file). */
+export function readTls(conn: EtcdConnection): TlsMaterial {
+  return {
+    ...(conn.cacert !== undefined ? { ca: readPem(conn.cacert, "--etcd-cacert") } : {}),
+    ...(conn.cert !== undefined ? { cert: readPem(conn.cert, "--etcd-cert") } : {}),
+    ...(conn.key !== undefined ? { key: readPem(conn.key, "--etcd-key") } : {}),
+  };
+}
+
+/**
+ * An etcd3 client talking to exactly one endpoint. Retries and circuit breakers of etcd3 are
+ * replaced by a single attempt (the caller decides what a failure means), and every call carries a
+ * deadline unless it gives its own.
+ */
+export function openClient(endpoint: string, tls: TlsMaterial, timeoutMs = DEFAULT_TIMEOUT_MS): Etcd3 {
+  const once = singleAttemptPolicy();
+  const opts: IOptions = {
+    hosts: [endpoint],
+    dialTimeout: timeoutMs,
+    grpcOptions: {
+      "grpc.max_receive_message_length": MAX_RECEIVE_BYTES,
+      // One TCP connection per client: the scan and the latency probe use separate clients.
+      "grpc.use_local_subchannel_pool": 1,
+    },
+    defaultCallOptions: () => ({ deadline: Date.now() + timeoutMs }),
+    faultHandling: { host: () => once, global: once },
+  };
+  if (tls.ca !== undefined || tls.cert !== undefined) {
+    // grpc-js takes null as "the system's roots" when no CA file is given.
+    opts.credentials = { rootCertificate: (tls.ca ?? null) as Buffer, ...(tls.key ? { privateKey: tls.key } : {}), ...(tls.cert ? { certChain: tls.cert } : {}) };
+  }
+  return new Etcd3(opts);
+}
+
+type Policy = NonNullable<NonNullable<IOptions["faultHandling"]>["global"]>;
+
+/** A cockatiel-compatible policy that runs the call once and passes its failure on. */
+function singleAttemptPolicy(): Policy {
+  const noopEvent = (): { dispose(): void } => ({ dispose() {} });
+  const policy = {
+    _altReturn: undefined,
+    onSuccess: noopEvent,
+    onFailure: noopEvent,
+    execute: <T>(fn: (ctx: { signal: AbortSignal }) => T | Promise<T>, signal: AbortSignal = new AbortController().signal): Promise<T> =>
+      Promise.resolve().then(() => fn({ signal })),
+  };
+  return policy as unknown as Policy;
+}
+
+/** GET over http(s) with the connection's TLS material and a deadline; the body as text (≤ maxBytes). */
+export function httpGet(url: string, tls: TlsMaterial, timeoutMs = DEFAULT_TIMEOUT_MS, maxBytes = 32 << 20): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(
+      u,
+      { method: "GET", timeout: timeoutMs, ...(u.protocol === "https:" ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > maxBytes) req.destroy(new Error(`${url}: answer larger than ${maxBytes} bytes`));
+          else chunks.push(c);
+        });
+        res.on("end", () => {
+          const body = Buffer.concat(chunks).toString("utf8");
+          if (res.statusCode !== 200) reject(new Error(`${url}: HTTP ${res.statusCode}: ${body.slice(0, 200).trim()}`));
+          else resolve(body);
+        });
+        res.on("error", reject);
+      },
+    );
+    const timer = setTimeout(() => req.destroy(new Error(`${url}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on("close", () => clearTimeout(timer));
+    req.on("timeout", () => req.destroy(new Error(`${url}: no answer within ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** A gRPC/etcd3 error as one line: "DEADLINE_EXCEEDED: ..." without etcd3's class names. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const msg = err.message.replace(/^\d+ ([A-Z_]+): /, "$1: ").replace(/\.? ?Resolution note: ?$/, "");
+  return msg;
+}

@@ -1,0 +1,279 @@
+// `controlplane etcd-usage`: a paced scan of a key prefix (default /registry/) that counts keys and
+// value bytes without keeping values. Pages: bounded key count and bounded bytes (the page limit
+// shrinks when values are large), serializable reads (the member answers from its own store, no
+// raft round), all pages at one revision (a consistent snapshot while it is not compacted), a token
+// bucket on keys per second, a deadline on every call. A probe on its own connection measures
+// etcd's answer time before (idle) and during the scan.
+import * as grpc from "@grpc/grpc-js";
+import type { Etcd3 } from "etcd3";
+import { DEFAULT_TIMEOUT_MS, MAX_RECEIVE_BYTES, checkConnection, describeError, openClient, readTls, type TlsMaterial } from "./connection.js";
+import { parseRoot } from "./keys.js";
+import { UsageAggregator } from "./usage.js";
+import { decodeRangeResponse, encodeRangeRequest, type KvVisitor, type RangePage } from "./wire.js";
+import type { EtcdConnection, EtcdUsage, LatencySummary, ScanOptions } from "./types.js";
+
+export const SCAN_DEFAULTS = {
+  prefix: "/registry/",
+  pageSize: 500,
+  maxPageSize: 5000,
+  maxKeysPerSecond: 20_000,
+  maxMaxKeysPerSecond: 1_000_000,
+  /** A page is cut to about this many value bytes (from the mean value size seen so far). */
+  pageBytes: 4 << 20,
+  top: 20,
+  probeIntervalMs: 100,
+  idleProbeMs: 1000,
+  retries: 1,
+} as const;
+
+/** etcd's "every key starting with prefix" range end. */
+export function prefixRangeEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i] = end[i]! + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+/** Keys-per-second pacing: `take(n)` returns how long to wait before the next page. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  constructor(
+    private readonly rate: number,
+    private readonly capacity: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.tokens = capacity;
+    this.last = now();
+  }
+  take(n: number): number {
+    const t = this.now();
+    this.tokens = Math.min(this.capacity, this.tokens + ((t - this.last) * this.rate) / 1000);
+    this.last = t;
+    this.tokens -= n;
+    return this.tokens >= 0 ? 0 : (-this.tokens * 1000) / this.rate;
+  }
+}
+
+export function summarize(samples: number[], failures: number): LatencySummary {
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p: number): number => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
+  const r = (x: number): number => Math.round(x * 1000) / 1000;
+  return s.length === 0 ? { samples: 0, failures } : { samples: s.length, failures, p50Ms: r(q(0.5)), p99Ms: r(q(0.99)), maxMs: r(s[s.length - 1]!) };
+}
+
+/** A small serializable single-key get every `intervalMs` on its own connection. */
+class LatencyProbe {
+  private samples: number[] = [];
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight = false;
+  constructor(
+    private readonly client: Etcd3,
+    private readonly key: Buffer,
+    private readonly intervalMs: number,
+    private readonly timeoutMs: number,
+  ) {}
+  start(): void {
+    if (this.intervalMs <= 0) return;
+    this.timer = setInterval(() => void this.once(), this.intervalMs);
+    void this.once();
+  }
+  private async once(): Promise<void> {
+    if (this.inFlight) return; // a frozen etcd: one probe waits for its deadline, no pile-up
+    this.inFlight = true;
+    const t0 = performance.now();
+    try {
+      await this.client.kv.range({ key: this.key, serializable: true, keys_only: true }, { deadline: Date.now() + this.timeoutMs });
+      this.samples.push(performance.now() - t0);
+    } catch {
+      this.failures++;
+    } finally {
+      this.inFlight = false;
+    }
+  }
+  /** Stops and returns what was measured since start(). */
+  stop(): LatencySummary {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const s = summarize(this.samples, this.failures);
+    this.samples = [];
+    this.failures = 0;
+    return s;
+  }
+}
+
+class RangeCaller {
+  private readonly client: grpc.Client;
+  constructor(endpoint: URL, tls: TlsMaterial) {
+    const creds =
+      endpoint.protocol === "https:" ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : grpc.credentials.createInsecure();
+    this.client = new grpc.Client(endpoint.host, creds, {
+      "grpc.max_receive_message_length": MAX_RECEIVE_BYTES,
+      "grpc.use_local_subchannel_pool": 1,
+    });
+  }
+  range(req: Buffer, visit: KvVisitor, timeoutMs: number): Promise<RangePage> {
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(
+        "/etcdserverpb.KV/Range",
+        (b: Buffer) => b,
+        (b: Buffer) => decodeRangeResponse(b, visit),
+        req,
+        { deadline: Date.now() + timeoutMs },
+        (err, page) => (err ? reject(err) : resolve(page!)),
+      );
+    });
+  }
+  close(): void {
+    this.client.close();
+  }
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+
+function boundedInt(v: number | undefined, def: number, min: number, max: number, flag: string): number {
+  if (v === undefined) return def;
+  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${flag}: ${v} is not an integer between ${min} and ${max}`);
+  return v;
+}
+
+/** Checks scan options (errors name the flag) and fills the defaults. */
+export function scanSettings(opts: ScanOptions): Required<Pick<ScanOptions, "prefix" | "pageSize" | "maxKeysPerSecond" | "top" | "probeIntervalMs" | "idleProbeMs">> {
+  const prefix = opts.prefix ?? SCAN_DEFAULTS.prefix;
+  if (prefix === "") throw new Error("--prefix: must not be empty");
+  return {
+    prefix,
+    pageSize: boundedInt(opts.pageSize, SCAN_DEFAULTS.pageSize, 1, SCAN_DEFAULTS.maxPageSize, "--page-size"),
+    maxKeysPerSecond: boundedInt(opts.maxKeysPerSecond, SCAN_DEFAULTS.maxKeysPerSecond, 1, SCAN_DEFAULTS.maxMaxKeysPerSecond, "--max-keys-per-second"),
+    top: boundedInt(opts.top, SCAN_DEFAULTS.top, 0, 10_000, "--top"),
+    probeIntervalMs: boundedInt(opts.probeIntervalMs, SCAN_DEFAULTS.probeIntervalMs, 0, 60_000, "probeIntervalMs"),
+    idleProbeMs: boundedInt(opts.idleProbeMs, SCAN_DEFAULTS.idleProbeMs, 0, 60_000, "idleProbeMs"),
+  };
+}
+
+const isCompacted = (err: unknown): boolean => err instanceof Error && /required revision has been compacted/.test(err.message);
+const isRetryable = (err: unknown): boolean => {
+  const code = (err as { code?: number }).code;
+  return code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED;
+};
+
+/**
+ * Scans `opts.prefix` on the first endpoint of `conn` (a serializable read is answered by that
+ * member alone). Never throws for etcd failures: the result says `complete: false` and why.
+ * Throws only for bad options.
+ */
+export async function scanEtcdUsage(conn: EtcdConnection, opts: ScanOptions = {}): Promise<EtcdUsage> {
+  const urls = checkConnection(conn);
+  const cfg = scanSettings(opts);
+  const tls = readTls(conn);
+  const timeoutMs = conn.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const endpoint = urls[0]!;
+  const prefix = Buffer.from(cfg.prefix, "utf8");
+  const rangeEnd = prefixRangeEnd(prefix);
+  const agg = new UsageAggregator(parseRoot(cfg.prefix), cfg.top);
+  const warnings: string[] = [];
+  const caller = new RangeCaller(endpoint, tls);
+  const probeClient = openClient(endpoint.origin, tls, timeoutMs);
+  const probe = new LatencyProbe(probeClient, prefix, cfg.probeIntervalMs, timeoutMs);
+
+  let idle: LatencySummary = { samples: 0, failures: 0 };
+  let revision: number | undefined;
+  let pages = 0;
+  let error: string | undefined;
+  let complete = false;
+  let t0 = performance.now();
+  try {
+    if (cfg.probeIntervalMs > 0 && cfg.idleProbeMs > 0) {
+      probe.start();
+      await sleep(cfg.idleProbeMs, opts.signal);
+      idle = probe.stop();
+    }
+    probe.start();
+    t0 = performance.now();
+    const bucket = new TokenBucket(cfg.maxKeysPerSecond, cfg.pageSize);
+    let start = prefix;
+    let limit = cfg.pageSize;
+    const visit: KvVisitor = (k, n) => agg.add(k, n);
+    for (;;) {
+      if (opts.signal?.aborted) {
+        error = "stopped before the end (interrupted)";
+        break;
+      }
+      const req = encodeRangeRequest({ key: start, rangeEnd, limit, serializable: true, ...(revision !== undefined ? { revision } : {}) });
+      let page: RangePage | undefined;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          page = await caller.range(req, visit, timeoutMs);
+          break;
+        } catch (err) {
+          if (isCompacted(err) && revision !== undefined) {
+            warnings.push(`revision ${revision} was compacted during the scan: pages after ${agg.keys} keys were read at the latest revision (not one consistent snapshot)`);
+            revision = undefined;
+            page = await caller.range(encodeRangeRequest({ key: start, rangeEnd, limit, serializable: true }), visit, timeoutMs);
+            break;
+          }
+          if (attempt < SCAN_DEFAULTS.retries && isRetryable(err)) {
+            await sleep(500, opts.signal);
+            continue;
+          }
+          throw err;
+        }
+      }
+      pages++;
+      revision ??= page.header.revision;
+      opts.onProgress?.({ keys: agg.keys, bytes: agg.bytes, pages, estimatedTotal: agg.keys - page.kvCount + page.count });
+      if (!page.more || page.lastKey === undefined) {
+        complete = true;
+        break;
+      }
+      start = Buffer.concat([page.lastKey, Buffer.from([0])]);
+      // Bound the bytes of the next page by the mean value size seen so far.
+      const mean = agg.keys > 0 ? agg.bytes / agg.keys : 0;
+      limit = mean > 0 ? Math.max(1, Math.min(cfg.pageSize, Math.floor(SCAN_DEFAULTS.pageBytes / mean))) : cfg.pageSize;
+      await sleep(bucket.take(page.kvCount), opts.signal);
+    }
+  } catch (err) {
+    error = `etcd ${endpoint.origin}: ${describeError(err)} (after ${agg.keys} keys in ${pages} pages)`;
+  } finally {
+    caller.close();
+  }
+  const durationMs = performance.now() - t0;
+  const during = probe.stop();
+  probeClient.close();
+  if (error !== undefined) complete = false;
+  const r = agg.result();
+  return {
+    endpoint: endpoint.origin,
+    prefix: cfg.prefix,
+    ...(revision !== undefined ? { revision } : {}),
+    complete,
+    ...(error !== undefined ? { error } : {}),
+    warnings,
+    scannedKeys: agg.keys,
+    scannedBytes: agg.bytes,
+    unparsedKeys: agg.unparsed,
+    clusterScoped: { ...agg.clusterScoped },
+    pages,
+    durationMs: Math.round(durationMs),
+    keysPerSecond: durationMs > 0 ? Math.round((agg.keys * 1000) / durationMs) : 0,
+    pageSize: cfg.pageSize,
+    maxKeysPerSecond: cfg.maxKeysPerSecond,
+    ...r,
+    latency: { probeIntervalMs: cfg.probeIntervalMs, idle, during },
+  };
+}
