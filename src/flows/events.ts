@@ -56,9 +56,51 @@ export interface HttpEvent {
   server: HubbleEndpoint;
   client: HubbleEndpoint;
   node?: string;
+  /** The flow's verdict, protocol and traffic direction (for the verdicts counter). */
+  verdict?: string;
+  protocol?: string;
+  direction?: "ingress" | "egress" | "unknown";
 }
 
-export type FlowEvent = TcpEvent | IoEvent | HttpEvent;
+/** One Hubble flow (flow.Flow) beyond HTTP: L3/L4 facts, verdict, drops and DNS. */
+export interface HubbleFlowEvent {
+  kind: "hubble";
+  /** events_total type: l4, http_request, dns_request, dns_response, l7_other. */
+  type: string;
+  /** FORWARDED, DROPPED, ERROR, AUDIT, REDIRECTED, TRACED, TRANSLATED, VERDICT_UNKNOWN. */
+  verdict: string;
+  /** TCP, UDP, ICMPv4, ICMPv6, SCTP; "" when the flow has no l4. */
+  protocol: string;
+  /** The packet's (or message's) source and destination. */
+  src: HubbleEndpoint;
+  dst: HubbleEndpoint;
+  /** TCP flags set, in Hubble's order (SYN, ACK, …). */
+  flags?: string[];
+  icmp?: { type: number; code: number };
+  /** Absent when Hubble does not know. */
+  isReply?: boolean;
+  direction: "ingress" | "egress" | "unknown";
+  /** drop_reason_desc for DROPPED flows (the enum name). */
+  dropReason?: string;
+  /** The policies that denied it (egress_denied_by/ingress_denied_by), as namespace/name or name. */
+  policies?: string[];
+  dns?: DnsInfo;
+  node?: string;
+  /** flow.time in seconds since the epoch (sub-microsecond precision), when present. */
+  time?: number;
+}
+
+export interface DnsInfo {
+  response: boolean;
+  query: string;
+  /** NOERROR, NXDOMAIN, … (responses). */
+  rcode: string;
+  qtypes: string[];
+  /** l7.latency_ns when Hubble gave one, else undefined (the processor pairs request and response). */
+  latencySeconds?: number;
+}
+
+export type FlowEvent = TcpEvent | IoEvent | HttpEvent | HubbleFlowEvent;
 
 /** Why a line was rejected; becomes the `reason` label of the invalid-events counter. */
 export type InvalidReason = "json" | "shape" | "field" | "too_long";

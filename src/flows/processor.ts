@@ -1,5 +1,6 @@
 import type { Registry } from "prom-client";
-import { InvalidEventError, parseJsonLine, type FlowEvent, type HttpEvent, type IoEvent, type SkippedEvent, type TcpEvent } from "./events.js";
+import { InvalidEventError, parseJsonLine, type FlowEvent, type HttpEvent, type HubbleFlowEvent, type IoEvent, type SkippedEvent, type TcpEvent } from "./events.js";
+import { DropLog } from "./drops.js";
 import { TetragonLineParser } from "./tetragon.js";
 import { parseHubbleFlow } from "./hubble.js";
 import type { Enricher, Peer } from "./enrich.js";
@@ -9,6 +10,14 @@ export type FlowSource = "tetragon" | "hubble";
 
 /** OpenTelemetry's default explicit buckets for http.server.request.duration, in seconds. */
 export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] as const;
+
+/** Buckets of watch_auditor_flows_dns_request_duration_seconds (a DNS answer takes 0.1 ms to seconds). */
+export const DNS_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] as const;
+
+// Query types kept as label values; anything else is "other".
+const DNS_QTYPES = new Set(["A", "AAAA", "CNAME", "SRV", "PTR", "MX", "TXT", "NS", "SOA", "HTTPS", "SVCB", "CAA", "ANY"]);
+// Requests waiting for their answer (DNS latency by pairing when Hubble gives none).
+const DNS_PENDING_MAX = 10_000;
 
 const HTTP_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]);
 
@@ -72,6 +81,14 @@ export class FlowProcessor {
   readonly io: SeriesTable;
   readonly httpRequests: SeriesTable;
   readonly httpDuration: HistogramTable;
+  readonly drops: SeriesTable;
+  readonly dnsRequests: SeriesTable;
+  readonly dnsDuration: HistogramTable;
+  /** Recent drops by pair, reason, port and policy (the /drops endpoint). */
+  readonly dropLog: DropLog;
+  private readonly verdicts: KeyedCounter;
+  private readonly dnsPending = new Map<string, number>();
+  private readonly dnsUnpaired: KeyedCounter;
   /** Current --flows-out interval, cleared by drainFlows(). */
   readonly flows: SeriesTable;
   private flowPeers = new Map<string, { src: FlowPeer; dst: FlowPeer; port: number }>();
@@ -111,6 +128,16 @@ export class FlowProcessor {
     registerTableCounter(r, this.httpRequests, 0, "http_server_requests_total", "HTTP requests served, from Hubble L7 responses.");
     this.httpDuration = new HistogramTable("http_duration", httpLabels, HTTP_DURATION_BUCKETS, opts.maxSeries);
     registerHistogram(r, this.httpDuration, "http_server_request_duration_seconds", "Duration of HTTP server requests as measured by Hubble (latency_ns).");
+    this.drops = new SeriesTable("drops", pod(["src_namespace", "src_workload", "dst_namespace", "dst_workload", "reason", "direction", "policy"], "src_pod", "dst_pod"), 1, opts.maxSeries);
+    registerTableCounter(r, this.drops, 0, "watch_auditor_flows_drops_total", "Flows Hubble reported DROPPED, by source and destination workload, drop reason (drop_reason_desc), traffic direction and denying policy (empty when the flow names none).");
+    const dnsLabels = pod(["src_namespace", "src_workload", "dst_namespace", "dst_workload", "qtype", "rcode"], "src_pod", "dst_pod");
+    this.dnsRequests = new SeriesTable("dns_requests", dnsLabels, 1, opts.maxSeries);
+    registerTableCounter(r, this.dnsRequests, 0, "watch_auditor_flows_dns_requests_total", "DNS queries answered (Hubble L7 DNS responses), by client (src) and server (dst) workload, query type and response code.");
+    this.dnsDuration = new HistogramTable("dns_duration", dnsLabels, DNS_DURATION_BUCKETS, opts.maxSeries);
+    registerHistogram(r, this.dnsDuration, "watch_auditor_flows_dns_request_duration_seconds", "Time from a DNS query to its answer: Hubble's latency_ns, else the difference of the two flows' times.");
+    this.dropLog = new DropLog({ maxRows: opts.maxSeries });
+    this.verdicts = new KeyedCounter(r, "watch_auditor_flows_hubble_verdicts_total", "Hubble flows by verdict (FORWARDED, DROPPED, ERROR, AUDIT, REDIRECTED, …), protocol and traffic direction.", ["verdict", "protocol", "direction"]);
+    this.dnsUnpaired = new KeyedCounter(r, "watch_auditor_flows_dns_unpaired_total", "DNS answers without a latency: no latency_ns and no request seen (or it was evicted).", ["source"]);
     this.flows = new SeriesTable("flows", [], 3, opts.maxSeries);
     this.events = new KeyedCounter(r, "watch_auditor_flows_events_total", "Events read, by source and type.", ["source", "type"]);
     this.invalid = new KeyedCounter(r, "watch_auditor_flows_events_invalid_total", "Lines rejected, by source and reason (json, shape, field, too_long).", ["source", "reason"]);
@@ -121,7 +148,7 @@ export class FlowProcessor {
   }
 
   private seriesCounts(): RowSource {
-    const tables = [this.tcp, this.io, this.httpRequests, this.httpDuration];
+    const tables = [this.tcp, this.io, this.httpRequests, this.httpDuration, this.drops, this.dnsRequests, this.dnsDuration];
     return {
       labelNames: ["metric"],
       *all() {
@@ -167,7 +194,7 @@ export class FlowProcessor {
       this.events.inc2(source, ev.type);
       return;
     }
-    this.events.inc2(source, ev.kind === "tcp" ? ev.fn : ev.kind === "io" ? ev.direction : "http_response");
+    this.events.inc2(source, ev.kind === "tcp" ? ev.fn : ev.kind === "io" ? ev.direction : ev.kind === "hubble" ? ev.type : "http_response");
     if (this.node !== undefined && ev.node !== undefined && ev.node !== this.node) {
       this.ignored.inc([source, "other_node"]);
       return;
@@ -178,6 +205,7 @@ export class FlowProcessor {
     }
     if (ev.kind === "tcp") this.onTcp(ev);
     else if (ev.kind === "io") this.onIo(ev);
+    else if (ev.kind === "hubble") this.onHubble(ev);
     else this.onHttp(ev);
   }
 
@@ -286,7 +314,73 @@ export class FlowProcessor {
     row.values[0]! += ev.bytes;
   }
 
+  private onHubble(ev: HubbleFlowEvent): void {
+    this.verdicts.inc([ev.verdict, ev.protocol || "none", ev.direction]);
+    if (ev.verdict !== "DROPPED" && !ev.dns) return;
+    const src = this.enricher.hubble(ev.src);
+    const dst = this.enricher.hubble(ev.dst);
+    if (src.ignored || dst.ignored) {
+      this.ignored.inc(["hubble", "annotation"]);
+      return;
+    }
+    if (ev.verdict === "DROPPED") this.onDrop(ev, src, dst);
+    if (ev.dns) this.onDns(ev, src, dst);
+  }
+
+  private onDrop(ev: HubbleFlowEvent, src: Peer, dst: Peer): void {
+    const reason = ev.dropReason ?? "DROP_REASON_UNKNOWN";
+    const policy = ev.policies ? ev.policies.join(",") : "";
+    const labels = this.podLabels
+      ? [src.namespace, src.workload, dst.namespace, dst.workload, reason, ev.direction, policy, src.pod ?? "", dst.pod ?? ""]
+      : [src.namespace, src.workload, dst.namespace, dst.workload, reason, ev.direction, policy];
+    const row = this.drops.row(labels.join(SEP), () => labels);
+    if (row === this.drops.overflowRow) this.overflow.inc(["drops"]);
+    row.values[0]!++;
+    this.dropLog.add(
+      { src_namespace: src.namespace, src_workload: src.workload, dst_namespace: dst.namespace, dst_workload: dst.workload, reason, direction: ev.direction, protocol: ev.protocol, port: ev.dst.port, policy },
+      Date.now(),
+      ev.time,
+      ev.flags,
+    );
+  }
+
+  private onDns(ev: HubbleFlowEvent, src: Peer, dst: Peer): void {
+    const dns = ev.dns!;
+    if (!dns.response) {
+      // Remember when the query left, to time the answer.
+      if (ev.time === undefined) return;
+      if (this.dnsPending.size >= DNS_PENDING_MAX) this.dnsPending.delete(this.dnsPending.keys().next().value!);
+      this.dnsPending.set(`${ev.src.ip}:${ev.src.port}>${ev.dst.ip}:${ev.dst.port}|${dns.query}`, ev.time);
+      return;
+    }
+    // An answer travels server → client.
+    const client = dst;
+    const server = src;
+    const q = dns.qtypes[0] ?? "";
+    const qtype = DNS_QTYPES.has(q) ? q : q ? "other" : "";
+    const labels = this.podLabels
+      ? [client.namespace, client.workload, server.namespace, server.workload, qtype, dns.rcode, client.pod ?? "", server.pod ?? ""]
+      : [client.namespace, client.workload, server.namespace, server.workload, qtype, dns.rcode];
+    const key = labels.join(SEP);
+    const row = this.dnsRequests.row(key, () => labels);
+    if (row === this.dnsRequests.overflowRow) this.overflow.inc(["dns_requests"]);
+    row.values[0]!++;
+    let latency = dns.latencySeconds;
+    const pendingKey = `${ev.dst.ip}:${ev.dst.port}>${ev.src.ip}:${ev.src.port}|${dns.query}`;
+    const sent = this.dnsPending.get(pendingKey);
+    if (sent !== undefined) this.dnsPending.delete(pendingKey);
+    if (latency === undefined && sent !== undefined && ev.time !== undefined && ev.time >= sent) latency = ev.time - sent;
+    if (latency === undefined) {
+      this.dnsUnpaired.inc(["hubble"]);
+      return;
+    }
+    const hrow = this.dnsDuration.row(key, () => labels);
+    if (hrow === this.dnsDuration.overflowRow) this.overflow.inc(["dns_duration"]);
+    this.dnsDuration.observe(hrow, latency);
+  }
+
   private onHttp(ev: HttpEvent): void {
+    if (ev.verdict !== undefined) this.verdicts.inc([ev.verdict, ev.protocol || "none", ev.direction ?? "unknown"]);
     const server = this.enricher.hubble(ev.server);
     if (server.ignored) {
       this.ignored.inc(["hubble", "annotation"]);
