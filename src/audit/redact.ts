@@ -9,6 +9,9 @@
  */
 export const REDACTED = "<redacted>";
 
+export const KEEP_SECRET_DATA_WARNING =
+  "--keep-secret-data: Secret data/stringData values and TokenRequest/TokenReview tokens in request/response bodies are stored UNREDACTED; anyone who can read the store (or `audit sql`) can read them";
+
 export const REDACTION_KINDS = ["secret_data", "secret_string_data", "last_applied_configuration", "token_request", "token_review"] as const;
 export type RedactionKind = (typeof REDACTION_KINDS)[number];
 export type RedactionCounts = Partial<Record<RedactionKind, number>>;

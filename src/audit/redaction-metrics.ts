@@ -26,5 +26,4 @@ export class RedactionMetrics {
   }
 }
 
-export const KEEP_SECRET_DATA_WARNING =
-  "--keep-secret-data: Secret data/stringData values and TokenRequest/TokenReview tokens in request/response bodies are stored UNREDACTED; anyone who can read the store (or `audit sql`) can read them";
+export { KEEP_SECRET_DATA_WARNING } from "./redact.js";

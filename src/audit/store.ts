@@ -1,8 +1,15 @@
 import { existsSync } from "node:fs";
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
+import { createRequire } from "node:module";
+import type * as DuckDBApi from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from "@duckdb/node-api";
 import { BODIES_DDL, BODIES_EMPTY_VIEW, EVENTS_DDL } from "./schema.js";
 
 export type Row = Record<string, unknown>;
+
+// Loaded with require(), not import: importing this CommonJS package from ESM makes Node run its
+// export lexer over every one of its files, ~0.13 s of CPU on each `audit` command (measured:
+// bench/README.md "DuckDB load"). The types are the same.
+const { DuckDBInstance: DuckDB } = createRequire(import.meta.url)("@duckdb/node-api") as typeof DuckDBApi;
 
 export interface OpenStoreOptions {
   /** Open an existing file read-only (queries, `audit sql`): no writes, and other readers may share it. */
@@ -56,7 +63,7 @@ export async function openStore(path: string, opts: OpenStoreOptions = {}): Prom
   }
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(path, readOnly ? { access_mode: "READ_ONLY" } : {});
+    instance = await DuckDB.create(path, readOnly ? { access_mode: "READ_ONLY" } : {});
   } catch (err) {
     throw new StoreError(lockMessage(path, err));
   }

@@ -9,10 +9,9 @@ import { ingestPaths, type IngestReport } from "../audit/ingest.js";
 import * as q from "../audit/queries.js";
 import { NO_MATCH, OUTPUT_FORMATS, render, renderSections, type OutputFormat } from "../audit/format.js";
 import { parseListen, parseTimeArg } from "../audit/time-arg.js";
-import { runAuditServer } from "../audit/server.js";
-import { KEEP_SECRET_DATA_WARNING } from "../audit/redaction-metrics.js";
+import type { runAuditServer } from "../audit/server.js";
+import { KEEP_SECRET_DATA_WARNING } from "../audit/redact.js";
 import { registerDetect } from "../audit/detect/cli.js";
-import { loadRuleFile } from "../audit/detect/run.js";
 import { addAuthOptions, authConfigFrom, type AuthCliOpts } from "./http-auth-flags.js";
 import { registerRbac } from "../audit/rbac/command.js";
 
@@ -194,6 +193,7 @@ export function register(program: Command): void {
   serverOptions(audit.command("webhook"))
     .description("Receive the API server's audit webhook backend (EventList batches) into the store")
     .action(async (o: ServerCliOpts) => {
+      const { runAuditServer } = await import("../audit/server.js");
       await runAuditServer(toServerOpts(o, false));
     });
 
@@ -204,6 +204,7 @@ export function register(program: Command): void {
       .option("--detect-rules <file>", "YAML rule file merged over the built-in detection rules (watch_auditor_audit_detections_total)"),
     AUDIT_SERVICE,
   ).action(async (o: ServerCliOpts & AuthCliOpts & { detectRules?: string }) => {
+    const [{ runAuditServer }, { loadRuleFile }] = await Promise.all([import("../audit/server.js"), import("../audit/detect/run.js")]);
     await runAuditServer({ ...toServerOpts(o, true), auth: authConfigFrom(o, AUDIT_SERVICE), detectRules: await loadRuleFile(o.detectRules) });
   });
 

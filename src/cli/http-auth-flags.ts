@@ -1,7 +1,8 @@
 // Flags of the bearer-token gate in front of a component's HTTP API (src/core/http-auth.ts).
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { UsageError } from "../core/errors.js";
-import { parseResourceAttributes, type HttpAuthConfig, type ResourceAttributes } from "../core/http-auth.js";
+import type { HttpAuthConfig } from "../core/http-auth.js";
+import { parseResourceAttributes, type ResourceAttributes } from "../core/resource-attributes.js";
 import { durationParser, intParser } from "../core/options.js";
 
 export interface AuthCliOpts {

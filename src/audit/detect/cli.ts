@@ -3,8 +3,7 @@ import { openStore } from "../store.js";
 import { intParser } from "../../core/options.js";
 import { NO_MATCH, OUTPUT_FORMATS, render, type OutputFormat } from "../format.js";
 import { parseTimeArg } from "../time-arg.js";
-import { SEVERITIES, type Severity } from "./rules.js";
-import { detect, loadRuleFile } from "./run.js";
+import { SEVERITIES, type Severity } from "./severity.js";
 
 interface DetectOpts {
   db: string;
@@ -35,6 +34,8 @@ export function registerDetect(audit: Command, dbOption: () => Option): void {
     .option("--limit <n>", "maximum hits", intParser(1, 10_000_000))
     .option("--list-rules", "print the effective rules (after merging --rules) instead of running them")
     .action(async (o: DetectOpts) => {
+      // The rule engine (and YAML) load only when the command runs.
+      const { detect, loadRuleFile } = await import("./run.js");
       const rules = await loadRuleFile(o.rules);
       if (o.listRules) {
         const result = {

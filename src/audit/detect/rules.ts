@@ -2,8 +2,8 @@ import { parse as parseYaml } from "yaml";
 import { UsageError } from "../../core/errors.js";
 import { BUILTIN_RULES_YAML } from "./builtin-rules.js";
 
-export const SEVERITIES = ["low", "medium", "high", "critical"] as const;
-export type Severity = (typeof SEVERITIES)[number];
+import { SEVERITIES, type Severity } from "./severity.js";
+export { SEVERITIES, type Severity };
 
 /** Event columns a condition can test with `field:` (see docs/audit.md, "Detections"). */
 export const FIELDS = [

@@ -1,5 +1,4 @@
 import { Option, type Command } from "commander";
-import { stringify } from "yaml";
 import { UsageError } from "../../core/errors.js";
 import { intParser } from "../../core/options.js";
 import { openStore } from "../store.js";
@@ -48,7 +47,9 @@ function grantText(g: Grant): string {
   return `${g.verb} ${what} in ${g.namespace ? `namespace ${g.namespace}` : "all namespaces/cluster"} (${g.binding} → ${g.role}, via ${g.via})`;
 }
 
-export function renderYaml(r: RbacReport): string {
+export async function renderYaml(r: RbacReport): Promise<string> {
+  // YAML loads only when rendering: registering the command must not pay for it.
+  const { stringify } = await import("yaml");
   const head = [
     `# RBAC for ${r.identity} from ${r.allowedRequests} successful request(s)${r.includeDenied ? ` and ${r.deniedRequests} denied request(s)` : ""} in the audit window (watch-auditor audit rbac)`,
   ];
@@ -99,6 +100,6 @@ export function registerRbac(audit: Command, dbOption: () => Option): void {
         report.unusedGrants = unusedGrants(grantsOf(await readRbacState(o.kubeconfig, o.context), id, reqs.groups), reqs.allowed);
       }
       if (reqs.allowed.length + reqs.denied.length === 0) process.stderr.write(`no requests by ${report.identity} in the window\n`);
-      process.stdout.write(o.output === "json" ? JSON.stringify(report, null, 2) + "\n" : renderYaml(report));
+      process.stdout.write(o.output === "json" ? JSON.stringify(report, null, 2) + "\n" : await renderYaml(report));
     });
 }
