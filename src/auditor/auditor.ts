@@ -4,7 +4,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorMessage } from "../core/errors.js";
 import { OpsServer, sendJson, type ProbeResult } from "../core/http-server.js";
 import type { Logger } from "../core/logger.js";
-import type { ProbeConfig } from "./probe.js";
+import { isReaction, type AnyProbe } from "./reaction-probe.js";
+import type { ReactionApi } from "./reaction-cycle.js";
 import type { CanaryApi } from "./cycle.js";
 import { AuditorMetrics } from "./metrics.js";
 import { ProbeRunner } from "./probe-runner.js";
@@ -34,9 +35,10 @@ export interface PingApi {
 }
 
 export interface AuditorOptions {
-  probes: ProbeConfig[];
+  probes: AnyProbe[];
   canaryApi: CanaryApi;
   controllerApi: ControllerApi;
+  reactionApi?: ReactionApi;
   pingApi: PingApi;
   leadership: Leadership;
   logger: Logger;
@@ -61,7 +63,7 @@ export class Auditor {
   constructor(private readonly opts: AuditorOptions) {
     this.metrics = opts.metrics ?? new AuditorMetrics();
     this.now = opts.now ?? Date.now;
-    this.runners = opts.probes.map((p) => new ProbeRunner(p, { canaryApi: opts.canaryApi, controllerApi: opts.controllerApi, metrics: this.metrics, logger: opts.logger }));
+    this.runners = opts.probes.map((p) => new ProbeRunner(p, { canaryApi: opts.canaryApi, controllerApi: opts.controllerApi, reactionApi: opts.reactionApi, metrics: this.metrics, logger: opts.logger }));
     this.metrics.isLeader.set(0);
     this.server = new OpsServer({
       registry: this.metrics.registry,
@@ -74,7 +76,9 @@ export class Auditor {
   }
 
   /** Longest time a healthy leader can go without completing a check of this probe. */
-  static expectedCheckIntervalMs(p: ProbeConfig): number {
+  static expectedCheckIntervalMs(p: AnyProbe): number {
+    // A reaction check: discovery, the stimulus, polls until the deadline, cleanup.
+    if (isReaction(p)) return p.everyMs + p.deadlineMs + 2 * p.pollIntervalMs + 30_000;
     const c = p.canary;
     return p.everyMs + c.startTimeoutMs + c.lifetimeMs + c.deadlineMs + 2 * c.pollIntervalMs + 10_000;
   }

@@ -6,6 +6,8 @@ import { z } from "zod";
 import { parseDuration } from "../core/duration.js";
 import { UsageError } from "../core/errors.js";
 import { MAX_CONFIG_BYTES, MAX_PROBE_NAME, MODES, SIDECAR_MODES, parseEqualitySelector, validateProbe, type ProbeConfig } from "./probe.js";
+import { reactionProbeSchema, buildReactionProbe } from "./reaction-config.js";
+import type { AnyProbe } from "./reaction-probe.js";
 
 const dnsLabel = z
   .string()
@@ -44,6 +46,7 @@ const selector = z
 const probeSchema = z
   .object({
     name: probeName,
+    kind: z.literal("sidecar").optional(),
     mode: z.enum(MODES).optional(),
     every: duration().optional(),
     failureThreshold: z.number().int().min(1).max(1000).optional(),
@@ -78,23 +81,26 @@ const probeSchema = z
 
 const fileSchema = z
   .object({
-    probes: z.array(probeSchema).min(1).max(50),
+    // Each entry is parsed by the schema of its kind (sidecar, the default, or reaction).
+    probes: z.array(z.unknown()).min(1).max(50),
   })
-  .strict()
-  .superRefine((f, ctx) => {
-    const seen = new Set<string>();
-    f.probes.forEach((p, i) => {
-      if (seen.has(p.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["probes", i, "name"], message: `duplicate probe name "${p.name}"` });
-      seen.add(p.name);
-    });
-  });
+  .strict();
+
+function isReactionEntry(v: unknown): boolean {
+  return typeof v === "object" && v !== null && (v as { kind?: unknown }).kind === "reaction";
+}
+
+function probeLabel(v: unknown): string {
+  const name = typeof v === "object" && v !== null ? (v as { name?: unknown }).name : undefined;
+  return typeof name === "string" ? ` (probe "${name.slice(0, 63)}")` : "";
+}
 
 function formatPath(path: (string | number)[]): string {
   return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), "");
 }
 
 /** Reads and validates a probes file; each probe inherits unset fields from `defaults`. */
-export function loadProbesFile(file: string, defaults: ProbeConfig): ProbeConfig[] {
+export function loadProbesFile(file: string, defaults: ProbeConfig): AnyProbe[] {
   let text: string;
   try {
     const size = statSync(file).size;
@@ -116,7 +122,19 @@ export function loadProbesFile(file: string, defaults: ProbeConfig): ProbeConfig
     const issue = parsed.error.issues[0]!;
     throw new UsageError(`config ${file}: ${formatPath(issue.path) || "(root)"}: ${issue.message}`);
   }
-  return parsed.data.probes.map((p, i) => {
+  const seen = new Set<string>();
+  return parsed.data.probes.map((entry, i): AnyProbe => {
+    const reaction = isReactionEntry(entry);
+    const one = reaction ? reactionProbeSchema.safeParse(entry) : probeSchema.safeParse(entry);
+    if (!one.success) {
+      const issue = one.error.issues[0]!;
+      throw new UsageError(`config ${file}: ${formatPath(["probes", i, ...issue.path])}: ${issue.message}${probeLabel(entry)}`);
+    }
+    const name = one.data.name;
+    if (seen.has(name)) throw new UsageError(`config ${file}: probes[${i}].name: duplicate probe name "${name}"`);
+    seen.add(name);
+    if (reaction) return buildReactionProbe(one.data as z.output<typeof reactionProbeSchema>, defaults, `config ${file}: probes[${i}]`);
+    const p = one.data as z.output<typeof probeSchema>;
     const c = p.canary ?? {};
     const probe: ProbeConfig = {
       name: p.name,

@@ -5,6 +5,7 @@ import { errorMessage } from "../core/errors.js";
 import { buildCanary, canaryName, randomSuffix } from "./canary.js";
 import type { ProbeConfig } from "./probe.js";
 import { observe } from "./observe.js";
+import type { ReactionDetail } from "./reaction-cycle.js";
 
 /** What the cycle needs from Kubernetes; the real one is backed by KubeClient. */
 export interface CanaryApi {
@@ -18,7 +19,7 @@ export interface CanaryApi {
 
 export type CheckOutcome = "pass" | "fail" | "inconclusive" | "aborted";
 /** Bounded set: used as a metric label. */
-export type InconclusiveReason = "create_failed" | "start_timeout" | "api_error" | "canary_broken" | "main_stuck";
+export type InconclusiveReason = "create_failed" | "start_timeout" | "api_error" | "canary_broken" | "main_stuck" | "stimulus_refused" | "not_judgeable";
 
 export interface CheckResult {
   probe: string;
@@ -37,6 +38,8 @@ export interface CheckResult {
   reactionSeconds?: number;
   cleanup: "deleted" | "failed";
   cleanupError?: string;
+  /** Reaction probes: the stimulus, each expected reaction as last seen, and which one failed. */
+  reaction?: ReactionDetail;
 }
 
 export interface CycleDeps {

@@ -1,5 +1,6 @@
 // The flags of `watch-auditor serve` and the probe they describe.
 import { validateProbe, type Mode, type ProbeConfig, type SidecarMode } from "./probe.js";
+import type { AnyProbe } from "./reaction-probe.js";
 
 export const SERVE_LOG_LEVELS = ["debug", "info", "error"] as const;
 
@@ -34,6 +35,10 @@ export interface ServeFlags {
   retryPeriod: number;
   identity?: string;
   requestTimeout: number;
+  /** Print the RBAC the probes need and exit. */
+  printRbac?: boolean;
+  /** "namespace/name" of the ServiceAccount the printed RBAC binds. */
+  serviceAccount?: string;
 }
 
 /** The probe the flags describe; with --config it is the default every probe inherits. */
@@ -62,7 +67,7 @@ export function probeFromFlags(f: ServeFlags): ProbeConfig {
   };
 }
 
-export async function probesFromFlags(f: ServeFlags): Promise<ProbeConfig[]> {
+export async function probesFromFlags(f: ServeFlags): Promise<AnyProbe[]> {
   const defaults = probeFromFlags(f);
   if (f.config) {
     // Loaded on use: the YAML and schema libraries cost several MB of RSS for the whole run.

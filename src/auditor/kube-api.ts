@@ -1,7 +1,7 @@
 // Binds the auditor's small API interfaces to the real Kubernetes client.
 import type { Pod } from "kubernetes-types/core/v1.js";
 import type { ReplicaSet } from "kubernetes-types/apps/v1.js";
-import { DEPLOYMENTS, PODS, REPLICASETS, isNotFound, type KubeClient } from "../core/kube/index.js";
+import { DAEMONSETS, DEPLOYMENTS, PODS, REPLICASETS, STATEFULSETS, isNotFound, type KubeClient } from "../core/kube/index.js";
 import { recordEvent } from "../core/kube/events.js";
 import type { CanaryApi } from "./cycle.js";
 import type { ControllerApi, RollEventTarget } from "./roller.js";
@@ -13,7 +13,7 @@ export class KubeAuditorApi implements CanaryApi, ControllerApi, PingApi {
   constructor(
     private readonly kube: KubeClient,
     /** Namespace whose pods `ping` lists (one the auditor is allowed to read). */
-    private readonly pingNamespace: string,
+    private readonly pingNamespace: string | undefined,
   ) {}
 
   async createPod(namespace: string, pod: Pod, signal?: AbortSignal): Promise<void> {
@@ -56,9 +56,14 @@ export class KubeAuditorApi implements CanaryApi, ControllerApi, PingApi {
     await this.kube.patch(DEPLOYMENTS, name, patch, { namespace, type: "strategic", fieldManager: REPORTING_COMPONENT });
   }
 
+  async restartWorkload(kind: "StatefulSet" | "DaemonSet", namespace: string, name: string, restartedAt: string): Promise<void> {
+    const patch = { spec: { template: { metadata: { annotations: { "kubectl.kubernetes.io/restartedAt": restartedAt } } } } };
+    await this.kube.patch(kind === "StatefulSet" ? STATEFULSETS : DAEMONSETS, name, patch, { namespace, type: "strategic", fieldManager: REPORTING_COMPONENT });
+  }
+
   async recordEvent(target: RollEventTarget, reason: string, message: string, type: "Normal" | "Warning"): Promise<void> {
     const r = await recordEvent(this.kube, {
-      involvedObject: { apiVersion: target.kind === "Deployment" ? "apps/v1" : "v1", kind: target.kind, name: target.name, namespace: target.namespace, uid: target.uid },
+      involvedObject: { apiVersion: target.kind === "Pod" ? "v1" : "apps/v1", kind: target.kind, name: target.name, namespace: target.namespace, uid: target.uid },
       reason,
       message,
       type,
@@ -68,6 +73,8 @@ export class KubeAuditorApi implements CanaryApi, ControllerApi, PingApi {
   }
 
   async ping(): Promise<void> {
-    await this.kube.list<Pod>(PODS, { namespace: this.pingNamespace, limit: 1 });
+    // Reaction probes only (no canary namespace): discovery answers any authenticated identity.
+    if (this.pingNamespace === undefined) await this.kube.request("GET", "/api");
+    else await this.kube.list<Pod>(PODS, { namespace: this.pingNamespace, limit: 1 });
   }
 }

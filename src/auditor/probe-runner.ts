@@ -1,11 +1,12 @@
 // One probe's sequential loop: a cycle starts on a tick of `every`; a tick that falls
 // while a cycle still runs is skipped, so cycles never overlap whatever `every` is.
 import type { Logger } from "../core/logger.js";
-import type { ProbeConfig } from "./probe.js";
+import { describeExpectation, describeStimulus, isReaction, type AnyProbe } from "./reaction-probe.js";
+import { runReactionCycle, sweepReaction, type ReactionApi } from "./reaction-cycle.js";
 import { abortableSleep, runCycle, type CanaryApi, type CheckResult } from "./cycle.js";
 import type { AuditorMetrics } from "./metrics.js";
 import { RollPolicy } from "./roll-policy.js";
-import { rollController, type ControllerApi, type RollOutcome } from "./roller.js";
+import { rollController, rollWorkload, type ControllerApi, type RollOutcome } from "./roller.js";
 import { errorMessage } from "../core/errors.js";
 import { MANAGED_SELECTOR, PROBE_LABEL } from "./canary.js";
 
@@ -13,13 +14,18 @@ export interface RollRecord {
   at: string;
   method: RollOutcome["method"];
   deployments: string[];
+  workloads?: string[];
   podsDeleted: string[];
   errors: string[];
 }
 
 export interface ProbeStatus {
   name: string;
-  mode: ProbeConfig["mode"];
+  kind: "sidecar" | "reaction";
+  /** Reaction probes: what the stimulus does and each expected reaction. */
+  stimulus?: string;
+  expect?: string[];
+  mode: AnyProbe["mode"];
   every: number;
   consecutiveFailures: number;
   failureThreshold: number;
@@ -34,6 +40,8 @@ export interface ProbeStatus {
 export interface ProbeRunnerDeps {
   canaryApi: CanaryApi;
   controllerApi: ControllerApi;
+  /** Needed by reaction probes. */
+  reactionApi?: ReactionApi;
   metrics: AuditorMetrics;
   logger: Logger;
   historySize?: number;
@@ -50,7 +58,7 @@ export class ProbeRunner {
   private readonly log: Logger;
 
   constructor(
-    readonly probe: ProbeConfig,
+    readonly probe: AnyProbe,
     private readonly deps: ProbeRunnerDeps,
   ) {
     this.policy = new RollPolicy(probe);
@@ -69,7 +77,8 @@ export class ProbeRunner {
     let next = this.now();
     while (!signal.aborted) {
       await this.sweep();
-      const result = await runCycle(this.probe, signal, { api: this.deps.canaryApi });
+      const p = this.probe;
+      const result = isReaction(p) ? await runReactionCycle(p, signal, { api: this.reactionApi() }) : await runCycle(p, signal, { api: this.deps.canaryApi });
       await this.handle(result);
       if (signal.aborted) break;
       next += every;
@@ -88,12 +97,33 @@ export class ProbeRunner {
    * only the leader runs them, so any such pod is a leftover: of a crashed predecessor, of a
    * failed delete, or of a create that timed out on our side but succeeded on the server.
    */
+  private reactionApi(): ReactionApi {
+    if (!this.deps.reactionApi) throw new Error(`probe ${this.probe.name}: reaction probes need a reaction API`);
+    return this.deps.reactionApi;
+  }
+
   async sweep(): Promise<number> {
-    const ns = this.probe.canary.namespace;
+    const p = this.probe;
+    if (isReaction(p)) {
+      let n = 0;
+      await sweepReaction(
+        p,
+        this.reactionApi(),
+        `${MANAGED_SELECTOR},${PROBE_LABEL}=${p.name}`,
+        (what) => {
+          n++;
+          this.deps.metrics.orphansDeleted.inc();
+          this.log.info({ object: what }, "orphan sweep: deleted leftover stimulus");
+        },
+        (what, err) => this.log.warn({ object: what, err: errorMessage(err) }, "orphan sweep: cannot list or delete leftovers"),
+      );
+      return n;
+    }
+    const ns = p.canary.namespace;
     let deleted = 0;
     let pods: { metadata?: { name?: string } }[];
     try {
-      pods = await this.deps.canaryApi.listPods(ns, `${MANAGED_SELECTOR},${PROBE_LABEL}=${this.probe.name}`);
+      pods = await this.deps.canaryApi.listPods(ns, `${MANAGED_SELECTOR},${PROBE_LABEL}=${p.name}`);
     } catch (err) {
       this.log.warn({ namespace: ns, err: errorMessage(err) }, "orphan sweep: cannot list canaries");
       return 0;
@@ -155,31 +185,41 @@ export class ProbeRunner {
   private async roll(t: number): Promise<void> {
     const probe = this.probe.name;
     const m = this.deps.metrics;
-    const { namespace, selector } = this.probe.controller;
+    const p = this.probe;
+    const target = isReaction(p) ? p.roll : p.controller;
     this.policy.rolled(t);
     const why = `${this.policy.consecutiveFailures} consecutive failed checks of probe ${probe} (threshold ${this.probe.failureThreshold})`;
     let out: RollOutcome;
+    const namespace = target?.namespace;
+    const selector = target && "selector" in target ? target.selector : target ? `${target.kind}/${target.name}` : undefined;
     try {
-      out = await rollController(this.deps.controllerApi, namespace, selector, why, new Date(t));
+      if (!target) throw new Error("no controller to roll (roll: none)");
+      out =
+        "selector" in target
+          ? await rollController(this.deps.controllerApi, target.namespace, target.selector, why, new Date(t))
+          : await rollWorkload(this.deps.controllerApi, target.namespace, target.kind, target.name, why, new Date(t));
     } catch (err) {
       out = { method: "none", deployments: [], podsDeleted: [], errors: [errorMessage(err)] };
     }
     this.rolls.unshift({ at: new Date(t).toISOString(), ...out });
     this.rolls.length = Math.min(this.rolls.length, 10);
     if (out.method !== "none") m.rolls.inc({ probe, method: out.method });
-    const acted = out.deployments.length + out.podsDeleted.length;
+    const acted = out.deployments.length + (out.workloads?.length ?? 0) + out.podsDeleted.length;
     if (acted > 0) m.controllerDeletions.inc({ probe }, acted);
     if (out.errors.length > 0) m.rollErrors.inc({ probe });
-    const fields = { namespace, selector, method: out.method, deployments: out.deployments, podsDeleted: out.podsDeleted, errors: out.errors, why };
+    const fields = { namespace, selector, method: out.method, deployments: out.deployments, ...(out.workloads ? { workloads: out.workloads } : {}), podsDeleted: out.podsDeleted, errors: out.errors, why };
     if (acted > 0) this.log.warn(fields, "rolled the watch controller");
     else this.log.error(fields, "could not roll the watch controller");
   }
 
   status(): ProbeStatus {
     const t = this.now();
+    const p = this.probe;
     return {
-      name: this.probe.name,
-      mode: this.probe.mode,
+      name: p.name,
+      kind: isReaction(p) ? "reaction" : "sidecar",
+      ...(isReaction(p) ? { stimulus: describeStimulus(p), expect: p.expect.map(describeExpectation) } : {}),
+      mode: p.mode,
       every: this.probe.everyMs,
       consecutiveFailures: this.policy.consecutiveFailures,
       failureThreshold: this.probe.failureThreshold,

@@ -5,7 +5,7 @@ import type { ReplicaSet } from "kubernetes-types/apps/v1.js";
 import { errorMessage } from "../core/errors.js";
 
 export interface RollEventTarget {
-  kind: "Deployment" | "Pod";
+  kind: "Deployment" | "StatefulSet" | "DaemonSet" | "Pod";
   name: string;
   namespace: string;
   uid?: string;
@@ -16,6 +16,8 @@ export interface ControllerApi {
   /** undefined when not found. */
   getReplicaSet(namespace: string, name: string): Promise<ReplicaSet | undefined>;
   restartDeployment(namespace: string, name: string, restartedAt: string): Promise<void>;
+  /** The same rollout restart for a StatefulSet or DaemonSet (reaction probes' `roll`). */
+  restartWorkload(kind: "StatefulSet" | "DaemonSet", namespace: string, name: string, restartedAt: string): Promise<void>;
   deletePod(namespace: string, name: string): Promise<void>;
   recordEvent(target: RollEventTarget, reason: string, message: string, type: "Normal" | "Warning"): Promise<void>;
 }
@@ -25,6 +27,8 @@ export type RollMethod = "rollout_restart" | "delete_pods";
 export interface RollOutcome {
   method: RollMethod | "none";
   deployments: string[];
+  /** StatefulSets and DaemonSets restarted ("StatefulSet/name"). */
+  workloads?: string[];
   podsDeleted: string[];
   errors: string[];
 }
@@ -45,8 +49,15 @@ export async function rollController(api: ControllerApi, namespace: string, sele
     return out;
   }
   const deployments = new Map<string, true>();
+  const others = new Map<string, "StatefulSet" | "DaemonSet">();
   const orphans: Pod[] = [];
   for (const pod of pods) {
+    const sts = controllerOwner(pod, "StatefulSet");
+    const ds = controllerOwner(pod, "DaemonSet");
+    if (sts || ds) {
+      others.set(sts ?? ds!, sts ? "StatefulSet" : "DaemonSet");
+      continue;
+    }
     const rs = controllerOwner(pod, "ReplicaSet");
     let deployment: string | undefined;
     if (rs) {
@@ -72,6 +83,11 @@ export async function rollController(api: ControllerApi, namespace: string, sele
       out.errors.push(`restart deployment ${d}: ${errorMessage(err)}`);
     }
   }
+  for (const [name, kind] of others) {
+    const r = await rollWorkload(api, namespace, kind, name, why, now);
+    out.workloads = [...(out.workloads ?? []), ...(r.workloads ?? [])];
+    out.errors.push(...r.errors);
+  }
   for (const pod of orphans) {
     const name = pod.metadata?.name ?? "";
     try {
@@ -84,6 +100,28 @@ export async function rollController(api: ControllerApi, namespace: string, sele
       out.errors.push(`delete pod ${name}: ${errorMessage(err)}`);
     }
   }
-  out.method = out.deployments.length > 0 ? "rollout_restart" : out.podsDeleted.length > 0 ? "delete_pods" : "none";
+  out.method = out.deployments.length > 0 || (out.workloads?.length ?? 0) > 0 ? "rollout_restart" : out.podsDeleted.length > 0 ? "delete_pods" : "none";
+  return out;
+}
+
+/** Rollout restart of one named Deployment, StatefulSet or DaemonSet, with its Event. */
+export async function rollWorkload(api: ControllerApi, namespace: string, kind: "Deployment" | "StatefulSet" | "DaemonSet", name: string, why: string, now = new Date()): Promise<RollOutcome> {
+  const out: RollOutcome = { method: "none", deployments: [], podsDeleted: [], errors: [] };
+  const at = now.toISOString();
+  try {
+    if (kind === "Deployment") {
+      await api.restartDeployment(namespace, name, at);
+      out.deployments.push(name);
+    } else {
+      await api.restartWorkload(kind, namespace, name, at);
+      out.workloads = [`${kind}/${name}`];
+    }
+    out.method = "rollout_restart";
+    await api
+      .recordEvent({ kind, name, namespace }, "WatchControllerRolled", `watch-auditor restarted this ${kind}: ${why}`, "Warning")
+      .catch((err: unknown) => out.errors.push(`event for ${kind.toLowerCase()} ${name}: ${errorMessage(err)}`));
+  } catch (err) {
+    out.errors.push(`restart ${kind.toLowerCase()} ${name}: ${errorMessage(err)}`);
+  }
   return out;
 }

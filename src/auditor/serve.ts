@@ -9,6 +9,8 @@ import { Auditor, AlwaysLeader, type Leadership } from "./auditor.js";
 import { probesFromFlags, type ServeFlags } from "./flags.js";
 import { randomSuffix } from "./canary.js";
 import { KubeAuditorApi } from "./kube-api.js";
+import { KubeReactionApi } from "./reaction-api.js";
+import { isReaction } from "./reaction-probe.js";
 import { LeaseLeadership } from "./leadership.js";
 
 export async function runServe(f: ServeFlags): Promise<void> {
@@ -22,7 +24,21 @@ export async function runServe(f: ServeFlags): Promise<void> {
   } catch (err) {
     throw new UsageError(errorMessage(err));
   }
-  const api = new KubeAuditorApi(kube, probes[0]!.canary.namespace);
+  const reactionApi = new KubeReactionApi(kube);
+  if (f.printRbac) {
+    const { renderRbac } = await import("./rbac.js");
+    const [saNamespace, saName] = (f.serviceAccount ?? "watch-auditor/watch-auditor").split("/") as [string, string];
+    try {
+      const leaseNamespace = f.leaderElect ? (f.leaseNamespace ?? process.env.POD_NAMESPACE ?? "watch-auditor") : undefined;
+      process.stdout.write(await renderRbac(probes, (v, k) => reactionApi.resolve(v, k), { serviceAccount: { namespace: saNamespace, name: saName }, leaseNamespace }));
+    } finally {
+      kube.close();
+    }
+    return;
+  }
+  // /readyz lists pods in the first canary namespace; with reaction probes only, it reads discovery.
+  const sidecar = probes.find((p) => !isReaction(p));
+  const api = new KubeAuditorApi(kube, sidecar && !isReaction(sidecar) ? sidecar.canary.namespace : undefined);
   const identity = f.identity ?? process.env.POD_NAME ?? `${hostname()}-${randomSuffix(5)}`;
   const leadership: Leadership = f.leaderElect
     ? new LeaseLeadership(kube, {
@@ -35,10 +51,14 @@ export async function runServe(f: ServeFlags): Promise<void> {
         logger,
       })
     : new AlwaysLeader();
-  const auditor = new Auditor({ probes, canaryApi: api, controllerApi: api, pingApi: api, leadership, logger, port: f.port, host: f.host });
+  const auditor = new Auditor({ probes, canaryApi: api, controllerApi: api, reactionApi, pingApi: api, leadership, logger, port: f.port, host: f.host });
   const port = await auditor.start();
   logger.info(
-    { port, identity: leadership.identity, mode: f.mode, probes: probes.map((p) => ({ name: p.name, mode: p.mode, every: p.everyMs, canaryNamespace: p.canary.namespace, controller: p.controller })) },
+    { port, identity: leadership.identity, mode: f.mode, probes: probes.map((p) =>
+        isReaction(p)
+          ? { name: p.name, kind: "reaction", mode: p.mode, every: p.everyMs, stimulus: `${p.stimulus.action} ${String(p.stimulus.template.apiVersion)}/${String(p.stimulus.template.kind)}`, expectations: p.expect.length, roll: p.roll ?? "none" }
+          : { name: p.name, mode: p.mode, every: p.everyMs, canaryNamespace: p.canary.namespace, controller: p.controller },
+      ) },
     "watch-auditor serve started",
   );
 

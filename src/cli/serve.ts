@@ -26,12 +26,18 @@ function dnsLabelParser(v: string): string {
   return v;
 }
 
+function serviceAccountParser(v: string): string {
+  const parts = v.split("/");
+  if (parts.length !== 2 || parts.some((p) => !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p) || p.length > 63)) throw new InvalidArgumentError(`expected namespace/name (DNS labels), got "${v}".`);
+  return v;
+}
+
 const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(`WATCH_AUDITOR_${env}`);
 
 export function register(program: Command): void {
   program
     .command("serve")
-    .description("Continuously prove that a watch-based controller still reacts (canary pod), report it as metrics, and roll the controller when it does not.")
+    .description("Continuously prove that watch-based controllers still react (the sidecar canary pod, or reaction probes from --config), report it as metrics, and roll a controller when it does not.")
     .addOption(opt("-e, --every <duration>", "Interval to check", "EVERY").argParser(durationParser()).default(30_000, "30s"))
     .addOption(opt("-f, --failure-threshold <int>", "Failure threshold to roll watch controller pod", "FAILURE_THRESHOLD").argParser(intParser(1, 1000)).default(3))
     .addOption(opt("-l, --log-level <string>", "Log level (debug, info, error)", "LOG_LEVEL").argParser(choice(SERVE_LOG_LEVELS)).default("info"))
@@ -62,6 +68,8 @@ export function register(program: Command): void {
     .addOption(opt("--retry-period <duration>", "How often to try to acquire or renew the lease", "RETRY_PERIOD").argParser(durationParser()).default(2_000, "2s"))
     .addOption(opt("--identity <id>", "Leader-election identity (default: $POD_NAME, else hostname + random)", "IDENTITY"))
     .addOption(opt("--request-timeout <duration>", "Timeout of each Kubernetes API request", "REQUEST_TIMEOUT").argParser(durationParser()).default(10_000, "10s"))
+    .addOption(new Option("--print-rbac", "Print the least RBAC (Roles, ClusterRole, bindings) the probes need, resources resolved through discovery, and exit"))
+    .addOption(opt("--service-account <namespace/name>", "ServiceAccount the --print-rbac output binds", "SERVICE_ACCOUNT").argParser(serviceAccountParser).default("watch-auditor/watch-auditor"))
     .action(async (flags: ServeFlags) => {
       // Loaded on use: the other commands should not pay for the Kubernetes client.
       const { runServe } = await import("../auditor/serve.js");

@@ -55,7 +55,7 @@ test("probes inherit flag defaults and override per field", async () => {
     controller: { namespace: ctl, selector: "app=ctl,tier=watch" }
 `,
     (file) => {
-      const [a, b] = loadProbesFile(file, defaults);
+      const [a, b] = loadProbesFile(file, defaults) as ProbeConfig[];
       assert.equal(a!.name, "sidecar-killer");
       assert.equal(a!.canary.namespace, "neuvector");
       assert.equal(a!.everyMs, 30_000);
