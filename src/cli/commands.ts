@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   flows: () => import("./flows.js"),
   dashboards: () => import("./dashboards.js"),
   install: () => import("./install.js"),
+  controlplane: () => import("./controlplane.js"),
 };
 
 export const COMMAND_NAMES = Object.keys(COMMANDS);

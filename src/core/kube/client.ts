@@ -23,6 +23,15 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Overrides the client's requestTimeoutMs for this call (headers + body). */
   timeoutMs?: number;
+  /** Accept header (default application/json). */
+  accept?: string;
+}
+
+/** What getText answers: any HTTP status, with the body as text. */
+export interface TextResponse {
+  status: number;
+  contentType: string;
+  body: string;
 }
 
 export interface ListOptions {
@@ -422,6 +431,38 @@ export class KubeClient {
     }
   }
 
+  /**
+   * GET of a path whose answer is text (the nonResourceURLs /livez?verbose, /readyz/etcd, /metrics).
+   * Unlike request(), every HTTP status resolves, with its body: a failing health check answers
+   * 500 with the text worth reading. Network errors, timeouts and bodies over maxBytes (default
+   * the client's maxBodyBytes) throw KubeApiError.
+   */
+  async getText(path: string, opts: { query?: Query; accept?: string; signal?: AbortSignal; timeoutMs?: number; maxBytes?: number } = {}): Promise<TextResponse> {
+    const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout.signal]) : timeout.signal;
+    const req: RequestOptions = { query: opts.query, signal, accept: opts.accept ?? "text/plain, */*" };
+    try {
+      let res = await this.open("GET", path, req, this.agent);
+      if (res.statusCode === 401 && this.credentials.refreshable) {
+        res.resume();
+        this.credentials.invalidate();
+        res = await this.open("GET", path, req, this.agent);
+      }
+      const body = await this.readBody(res, "GET", path, signal, opts.maxBytes);
+      return { status: res.statusCode ?? 0, contentType: String(res.headers["content-type"] ?? ""), body };
+    } catch (err) {
+      if (err instanceof KubeApiError && err.code !== "EABORTED") throw err;
+      if (timeout.signal.aborted) throw new KubeApiError(`GET ${path}: timed out after ${timeoutMs} ms`, { code: "ETIMEDOUT", cause: err });
+      if (opts.signal?.aborted) throw new KubeApiError(`GET ${path}: aborted`, { code: "EABORTED", cause: err });
+      if (err instanceof KubeApiError) throw err;
+      throw networkError("GET", path, err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private buildUrl(path: string, query?: Query): URL {
     const url = new URL(this.baseUrl.pathname.replace(/\/$/, "") + path, this.baseUrl);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
@@ -431,7 +472,7 @@ export class KubeClient {
   /** Sends the request and resolves once response headers arrive. */
   private async open(method: string, path: string, opts: RequestOptions, agent: http.Agent): Promise<IncomingMessage> {
     const url = this.buildUrl(path, opts.query);
-    const headers: http.OutgoingHttpHeaders = { accept: "application/json", "user-agent": this.userAgent };
+    const headers: http.OutgoingHttpHeaders = { accept: opts.accept ?? "application/json", "user-agent": this.userAgent };
     const authorization = await this.credentials.authorization();
     if (authorization) headers.authorization = authorization;
     let payload: Buffer | undefined;
@@ -470,8 +511,8 @@ export class KubeClient {
   }
 
   /** Reads the whole body; the signal bounds it (a server may stall after sending headers). */
-  private readBody(res: IncomingMessage, method: string, path: string, signal?: AbortSignal): Promise<string> {
-    const limit = this.maxBodyBytes;
+  private readBody(res: IncomingMessage, method: string, path: string, signal?: AbortSignal, maxBytes?: number): Promise<string> {
+    const limit = maxBytes ?? this.maxBodyBytes;
     return new Promise((resolvePromise, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;

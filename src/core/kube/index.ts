@@ -22,6 +22,7 @@ export type {
   PatchType,
   Query,
   RequestOptions,
+  TextResponse,
   WatchEvent,
   WatchEventType,
   WatchOptions,

@@ -17,6 +17,7 @@
  *   api.openWatches             number of watch streams currently open
  *   api.compact()               forget history: watches from older RVs get an in-stream 410 ERROR event,
  *                               exact lists / continue tokens at older RVs get 410 Expired
+ *   api.metrics.setMetrics(text | () => text)   what GET /metrics answers (default: the recorded v1.25 kube-apiserver.prom)
  *   api.requests                log of { method, path, query, user, verb, resource, namespace, name, status }
  *   api.close()
  *
@@ -54,6 +55,7 @@ import { ObjectStore } from "./store.js";
 import { generateTls } from "./tls.js";
 import { WatchHub } from "./watch.js";
 import { HealthChecks, type EtcdHealthProbe } from "./health.js";
+import { MetricsEndpoint } from "./metrics.js";
 
 export { ApiError } from "./status.js";
 export type { StatusObject } from "./status.js";
@@ -66,6 +68,7 @@ export { installCrds } from "./crds.js";
 export type { CustomResourceInfo } from "./crds.js";
 export { SHARED_KUBE_DIR, RECORDED_DIR } from "./openapi.js";
 export { DEFAULT_VERSION, RECORDED_VERSION, type VersionInfo } from "./discovery.js";
+export { MetricsEndpoint, RECORDED_METRICS_FILE } from "./metrics.js";
 export { HealthChecks, HEALTH_CHECKS, ETCD_HEALTHCHECK_TIMEOUT_MS, type EtcdHealthProbe, type HealthEndpoint } from "./health.js";
 
 export interface TestApiServerOptions {
@@ -134,6 +137,8 @@ export interface TestApiServer {
   readonly controllers?: RunningControllers;
   /** /healthz, /livez, /readyz: `setCheck("etcd" | "informer-sync" | "shutdown" | …, ok | errorText, { delayMs })`, `resetCheck()`. */
   readonly health: HealthChecks;
+  /** GET /metrics: the recorded v1.25 text unless `setMetrics(text | () => text)`. */
+  readonly metrics: MetricsEndpoint;
   readonly openWatches: number;
   writeKubeconfig(dir: string, opts?: KubeconfigOptions): string;
   cutWatches(): number;
@@ -157,6 +162,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
   const faults = new Faults();
   const rbac = new RbacAuthorizer(store, registry);
   const health = new HealthChecks({ etcd: options.etcd });
+  const metrics = new MetricsEndpoint();
   let url = "";
   const handler = new ApiHandler(
     store,
@@ -176,6 +182,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       learnUnknownResources: options.learnUnknownResources ?? false,
       serverSideFieldValidation: options.serverSideFieldValidation ?? true,
       health,
+      metrics,
     },
     () => url,
   );
@@ -220,6 +227,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     requests: handler.requests,
     controllers,
     health,
+    metrics,
     get openWatches() {
       return hub.count;
     },

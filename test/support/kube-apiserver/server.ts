@@ -24,6 +24,7 @@ import { Discovery, type VersionInfo } from "./discovery.js";
 import { eventForStorage, storedAs } from "./events.js";
 import { inRequestVersion, parseYaml, render, represent, watchTransform } from "./representation.js";
 import { serveHealth, type HealthChecks } from "./health.js";
+import type { MetricsEndpoint } from "./metrics.js";
 
 export interface RequestRecord {
   method: string;
@@ -55,6 +56,8 @@ export interface HandlerOptions {
   serverSideFieldValidation?: boolean;
   /** /healthz, /livez, /readyz and their checks (health.ts); absent: every check ok. */
   health?: HealthChecks;
+  /** GET /metrics (metrics.ts); absent: 404 as an unserved path. */
+  metrics?: MetricsEndpoint;
 }
 
 interface ResourceRoute {
@@ -383,6 +386,7 @@ export class ApiHandler {
     // /healthz, /livez, /readyz[/<check>] with any method, as the real handlers (health.ts).
     if (serveHealth(this.opts.health, res, record)) return;
     if (method !== "GET" && method !== "HEAD") throw errors.methodNotAllowed("the server does not allow this method on the requested resource");
+    if (this.opts.metrics?.serve(method, path, res, record)) return;
     const ok = (body: unknown): void => {
       record.status = 200;
       this.json(res, 200, body);
