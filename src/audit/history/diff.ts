@@ -45,50 +45,110 @@ function plainKey(k: string): boolean {
   return true;
 }
 
-const field = (base: string, k: string): string => (base === "" ? k : plainKey(k) ? `${base}.${k}` : `${base}["${k}"]`);
+/** One step of a path: an object key or a list item (its name or index). */
+type Step = { key: string; item: false } | { key: string | number; item: true };
 
-function walk(a: unknown, b: unknown, path: string, out: Change[]): void {
-  if (isObj(a) && isObj(b)) {
-    for (const k of Object.keys(a)) {
-      const av = a[k];
-      if (!(k in b)) out.push({ path: field(path, k), op: "removed", old: av });
-      // Equal scalars (most fields of most revisions) cost no path string.
-      else if (av !== b[k] || typeof av === "object") walk(av, b[k], field(path, k), out);
-    }
-    for (const k of Object.keys(b)) if (!(k in a)) out.push({ path: field(path, k), op: "added", new: b[k] });
-    return;
+function pathOf(steps: Step[]): string {
+  let out = "";
+  for (const st of steps) {
+    if (st.item) out += `[${st.key}]`;
+    else if (out === "") out = st.key;
+    else out += plainKey(st.key) ? `.${st.key}` : `["${st.key}"]`;
   }
-  if (Array.isArray(a) && Array.isArray(b)) {
-    const key = itemKey(a, b);
-    if (key !== null) {
-      const am = new Map(a.map((it) => [(it as Record<string, string>)[key]!, it]));
-      const bm = new Map(b.map((it) => [(it as Record<string, string>)[key]!, it]));
-      for (const [n, it] of am) {
-        const p = `${path}[${n}]`;
-        if (!bm.has(n)) out.push({ path: p, op: "removed", old: it });
-        else walk(it, bm.get(n), p, out);
-      }
-      for (const [n, it] of bm) if (!am.has(n)) out.push({ path: `${path}[${n}]`, op: "added", new: it });
+  return out;
+}
+
+/**
+ * Walks two values side by side. Paths are built only for changes (most nodes are equal), and
+ * under a counted-only subtree (the noise, unless --all-fields) changes are only counted.
+ */
+class Walker {
+  readonly changes: Change[] = [];
+  hidden = 0;
+  private readonly steps: Step[] = [];
+  private counting = 0;
+
+  constructor(private readonly countNoise: boolean) {}
+
+  private push(op: ChangeOp, old: unknown, neu: unknown): void {
+    if (this.counting > 0) {
+      this.hidden++;
       return;
     }
-    const n = Math.max(a.length, b.length);
-    for (let i = 0; i < n; i++) {
-      if (i < a.length && i < b.length && a[i] === b[i] && typeof a[i] !== "object") continue;
-      const p = `${path}[${i}]`;
-      if (i >= b.length) out.push({ path: p, op: "removed", old: a[i] });
-      else if (i >= a.length) out.push({ path: p, op: "added", new: b[i] });
-      else if (a[i] !== b[i] || typeof a[i] === "object") walk(a[i], b[i], p, out);
-    }
-    return;
+    const path = pathOf(this.steps);
+    if (this.countNoise && isNoise(path)) this.hidden++;
+    else if (op === "added") this.changes.push({ path, op, new: neu });
+    else if (op === "removed") this.changes.push({ path, op, old });
+    else this.changes.push({ path, op, old, new: neu });
   }
-  if (a === b) return;
-  if (JSON.stringify(a) === JSON.stringify(b)) return;
-  out.push({ path, op: "changed", old: a, new: b });
+
+  /** Whether the step just entered starts a noise subtree (metadata.managedFields). */
+  private enteringNoise(): boolean {
+    const n = this.steps.length;
+    return this.countNoise && n === 2 && this.steps[0]!.key === "metadata" && this.steps[1]!.key === "managedFields";
+  }
+
+  private child(a: unknown, b: unknown, st: Step, op: ChangeOp | null): void {
+    this.steps.push(st);
+    const noise = this.counting === 0 && this.enteringNoise();
+    if (noise) this.counting++;
+    if (op === null) this.walk(a, b);
+    else this.push(op, a, b);
+    if (noise) this.counting--;
+    this.steps.pop();
+  }
+
+  walk(a: unknown, b: unknown): void {
+    if (isObj(a) && isObj(b)) {
+      for (const k of Object.keys(a)) {
+        const av = a[k];
+        if (!(k in b)) this.child(av, undefined, { key: k, item: false }, "removed");
+        // Equal scalars (most fields of most revisions) cost nothing.
+        else if (av !== b[k] || typeof av === "object") this.child(av, b[k], { key: k, item: false }, null);
+      }
+      for (const k of Object.keys(b)) if (!(k in a)) this.child(undefined, b[k], { key: k, item: false }, "added");
+      return;
+    }
+    if (Array.isArray(a) && Array.isArray(b)) {
+      const key = itemKey(a, b);
+      if (key !== null) {
+        const am = new Map(a.map((it) => [(it as Record<string, string>)[key]!, it]));
+        const bm = new Map(b.map((it) => [(it as Record<string, string>)[key]!, it]));
+        for (const [n, it] of am) {
+          if (!bm.has(n)) this.child(it, undefined, { key: n, item: true }, "removed");
+          else this.child(it, bm.get(n), { key: n, item: true }, null);
+        }
+        for (const [n, it] of bm) if (!am.has(n)) this.child(undefined, it, { key: n, item: true }, "added");
+        return;
+      }
+      const n = Math.max(a.length, b.length);
+      for (let i = 0; i < n; i++) {
+        if (i < a.length && i < b.length && a[i] === b[i] && typeof a[i] !== "object") continue;
+        if (i >= b.length) this.child(a[i], undefined, { key: i, item: true }, "removed");
+        else if (i >= a.length) this.child(undefined, b[i], { key: i, item: true }, "added");
+        else this.child(a[i], b[i], { key: i, item: true }, null);
+      }
+      return;
+    }
+    if (a === b) return;
+    if (JSON.stringify(a) === JSON.stringify(b)) return;
+    this.push("changed", a, b);
+  }
 }
 
 /** Changes from `a` to `b`, in document order of `a` then additions of `b`. */
 export function diffObjects(a: unknown, b: unknown): Change[] {
-  const out: Change[] = [];
-  walk(a, b, "", out);
-  return out;
+  const w = new Walker(false);
+  w.walk(a, b);
+  return w.changes;
+}
+
+/**
+ * Changes from `a` to `b` without the noise (metadata.managedFields, metadata.resourceVersion),
+ * which is only counted: the same changes and count as filtering diffObjects, for less work.
+ */
+export function diffObjectsHidingNoise(a: unknown, b: unknown): { changes: Change[]; hidden: number } {
+  const w = new Walker(true);
+  w.walk(a, b);
+  return { changes: w.changes, hidden: w.hidden };
 }

@@ -3,7 +3,7 @@
 // who made each one, and a field-level diff to the previous revision. See docs/audit.md "History".
 import type { AuditStore } from "../store.js";
 import { REQUEST_STAGE } from "../queries.js";
-import { diffObjects, isNoise, type Change } from "./diff.js";
+import { diffObjects, diffObjectsHidingNoise, type Change } from "./diff.js";
 import type { ResourceRef } from "./resource.js";
 
 export const METADATA_NOTE = "some revisions were logged without bodies (Metadata level): diffs need Request or RequestResponse level";
@@ -179,9 +179,8 @@ export async function objectHistory(store: AuditStore, ref: ResourceRef, name: s
     let changes: Change[] | null = null;
     let hidden = 0;
     if (obj && prev) {
-      const all = diffObjects(prev, obj);
-      changes = o.allFields ? all : all.filter((c) => !isNoise(c.path));
-      hidden = all.length - changes.length;
+      if (o.allFields) changes = diffObjects(prev, obj);
+      else ({ changes, hidden } = diffObjectsHidingNoise(prev, obj));
     }
     let note: string | null = null;
     if (verb === "delete") note = "deleted";
