@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import type * as DuckDBApi from "@duckdb/node-api";
 import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from "@duckdb/node-api";
-import { BODIES_DDL, BODIES_EMPTY_VIEW, EVENTS_DDL } from "./schema.js";
+import { ADDED_EVENT_COLUMNS, BODIES_DDL, BODIES_EMPTY_VIEW, EVENTS_DDL } from "./schema.js";
 
 export type Row = Record<string, unknown>;
 
@@ -71,8 +71,27 @@ export async function openStore(path: string, opts: OpenStoreOptions = {}): Prom
   if (!readOnly) {
     await first.run(EVENTS_DDL);
     await first.run(BODIES_DDL);
+    await migrateEvents(first);
   }
   return first;
+}
+
+/** `events` columns missing from a store written by an earlier version (empty for a current one). */
+async function missingEventColumns(connection: DuckDBConnection): Promise<{ name: string; type: string }[]> {
+  const r = await connection.runAndReadAll(
+    "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'events'",
+  );
+  const have = new Set(r.getRows().map((row) => String(row[0])));
+  if (have.size === 0) return []; // no events table (a read-only open of a non-store file): queries will say so
+  return ADDED_EVENT_COLUMNS.filter((c) => !have.has(c.name));
+}
+
+/**
+ * The store's schema migration: columns added since the store was created are added to it
+ * (NULL for the rows already there — re-ingesting them does not fill them, they are duplicates).
+ */
+async function migrateEvents(store: AuditStore): Promise<void> {
+  for (const c of await missingEventColumns(store.connection)) await store.run(`ALTER TABLE events ADD COLUMN ${c.name} ${c.type}`);
 }
 
 async function wrap(instance: DuckDBInstance, path: string, readOnly: boolean, ownsInstance: boolean): Promise<AuditStore> {
@@ -83,6 +102,13 @@ async function wrap(instance: DuckDBInstance, path: string, readOnly: boolean, o
     // (a temp view, this connection only) so queries over it work on old and new files alike.
     const has = await connection.runAndReadAll("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'bodies'");
     if (Number(has.getRows()[0]?.[0] ?? 0) === 0) await connection.run(BODIES_EMPTY_VIEW);
+    // A store from before the latest columns: readers see them as NULL (a temp view over the table).
+    const missing = await missingEventColumns(connection);
+    if (missing.length > 0) {
+      const db = await connection.runAndReadAll("SELECT current_database()");
+      const table = `"${String(db.getRows()[0]?.[0]).replace(/"/g, '""')}".main.events`;
+      await connection.run(`CREATE TEMP VIEW events AS SELECT *, ${missing.map((c) => `NULL::${c.type} AS ${c.name}`).join(", ")} FROM ${table}`);
+    }
   }
   const store: AuditStore = {
     path,

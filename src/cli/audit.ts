@@ -8,6 +8,7 @@ import { openStore, type AuditStore } from "../audit/store.js";
 import { ingestPaths, type IngestReport } from "../audit/ingest.js";
 import * as q from "../audit/queries.js";
 import { NO_MATCH, OUTPUT_FORMATS, render, renderSections, type OutputFormat } from "../audit/format.js";
+import { NO_SPLIT_STDERR, renderLatency } from "../audit/latency-format.js";
 import { parseListen, parseTimeArg } from "../audit/time-arg.js";
 import type { runAuditServer } from "../audit/server.js";
 import { KEEP_SECRET_DATA_WARNING } from "../audit/redact.js";
@@ -84,6 +85,11 @@ function latencyDims(v: string): q.LatencyDimension[] {
 function printIngest(r: IngestReport, format: OutputFormat): void {
   for (const m of r.malformedLines) process.stderr.write(`${m.file}:${m.line}: malformed: ${m.reason}\n`);
   if (r.malformed > r.malformedLines.length) process.stderr.write(`... and ${r.malformed - r.malformedLines.length} more malformed lines\n`);
+  for (const m of r.malformedAnnotationList) {
+    const where = `${m.file}:${m.line}${m.item === undefined ? "" : `#items[${m.item}]`}`;
+    process.stderr.write(`${where}: malformed annotation ${m.annotation}: ${JSON.stringify(m.value)} is not a Go duration (stored as NULL)\n`);
+  }
+  if (r.malformedAnnotations > r.malformedAnnotationList.length) process.stderr.write(`... and ${r.malformedAnnotations - r.malformedAnnotationList.length} more malformed annotations\n`);
   if (format === "json") {
     process.stdout.write(JSON.stringify(r, null, 2) + "\n");
     return;
@@ -91,6 +97,7 @@ function printIngest(r: IngestReport, format: OutputFormat): void {
   process.stdout.write(
     `read ${r.eventsRead} events from ${r.files} file(s): ${r.inserted} inserted, ${r.duplicates} duplicates, ${r.malformed} malformed lines\n`,
   );
+  if (r.malformedAnnotations > 0) process.stdout.write(`${r.malformedAnnotations} malformed apiserver.latency.k8s.io annotation value(s) stored as NULL\n`);
   const redacted = Object.entries(r.redactions);
   if (redacted.length > 0) process.stdout.write(`redacted ${redacted.map(([k, n]) => `${n} ${k}`).join(", ")} value(s) in stored bodies\n`);
 }
@@ -142,10 +149,16 @@ export function register(program: Command): void {
     });
 
   withQueryOptions(audit.command("latency"))
-    .description("count, p50/p95/p99/max of stageTimestamp - requestReceivedTimestamp (ResponseComplete); long-running requests apart")
+    .description(
+      "count, p50/p95/p99/max of stageTimestamp - requestReceivedTimestamp (ResponseComplete); long-running requests apart; where the time went (etcd, APF queue, serialize, ...) from apiserver.latency.k8s.io annotations",
+    )
     .option("--by <dims>", `comma-separated: ${q.LATENCY_DIMENSIONS.join(", ")}`, latencyDims, ["resource", "verb"] as q.LatencyDimension[])
     .action(async (o: CommonOpts & { by: q.LatencyDimension[] }) => {
-      await withReadOnlyStore(o.db, async (s) => print(await q.latency(s, o.by, filterOf(o)), o));
+      await withReadOnlyStore(o.db, async (s) => {
+        const r = await q.latency(s, o.by, filterOf(o));
+        if (o.output !== "table" && r.rows.length > 0 && r.rows.every((row) => row.split === null)) process.stderr.write(NO_SPLIT_STDERR(r.note));
+        print(r, o, renderLatency(r, o.output));
+      });
     });
 
   withQueryOptions(audit.command("timeline"))
