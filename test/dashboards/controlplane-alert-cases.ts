@@ -16,7 +16,7 @@ const BUCKET = (le: string, verb = "GET", scope = "resource", resource = "pods")
 const REJECTED = (fs: string, pl: string) => `apiserver_flowcontrol_rejected_requests_total{flow_schema="${fs}", priority_level="${pl}", reason="queue-full"}`;
 
 export const CONTROLPLANE_ALERT_CASES: AlertCase[] = [
-  // 70 % of the quota: the 65 % tier only (the tiers do not stack).
+  // 70 % of the quota: the 65 % tier alone (the tiers do not stack).
   { alert: "ControlPlaneDatabaseNearQuota", fires: true, why: "70% of the quota: the 65% tier, a warning", series: size(`${Math.round(QUOTA * 0.7)}x20`), at: "10m", labels: { threshold: "65%", severity: "warning" } },
   { alert: "ControlPlaneDatabaseNearQuota", fires: true, why: "96% of the quota: the 95% tier alone, critical", series: size(`${Math.round(QUOTA * 0.96)}x20`), at: "10m", labels: { threshold: "95%", severity: "critical" } },
   {
