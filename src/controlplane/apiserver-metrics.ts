@@ -139,7 +139,8 @@ export function parseMetricsText(text: string, source: string, takenAt = Date.no
       } else if (histogram.part === "sum") histSeries(histogram.name, labels).sum = value;
       else histSeries(histogram.name, labels).count = value;
     }
-    if (!histogram && !histogramNames.has(f.name)) sample.scalars.set(f.name, series);
+    // A family split in two places (not what a server prints, but valid input) is one family.
+    if (!histogram && !histogramNames.has(f.name)) sample.scalars.set(f.name, [...(sample.scalars.get(f.name) ?? []), ...series]);
   }
   for (const [name, byKey] of hist) {
     sample.names.add(name);
