@@ -28,6 +28,13 @@ export interface StartEtcdOptions {
   electionTimeoutMs?: number;
   /** Extra command-line flags, appended last. */
   extraArgs?: string[];
+  /**
+   * Also serve the client API over TLS on a second port (`secureClientUrl`, https): etcd's
+   * `--cert-file`/`--key-file`, and with `trustedCaFile` + `clientCertAuth` only clients with a
+   * certificate signed by that CA get in. `clientUrl` (plain http, used by `client` and the health
+   * check) stays as it is.
+   */
+  tls?: { certFile: string; keyFile: string; trustedCaFile?: string; clientCertAuth?: boolean };
 }
 
 export interface EtcdServer {
@@ -35,6 +42,8 @@ export interface EtcdServer {
   readonly clientUrl: string;
   /** `http://127.0.0.1:<port>` of `--listen-metrics-urls` when `metrics: true`. */
   readonly metricsUrl?: string;
+  /** `https://127.0.0.1:<port>`: the client API over TLS, when the `tls` option is given. */
+  readonly secureClientUrl?: string;
   readonly dataDir: string;
   readonly pid: number;
   /** `--name` of the single member. */
@@ -90,18 +99,23 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
 class PortRaceError extends Error {}
 
 async function startOnce(bin: string, opts: StartEtcdOptions): Promise<EtcdServer> {
-  const [clientPort, peerPort, metricsPort] = await freePorts(opts.metrics ? 3 : 2);
+  const ports = await freePorts(2 + (opts.metrics ? 1 : 0) + (opts.tls ? 1 : 0));
+  const [clientPort, peerPort] = ports;
+  const metricsPort = opts.metrics ? ports[2] : undefined;
+  const securePort = opts.tls ? ports[ports.length - 1] : undefined;
   const name = `test-etcd-${process.pid}-${++nameCounter}-${Math.random().toString(36).slice(2, 8)}`;
   const dataDir = mkdtempSync(join(tmpdir(), "etcd-test-"));
   const clientUrl = `http://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const metricsUrl = metricsPort === undefined ? undefined : `http://127.0.0.1:${metricsPort}`;
+  const secureClientUrl = securePort === undefined ? undefined : `https://127.0.0.1:${securePort}`;
+  const clientUrls = secureClientUrl === undefined ? clientUrl : `${clientUrl},${secureClientUrl}`;
   const electionMs = opts.electionTimeoutMs ?? 100;
   const args = [
     "--name", name,
     "--data-dir", dataDir,
-    "--listen-client-urls", clientUrl,
-    "--advertise-client-urls", clientUrl,
+    "--listen-client-urls", clientUrls,
+    "--advertise-client-urls", clientUrls,
     "--listen-peer-urls", peerUrl,
     "--initial-advertise-peer-urls", peerUrl,
     "--initial-cluster", `${name}=${peerUrl}`,
@@ -115,6 +129,11 @@ async function startOnce(bin: string, opts: StartEtcdOptions): Promise<EtcdServe
   ];
   if (opts.quotaBackendBytes !== undefined) args.push("--quota-backend-bytes", String(opts.quotaBackendBytes));
   if (metricsUrl !== undefined) args.push("--listen-metrics-urls", metricsUrl);
+  if (opts.tls !== undefined) {
+    args.push("--cert-file", opts.tls.certFile, "--key-file", opts.tls.keyFile);
+    if (opts.tls.trustedCaFile !== undefined) args.push("--trusted-ca-file", opts.tls.trustedCaFile);
+    if (opts.tls.clientCertAuth) args.push("--client-cert-auth");
+  }
   args.push(...(opts.extraArgs ?? []));
 
   // ETCD_* variables would be read as flags too (and clash with ours): do not pass them on.
@@ -162,6 +181,7 @@ async function startOnce(bin: string, opts: StartEtcdOptions): Promise<EtcdServe
   const server: EtcdServer = {
     clientUrl,
     ...(metricsUrl !== undefined ? { metricsUrl } : {}),
+    ...(secureClientUrl !== undefined ? { secureClientUrl } : {}),
     dataDir,
     pid,
     name,

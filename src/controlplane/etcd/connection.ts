@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { isIP } from "node:net";
 import { Etcd3, type IOptions } from "etcd3";
 import type { EtcdConnection } from "./types.js";
 
@@ -111,7 +112,12 @@ export function httpGet(url: string, tls: TlsMaterial, timeoutMs = DEFAULT_TIMEO
     const u = new URL(url);
     const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(
       u,
-      { method: "GET", timeout: timeoutMs, ...(u.protocol === "https:" ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}) },
+      {
+        method: "GET",
+        timeout: timeoutMs,
+        // SNI carries host names only (RFC 6066): none for an IP address.
+        ...(u.protocol === "https:" ? { ca: tls.ca, cert: tls.cert, key: tls.key, servername: isIP(u.hostname.replace(/^\[|\]$/g, "")) ? "" : u.hostname } : {}),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -136,9 +142,19 @@ export function httpGet(url: string, tls: TlsMaterial, timeoutMs = DEFAULT_TIMEO
   });
 }
 
-/** A gRPC/etcd3 error as one line: "DEADLINE_EXCEEDED: ..." without etcd3's class names. */
+/** A gRPC/etcd3/TLS error as one line, with a hint for the usual TLS mistakes. */
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const msg = err.message.replace(/^\d+ ([A-Z_]+): /, "$1: ").replace(/\.? ?Resolution note: ?$/, "");
+  let msg = err.message
+    .replace(/^\d+ ([A-Z_]+): /, "$1: ")
+    .replace(/\s*\(\d{4}-\d\d-\d\dT[\d:.]+Z\)/g, "")
+    .replace(/\.? ?Resolution note: ?$/, "")
+    .replace(/[0-9A-F]{8,}:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):\S*/g, "TLS: $1")
+    .replace(/\s+/g, " ")
+    .trim();
+  if (/bad certificate|certificate required|alert number 4[26]|alert number 116/.test(msg))
+    msg += " (etcd refused the client certificate: give --etcd-cert/--etcd-key signed by etcd's --trusted-ca-file)";
+  else if (/self[- ]signed|unable to (get|verify)|UNABLE_TO_VERIFY|certificate verify failed/i.test(msg))
+    msg += " (etcd's serving certificate is not trusted: give --etcd-cacert with the CA that signed it)";
   return msg;
 }

@@ -6,6 +6,10 @@ import { DEFAULT_TIMEOUT_MS, checkConnection, describeError, openClient, readTls
 import { QUOTA_METRIC, gaugeValue, metricsUrlFor, scrapeEtcdMetrics } from "./metrics-scrape.js";
 import type { EtcdAlarm, EtcdConnection, EtcdEndpointStatus, EtcdStatusReport } from "./types.js";
 
+/** etcd's own alarm names (etcdserverpb.AlarmType); etcd3 answers "Nospace" or a number. */
+const ALARM_NAMES: Record<string, string> = { "0": "NONE", "1": "NOSPACE", "2": "CORRUPT" };
+const alarmName = (a: unknown): string => ALARM_NAMES[String(a)] ?? String(a).toUpperCase();
+
 const hexId = (id: string | undefined): string | undefined => (id === undefined || id === "" ? undefined : BigInt(id).toString(16));
 
 async function endpointStatus(endpoint: string, metricsUrl: string | undefined, tls: TlsMaterial, timeoutMs: number): Promise<{ status: EtcdEndpointStatus; alarms?: EtcdAlarm[] }> {
@@ -34,7 +38,7 @@ async function endpointStatus(endpoint: string, metricsUrl: string | undefined, 
     status.raftTerm = Number(s.raftTerm);
     status.version = s.version;
     const a = await client.maintenance.alarm({ action: AlarmAction.Get, memberID: 0, alarm: AlarmType.None });
-    alarms = a.alarms.map((x) => ({ memberId: hexId(x.memberID) ?? "0", alarm: String(x.alarm) }));
+    alarms = a.alarms.map((x) => ({ memberId: hexId(x.memberID) ?? "0", alarm: alarmName(x.alarm) }));
   } catch (err) {
     status.ok = false;
     status.error = describeError(err);
