@@ -6,9 +6,9 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { runCli } from "../support/cli.js";
 import { startEtcd, type EtcdServer } from "../support/etcd.js";
-import { readHealthCapture, recordedChecks, reportJson, startCluster, type Cluster } from "./support.js";
+import { readHealthCapture, recordedChecks, reportJson, startCluster, type Cluster, type Json } from "./support.js";
 
-function checksOf(json: Record<string, any>, endpoint: string): [string, boolean][] {
+function checksOf(json: Json, endpoint: string): [string, boolean][] {
   return (json.checks[endpoint].checks as { name: string; ok: boolean }[]).map((c) => [c.name, c.ok]);
 }
 

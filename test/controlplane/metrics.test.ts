@@ -5,7 +5,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { FIXTURES, RECORDED_PROM, reportJson, startCluster, type Cluster } from "./support.js";
+import { FIXTURES, RECORDED_PROM, reportJson, startCluster, type Cluster, type Json } from "./support.js";
 
 const VERSIONED = [
   "apiserver_resource_objects",
@@ -41,7 +41,7 @@ function byName(all: Line[], name: string): Line[] {
   return all.filter((l) => l.name === name);
 }
 
-function objectsMap(json: Record<string, any>): Record<string, number | null> {
+function objectsMap(json: Json): Record<string, number | null> {
   return Object.fromEntries((json.objects as { resource: string; count: number | null }[]).map((o) => [o.resource, o.count]));
 }
 

@@ -7,6 +7,10 @@ import { join } from "node:path";
 import { runCli, type CliResult } from "../support/cli.js";
 import { RECORDED_DIR, startTestApiServer, type TestApiServer, type TestApiServerOptions } from "../support/kube-apiserver/index.js";
 
+/** The report's JSON, read loosely: the cases reach deep into it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = Record<string, any>;
+
 export const ADMIN_TOKEN = "controlplane-test-admin";
 export const HEALTH_DIR = `${RECORDED_DIR}health/`;
 export const RECORDED_PROM = `${RECORDED_DIR}metrics/kube-apiserver.prom`;
@@ -35,11 +39,11 @@ export async function startCluster(opts: TestApiServerOptions = {}): Promise<Clu
 }
 
 /** `controlplane report --output json` through the real CLI; the parsed JSON (undefined if stdout is not JSON). */
-export async function reportJson(kubeconfig: string, extra: string[] = [], timeoutMs = 60_000): Promise<{ r: CliResult; json: Record<string, any> | undefined }> {
+export async function reportJson(kubeconfig: string, extra: string[] = [], timeoutMs = 60_000): Promise<{ r: CliResult; json: Json | undefined }> {
   const r = await runCli(["controlplane", "report", "--kubeconfig", kubeconfig, "--output", "json", ...extra], { timeoutMs });
-  let json: Record<string, any> | undefined;
+  let json: Json | undefined;
   try {
-    json = JSON.parse(r.stdout) as Record<string, any>;
+    json = JSON.parse(r.stdout) as Json;
   } catch {
     json = undefined;
   }
