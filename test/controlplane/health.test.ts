@@ -43,7 +43,7 @@ describe("health checks of the recorded v1.25 server", () => {
 
   test("etcd stopped: the failing check named with HTTP 500 and the reason /readyz/etcd gives; the others ok; exit 1", async () => {
     await etcd.pause();
-    let res;
+    let res: Awaited<ReturnType<typeof reportJson>>;
     try {
       res = await reportJson(cluster.kubeconfig);
     } finally {
@@ -78,7 +78,7 @@ describe("health checks of the recorded v1.25 server", () => {
 
   test("table output names the failing check; after etcd resumes the report is healthy again", async () => {
     await etcd.pause();
-    let r;
+    let r: Awaited<ReturnType<typeof runCli>>;
     try {
       r = await runCli(["controlplane", "report", "--kubeconfig", cluster.kubeconfig], { timeoutMs: 60_000 });
     } finally {
