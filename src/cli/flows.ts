@@ -1,4 +1,4 @@
-import { InvalidArgumentError, Option, type Command } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../core/logger.js";
 import { untilTerminated } from "../core/signals.js";
 import { durationParser, envOption, intParser, sizeParser } from "../core/options.js";
@@ -6,8 +6,14 @@ import { UsageError } from "../core/errors.js";
 import { parseNamedCidr, type NamedCidr } from "../core/kube-metadata/cidr.js";
 import { FlowsService } from "../flows/service.js";
 import { kubeConnector } from "../flows/kube.js";
+import { addAuthOptions, authConfigFrom, type AuthCliOpts } from "./http-auth-flags.js";
+import { formatDropTable } from "../flows/drops.js";
+import { dropsFromFile, dropsFromLive } from "../flows/drops-query.js";
 
-interface RawFlowsOptions {
+/** The Service in deploy/flows: the default SubjectAccessReview target (get services/proxy). */
+const FLOWS_SERVICE = "watch-auditor-flows";
+
+interface RawFlowsOptions extends Omit<AuthCliOpts, "kubeconfig"> {
   tetragon?: string;
   hubble?: string;
   node?: string;
@@ -51,8 +57,49 @@ function sizeOption(v: string): number {
 
 const E = (name: string): string => `WATCH_AUDITOR_FLOWS_${name}`;
 
+/**
+ * The bearer-token flags of `audit serve` (src/cli/http-auth-flags.ts), minus --kubeconfig: flows
+ * already has one, used for the metadata cache and for TokenReview/SubjectAccessReview alike.
+ */
+function addFlowsAuthOptions(cmd: Command): void {
+  for (const opt of addAuthOptions(new Command(), FLOWS_SERVICE).options) if (opt.long !== "--kubeconfig") cmd.addOption(opt);
+}
+
+interface DropsCliOptions {
+  url?: string;
+  window: number;
+  tokenFile?: string;
+  top: number;
+  output: "table" | "json";
+  maxRows: number;
+}
+
+// `flows drops` flags must not reuse a name of `flows` itself: commander lets the parent take its
+// own options anywhere on the line.
+function registerDrops(flows: Command): void {
+  flows
+    .command("drops")
+    .description("top dropped flows (Hubble verdict DROPPED) by workload pair, reason, port and policy: over a file (one shot) or the recent window of a running flows (--url)")
+    .argument("[file]", "Hubble flows as JSON lines (hubble observe -o json / exporter file), or - for stdin")
+    .option("--url <url>", "a running `watch-auditor flows` (http://host:9464): ask its /drops endpoint instead of reading a file")
+    .option("--window <duration>", "with --url: how far back (at most 1h)", durationParser({ min: 1000 }), 900_000)
+    .option("--token-file <file>", "with --url: file with the bearer token (e.g. a service account token) the endpoint's --auth accepts")
+    .option("-n, --top <n>", "rows to list", intParser(1, 1000), 20)
+    .addOption(new Option("-o, --output <format>", "table or json").choices(["table", "json"]).default("table"))
+    .option("--max-rows <n>", "distinct rows kept from a file; more drops are counted, not listed", intParser(1, 10_000_000), 10_000)
+    .action(async (file: string | undefined, o: DropsCliOptions) => {
+      if (o.url && file) throw new UsageError("flows drops: give a file or --url, not both");
+      if (!o.url && !file) throw new UsageError("flows drops needs a file (or - for stdin) or --url of a running flows");
+      if (!o.url && o.tokenFile) throw new UsageError("--token-file is only used with --url");
+      const report = o.url
+        ? await dropsFromLive({ url: o.url, windowSeconds: Math.round(o.window / 1000), top: o.top, ...(o.tokenFile ? { tokenFile: o.tokenFile } : {}) })
+        : await dropsFromFile({ file: file!, top: o.top, maxLineBytes: 1024 * 1024, maxRows: o.maxRows, cidrNames: [], warn: (m) => process.stderr.write(`${m}\n`) });
+      process.stdout.write(o.output === "json" ? JSON.stringify(report, null, 2) + "\n" : formatDropTable(report));
+    });
+}
+
 export function register(program: Command): void {
-  program
+  const flows = program
     .command("flows")
     .description("Kubernetes-aware network-flow and HTTP RED metrics from Tetragon and Hubble JSON events")
     .addOption(envOption("--tetragon <file>", "Tetragon JSON export to follow (tail -F), or - for stdin", E("TETRAGON")))
@@ -73,14 +120,18 @@ export function register(program: Command): void {
     .addOption(envOption("--keep-running", "with stdin input, keep serving /metrics after end of input", E("KEEP_RUNNING")))
     .addOption(envOption("--poll-interval <duration>", "how often followed files are checked for new data and rotation", E("POLL_INTERVAL")).argParser(durationParser({ min: 10 })).default(250, "250ms"))
     .addOption(envOption("--cache-sync-timeout <duration>", "hold input until the metadata cache has synced, at most this long; then go on and count events labelled without cluster metadata", E("CACHE_SYNC_TIMEOUT")).argParser(durationParser({ allowZero: true })).default(30_000, "30s"))
-    .addOption(envOption("--log-level <level>", "debug, info, warn or error", E("LOG_LEVEL")).choices(LOG_LEVELS).default("info"))
-    .action(async (o: RawFlowsOptions) => {
+    .addOption(envOption("--log-level <level>", "debug, info, warn or error", E("LOG_LEVEL")).choices(LOG_LEVELS).default("info"));
+  addFlowsAuthOptions(flows);
+  registerDrops(flows);
+  flows.action(async (o: RawFlowsOptions) => {
       if (!o.tetragon && !o.hubble) throw new UsageError("flows needs an input: --tetragon FILE|- and/or --hubble FILE|-");
       if (o.tetragon === "-" && o.hubble === "-") throw new UsageError("--tetragon and --hubble cannot both read stdin (-)");
       if (o.flowsOut === "-" && (o.tetragon === "-" || o.hubble === "-")) {
         // Allowed: stdin in, stdout out; they are different streams.
       }
       if (o.inCluster && o.kubeconfig) throw new UsageError("--in-cluster and --kubeconfig are mutually exclusive");
+      const authMode = o.auth ?? (o.authTokenFile !== undefined ? "token-file" : "kubernetes");
+      const authConfig = authConfigFrom({ ...o, ...(authMode === "kubernetes" && o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}) }, FLOWS_SERVICE);
       const log = createLogger(o.logLevel, "flows");
       const service = new FlowsService(
         {
@@ -99,6 +150,7 @@ export function register(program: Command): void {
           keepRunning: !!o.keepRunning,
           pollMs: o.pollInterval,
           cacheSyncTimeoutMs: o.cacheSyncTimeout,
+          auth: { config: authConfig, implicit: o.auth === undefined && o.authTokenFile === undefined },
         },
         log,
         o.kube ? kubeConnector({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), ...(o.inCluster ? { inCluster: true } : {}), ...(o.node ? { node: o.node } : {}) }, log) : undefined,

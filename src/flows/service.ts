@@ -1,7 +1,10 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import { Gauge, Registry } from "prom-client";
 import type { Logger } from "../core/logger.js";
-import { OpsServer } from "../core/http-server.js";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { OpsServer, sendJson } from "../core/http-server.js";
+import { createHttpAuth, type HttpAuth, type HttpAuthConfig } from "../core/http-auth.js";
+import { parseDuration } from "../core/duration.js";
 import type { NamedCidr } from "../core/kube-metadata/cidr.js";
 import { Enricher, type IpResolver } from "./enrich.js";
 import { FlowProcessor, type FlowSource } from "./processor.js";
@@ -30,7 +33,16 @@ export interface FlowsOptions {
    * relabelled), so inputs start only once the cache is ready or this has passed.
    */
   cacheSyncTimeoutMs?: number;
+  /**
+   * Who may call the data endpoints (/drops). `implicit`: the mode was not chosen by the user, so
+   * failing to set it up (no credentials for TokenReview) disables /drops instead of failing.
+   */
+  auth?: { config: HttpAuthConfig; implicit: boolean };
 }
+
+/** Default and longest /drops window. */
+const DROPS_DEFAULT_WINDOW_S = 900;
+const DROPS_MAX_LIMIT = 1000;
 
 /** Where the metadata cache stands, for /readyz and the unenriched counter. */
 export type CacheState = "disabled" | "connecting" | "waiting" | "synced" | "timed_out" | "unavailable";
@@ -71,7 +83,9 @@ class RateLimitedLog {
 export class FlowsService {
   readonly registry = new Registry();
   readonly processor: FlowProcessor;
-  private readonly server: OpsServer;
+  private server: OpsServer | undefined;
+  private authClose: (() => void) | undefined;
+  private dropsDisabled: string | undefined;
   private readonly followers: FileFollower[] = [];
   private readonly readyGauge: Gauge;
   private resolver: (IpResolver & { stop(): Promise<void>; waitReady(ms: number): Promise<boolean> }) | undefined;
@@ -123,12 +137,62 @@ export class FlowsService {
     });
     this.informerStats = new KeyedCounter(this.registry, "watch_auditor_flows_kube_informer_total", "Metadata cache list/watch activity by resource: list, relist (after 410 Gone), restart (reconnect), event, error.", ["resource", "stat"]);
     this.invalidLog = new RateLimitedLog(log);
-    this.server = new OpsServer({
-      registry: this.registry,
-      port: opts.port,
-      ...(opts.host ? { host: opts.host } : {}),
-      readyz: () => this.readiness(),
-    });
+  }
+
+  /** The gate of the data endpoints; undefined with --auth=none or when /drops is disabled. */
+  private async setupAuth(): Promise<HttpAuth | undefined> {
+    const a = this.opts.auth;
+    if (!a) {
+      this.dropsDisabled = "no --auth configured";
+      return undefined;
+    }
+    try {
+      const gate = await createHttpAuth(a.config, this.registry, this.log);
+      this.authClose = gate.close;
+      this.log.info(gate.describe, "data endpoints (/drops) authentication");
+      return gate.auth;
+    } catch (err) {
+      if (!a.implicit) throw err;
+      this.dropsDisabled = "no credentials to review tokens with (set --auth token-file or --auth kubernetes with a kubeconfig)";
+      this.log.warn({ error: (err as Error).message }, "data endpoint /drops disabled: cannot check bearer tokens (TokenReview needs a kubeconfig or in-cluster credentials); /metrics, /healthz and /readyz are served");
+      return undefined;
+    }
+  }
+
+  /** GET /drops?window=15m&limit=20: the top dropped pairs of the recent past (JSON). */
+  private drops(req: IncomingMessage, res: ServerResponse): void {
+    if (this.dropsDisabled) {
+      sendJson(res, 503, { error: `/drops is disabled: ${this.dropsDisabled}` });
+      return;
+    }
+    const q = new URL(req.url ?? "/", "http://x").searchParams;
+    const horizon = this.processor.dropLog.horizonSeconds;
+    let windowS = DROPS_DEFAULT_WINDOW_S;
+    let limit = 20;
+    const w = q.get("window");
+    if (w !== null) {
+      let ms: number;
+      try {
+        ms = parseDuration(w);
+      } catch (err) {
+        sendJson(res, 400, { error: `window: ${(err as Error).message}` });
+        return;
+      }
+      if (ms < 1000 || ms > horizon * 1000) {
+        sendJson(res, 400, { error: `window: must be between 1s and ${horizon / 60}m, got "${w}"` });
+        return;
+      }
+      windowS = Math.round(ms / 1000);
+    }
+    const l = q.get("limit");
+    if (l !== null) {
+      if (!/^\d+$/.test(l) || Number(l) < 1 || Number(l) > DROPS_MAX_LIMIT) {
+        sendJson(res, 400, { error: `limit: must be an integer between 1 and ${DROPS_MAX_LIMIT}, got "${l.slice(0, 20)}"` });
+        return;
+      }
+      limit = Number(l);
+    }
+    sendJson(res, 200, this.processor.dropLog.report(Date.now(), windowS, limit));
   }
 
   private handlers(source: FlowSource, where: string): LineHandlers {
@@ -170,6 +234,15 @@ export class FlowsService {
 
   /** Starts everything; resolves with the bound /metrics port. Inputs start once the cache has synced (or could not). */
   async start(): Promise<number> {
+    const auth = await this.setupAuth();
+    this.server = new OpsServer({
+      registry: this.registry,
+      port: this.opts.port,
+      ...(this.opts.host ? { host: this.opts.host } : {}),
+      readyz: () => this.readiness(),
+      routes: { "/drops": (req, res) => this.drops(req, res) },
+      ...(auth ? { auth } : {}),
+    });
     const port = await this.server.listen();
     this.log.info({ port }, "listening");
     if (this.kube) void this.attachKube(this.kube);
@@ -279,7 +352,8 @@ export class FlowsService {
       const s = this.flowsStream;
       if (s && s !== process.stdout) await new Promise<void>((r) => (s as WriteStream).end(() => r()));
       await this.resolver?.stop();
-      await this.server.close();
+      await this.server?.close();
+      this.authClose?.();
     })();
     return this.stopping;
   }

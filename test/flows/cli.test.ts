@@ -49,7 +49,7 @@ test("stdin: the kovenant sample repeated, so later lines take the remembered-he
 });
 
 test("stdin with --keep-running serves /metrics (promtool-clean) after end of input until SIGTERM", async (t) => {
-  const child = spawnCli(["flows", "--hubble", "-", "--port", "0", "--no-kube", "--keep-running"], {});
+  const child = spawnCli(["flows", "--hubble", "-", "--port", "0", "--no-kube", "--keep-running"], { env: noKubeEnv });
   t.after(() => stopCli(child, "SIGKILL"));
   child.stdin.end(readFileSync(`${SAMPLES_DIR}/hubble-otel_basic-sample-5-http-flows.jsonl`, "utf8") + hubbleResponse({ srcIp: "10.0.0.9", srcPort: 80, dstIp: "10.0.0.1", dstPort: 5555, code: 200, latencyNs: "20000000", ns: "shop", pod: "api-5c7d8b9f6-x2z4w" }) + "\n");
   const port = await metricsPort(child);
@@ -61,6 +61,10 @@ test("stdin with --keep-running serves /metrics (promtool-clean) after end of in
   assert.equal(sample(text, "http_server_request_duration_seconds_bucket", '{namespace="shop",service="",workload="api",method="GET",status_code_class="2xx",le="0.025"}'), 1);
   assert.equal(sample(text, "watch_auditor_flows_kube_cache_ready"), 0);
   assert.equal(promtoolCheck(text), "");
+  // No --auth and no credentials to review tokens with: the data endpoint is off, not open.
+  const drops = await fetch(`http://127.0.0.1:${port}/drops`);
+  assert.equal(drops.status, 503);
+  assert.match(await drops.text(), /disabled: no credentials to review tokens/);
   const r = await stopCli(child, "SIGTERM");
   assert.equal(r.code, 0, r.stderr);
 });

@@ -19,11 +19,20 @@ function docs(): Doc[] {
     .flatMap((f) => YAML.parseAllDocuments(readFileSync(new URL(f, DIR), "utf8")).map((d) => d.toJSON() as Doc));
 }
 
-test("deploy/flows: every kustomization resource exists; ClusterRole is get/list/watch on exactly what the cache watches", () => {
+test("deploy/flows: every kustomization resource exists; the reader ClusterRole is get/list/watch on exactly what the cache watches; the other only creates Token/SubjectAccessReviews", () => {
   const kust = YAML.parse(readFileSync(new URL("kustomization.yaml", DIR), "utf8")) as { resources: string[] };
   const files = readdirSync(DIR);
   for (const r of kust.resources) assert.ok(files.includes(r), `${r} listed in kustomization.yaml`);
-  const role = docs().find((d) => d.kind === "ClusterRole")!;
+  const roles = docs().filter((d) => d.kind === "ClusterRole");
+  assert.deepEqual(roles.map((r) => r.metadata.name).sort(), ["watch-auditor-flows", "watch-auditor-flows-auth-delegator"]);
+  const auth = roles.find((r) => r.metadata.name === "watch-auditor-flows-auth-delegator")!;
+  assert.deepEqual(auth.rules!.map((r) => [r.apiGroups, r.resources, r.verbs]), [
+    [["authentication.k8s.io"], ["tokenreviews"], ["create"]],
+    [["authorization.k8s.io"], ["subjectaccessreviews"], ["create"]],
+  ]);
+  const bindings = docs().filter((d) => d.kind === "ClusterRoleBinding") as unknown as { roleRef: { name: string }; subjects: { name: string }[] }[];
+  assert.deepEqual(bindings.map((b) => [b.roleRef.name, b.subjects.map((x) => x.name)]).sort(), [["watch-auditor-flows", ["watch-auditor-flows"]], ["watch-auditor-flows-auth-delegator", ["watch-auditor-flows"]]]);
+  const role = roles.find((r) => r.metadata.name === "watch-auditor-flows")!;
   const granted = role.rules!.flatMap((r) => {
     assert.deepEqual([...r.verbs].sort(), ["get", "list", "watch"]);
     return r.resources;
