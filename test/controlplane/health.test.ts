@@ -60,7 +60,7 @@ describe("health checks of the recorded v1.25 server", () => {
       const want = recordedChecks(`${endpoint}-verbose-etcd-stopped.txt`);
       assert.equal(want.status, 500);
       assert.deepEqual(checksOf(json, endpoint), want.checks, `${endpoint}: the recorded checks, etcd failing`);
-      const h = json.checks[endpoint];
+      const h: Json = json.checks[endpoint];
       assert.equal(h.state, "failed");
       assert.equal(h.status, 500);
       const failed = h.checks.filter((c: { ok: boolean }) => !c.ok);
