@@ -8,6 +8,10 @@ import { Exporter } from "../exporter/exporter.js";
 import { parseListenAddress, type ListenAddress } from "../exporter/producer-server.js";
 import { WHEN_FULL, type WhenFull } from "../exporter/queue/durable-queue.js";
 import { createSink, type SinkOptionsInput } from "../exporter/sinks/index.js";
+import { addAuthOptions, optionalAuthConfigFrom, type AuthCliOpts } from "./http-auth-flags.js";
+
+/** The name the SubjectAccessReview of /status checks by default (services/proxy get). */
+const EXPORTER_SERVICE = "watch-auditor-exporter";
 
 const ENV = "WATCH_AUDITOR_EXPORTER_";
 const opt = (flags: string, description: string, env: string): Option => new Option(flags, description).env(ENV + env);
@@ -46,7 +50,7 @@ function socketModeParser(v: string): number {
   }
 }
 
-interface Flags {
+interface Flags extends AuthCliOpts {
   listen?: ListenAddress[];
   dataDir?: string;
   sink?: string[];
@@ -69,28 +73,32 @@ interface Flags {
 }
 
 export function register(program: Command): void {
-  program
-    .command("exporter")
-    .description("Decision-log sidecar: durable on-disk queue fed over a unix socket, forwarded at least once to sinks.")
-    .addOption(opt("--listen <url...>", "where producers connect: unix:///path.sock or tcp://127.0.0.1:9095 (repeatable)", "LISTEN").argParser(listOf(parseListenAddress)))
-    .addOption(opt("--data-dir <dir>", "directory of the durable queue (a PVC survives pod deletion, an emptyDir does not)", "DATA_DIR"))
-    .addOption(opt("--sink <url...>", "destination: http(s)://…, file:///dir, stdout://, nats://host:port/subject (repeatable)", "SINK").argParser(listOf((s) => s)))
-    .addOption(opt("--config <file>", "YAML config file; flags and env vars override it", "CONFIG"))
-    .addOption(opt("--max-record-bytes <size>", "largest record accepted (default 1MiB)", "MAX_RECORD_BYTES").argParser(sizeOpt))
-    .addOption(opt("--max-bytes <size>", "bound on the queue on disk (default 1GiB)", "MAX_BYTES").argParser(sizeOpt))
-    .addOption(opt("--when-full <policy>", "block | drop-newest | drop-oldest (default block: back-pressure)", "WHEN_FULL").argParser(choice(WHEN_FULL)))
-    .addOption(opt("--disk-reserve <size>", "free space the queue never uses (default 100MiB)", "DISK_RESERVE").argParser(sizeOpt))
-    .addOption(opt("--socket-mode <mode>", "file mode of unix sockets (default 0660)", "SOCKET_MODE").argParser(socketModeParser))
-    .addOption(opt("--port <int>", "port of /metrics, /healthz, /readyz, /status (default 9090; 0 picks one)", "PORT").argParser(intParser(0, 65535)))
-    .addOption(opt("--batch-records <int>", "cap on records per sink request (the sink's own limit applies too)", "BATCH_RECORDS").argParser(intParser(1, 100_000)))
-    .addOption(opt("--batch-bytes <size>", "cap on bytes per sink request", "BATCH_BYTES").argParser(sizeOpt))
-    .addOption(opt("--backoff-initial <duration>", "first retry delay ceiling (default 200ms; full jitter)", "BACKOFF_INITIAL").argParser(durationParser()))
-    .addOption(opt("--backoff-max <duration>", "largest retry delay (default 30s)", "BACKOFF_MAX").argParser(durationParser()))
-    .addOption(opt("--stall-timeout <duration>", "/readyz fails when a sink made no progress this long while records wait (default 5m)", "STALL_TIMEOUT").argParser(durationParser()))
-    .addOption(opt("--grace <duration>", "on SIGTERM, time to drain the queue before exiting (default 10s)", "GRACE").argParser(durationParser({ allowZero: true })))
-    .addOption(opt("--dead-letter-max-bytes <size>", "size of a sink's dead-letter file before it is rotated to .1 (the older .1 is removed and counted; default 64MiB)", "DEAD_LETTER_MAX_BYTES").argParser(sizeOpt))
-    .addOption(opt("--log-level <level>", "debug | info | warn | error (default info)", "LOG_LEVEL").argParser(choice(LOG_LEVELS)))
-    .addOption(opt("--segment-bytes <size>", "queue segment size (default max-bytes/8, at most 64MiB)", "SEGMENT_BYTES").argParser(sizeOpt).hideHelp())
+  addAuthOptions(
+    program
+      .command("exporter")
+      .description("Decision-log sidecar: durable on-disk queue fed over a unix socket, forwarded at least once to sinks.")
+      .addOption(opt("--listen <url...>", "where producers connect: unix:///path.sock or tcp://127.0.0.1:9095 (repeatable)", "LISTEN").argParser(listOf(parseListenAddress)))
+      .addOption(opt("--data-dir <dir>", "directory of the durable queue (a PVC survives pod deletion, an emptyDir does not)", "DATA_DIR"))
+      .addOption(opt("--sink <url...>", "destination: http(s)://…, file:///dir, stdout://, nats://host:port/subject (repeatable)", "SINK").argParser(listOf((s) => s)))
+      .addOption(opt("--config <file>", "YAML config file; flags and env vars override it", "CONFIG"))
+      .addOption(opt("--max-record-bytes <size>", "largest record accepted (default 1MiB)", "MAX_RECORD_BYTES").argParser(sizeOpt))
+      .addOption(opt("--max-bytes <size>", "bound on the queue on disk (default 1GiB)", "MAX_BYTES").argParser(sizeOpt))
+      .addOption(opt("--when-full <policy>", "block | drop-newest | drop-oldest (default block: back-pressure)", "WHEN_FULL").argParser(choice(WHEN_FULL)))
+      .addOption(opt("--disk-reserve <size>", "free space the queue never uses (default 100MiB)", "DISK_RESERVE").argParser(sizeOpt))
+      .addOption(opt("--socket-mode <mode>", "file mode of unix sockets (default 0660)", "SOCKET_MODE").argParser(socketModeParser))
+      .addOption(opt("--port <int>", "port of /metrics, /healthz, /readyz and (with --auth) /status (default 9090; 0 picks one)", "PORT").argParser(intParser(0, 65535)))
+      .addOption(opt("--batch-records <int>", "cap on records per sink request (the sink's own limit applies too)", "BATCH_RECORDS").argParser(intParser(1, 100_000)))
+      .addOption(opt("--batch-bytes <size>", "cap on bytes per sink request", "BATCH_BYTES").argParser(sizeOpt))
+      .addOption(opt("--backoff-initial <duration>", "first retry delay ceiling (default 200ms; full jitter)", "BACKOFF_INITIAL").argParser(durationParser()))
+      .addOption(opt("--backoff-max <duration>", "largest retry delay (default 30s)", "BACKOFF_MAX").argParser(durationParser()))
+      .addOption(opt("--stall-timeout <duration>", "/readyz fails when a sink made no progress this long while records wait (default 5m)", "STALL_TIMEOUT").argParser(durationParser()))
+      .addOption(opt("--grace <duration>", "on SIGTERM, time to drain the queue before exiting (default 10s)", "GRACE").argParser(durationParser({ allowZero: true })))
+      .addOption(opt("--dead-letter-max-bytes <size>", "size of a sink's dead-letter file before it is rotated to .1 (the older .1 is removed and counted; default 64MiB)", "DEAD_LETTER_MAX_BYTES").argParser(sizeOpt))
+      .addOption(opt("--log-level <level>", "debug | info | warn | error (default info)", "LOG_LEVEL").argParser(choice(LOG_LEVELS)))
+      .addOption(opt("--segment-bytes <size>", "queue segment size (default max-bytes/8, at most 64MiB)", "SEGMENT_BYTES").argParser(sizeOpt).hideHelp()),
+    EXPORTER_SERVICE,
+    { offByDefault: "/status" },
+  )
     .action(async (flags: Flags, cmd: Command) => {
       const cfg = resolveConfig(flags, cmd);
       const log = createLogger(cfg.logLevel, "exporter");
@@ -128,6 +136,7 @@ export function resolveConfig(flags: Flags, cmd: Command): ExporterConfig {
     logLevel: pick("logLevel") ?? file.logLevel ?? DEFAULTS.logLevel,
     segmentBytes: pick("segmentBytes") ?? file.segmentBytes,
     deadLetterMaxBytes: pick("deadLetterMaxBytes") ?? file.deadLetterMaxBytes ?? DEFAULTS.deadLetterMaxBytes,
+    auth: optionalAuthConfigFrom(flags, EXPORTER_SERVICE),
   };
   if (cfg.listen.length === 0) throw new UsageError("--listen (or WATCH_AUDITOR_EXPORTER_LISTEN, or listen: in --config) is required");
   if (!cfg.dataDir) throw new UsageError("--data-dir (or WATCH_AUDITOR_EXPORTER_DATA_DIR, or dataDir: in --config) is required");

@@ -24,10 +24,20 @@ function attributesParser(v: string): Partial<ResourceAttributes> {
   }
 }
 
-export function addAuthOptions(cmd: Command, serviceName: string): Command {
+export interface AuthFlagsOptions {
+  /**
+   * For a component whose data route is an extra (the exporter's /status): without --auth (or
+   * --auth-token-file) that route is not served at all. The text names the route(s).
+   */
+  offByDefault?: string;
+}
+
+export function addAuthOptions(cmd: Command, serviceName: string, o: AuthFlagsOptions = {}): Command {
+  const what = o.offByDefault ?? "the HTTP API";
+  const byDefault = o.offByDefault ? `${o.offByDefault} not served` : "kubernetes, token-file with --auth-token-file";
   return cmd
     .addOption(
-      new Option("--auth <mode>", "who may call the HTTP API: kubernetes (bearer token checked with TokenReview + SubjectAccessReview), token-file, none (anyone: logged loudly) (default: kubernetes, token-file with --auth-token-file)").choices([
+      new Option("--auth <mode>", `who may call ${what}: kubernetes (bearer token checked with TokenReview + SubjectAccessReview), token-file, none (anyone: logged loudly) (default: ${byDefault})`).choices([
         "kubernetes",
         "token-file",
         "none",
@@ -44,6 +54,18 @@ export function addAuthOptions(cmd: Command, serviceName: string): Command {
     .option("--auth-cache-denied-ttl <duration>", "how long an invalid token or denied identity is cached (0: no cache); errors never are", durationParser({ allowZero: true }), 10_000)
     .option("--auth-cache-size <n>", "entries per cache (tokens, identities)", intParser(1, 1_000_000), 1024)
     .option("--auth-protect-metrics", "require the token on /metrics too (/healthz and /readyz stay open)");
+}
+
+/** For AuthFlagsOptions.offByDefault: undefined (route not served) unless --auth or --auth-token-file is given. */
+export function optionalAuthConfigFrom(o: AuthCliOpts, serviceName: string): HttpAuthConfig | undefined {
+  if (o.auth !== undefined || o.authTokenFile !== undefined) return authConfigFrom(o, serviceName);
+  const stray = [
+    ["--kubeconfig", o.kubeconfig],
+    ["--auth-resource-attributes", o.authResourceAttributes],
+    ["--auth-protect-metrics", o.authProtectMetrics],
+  ].filter(([, v]) => v !== undefined);
+  if (stray.length > 0) throw new UsageError(`${stray.map(([f]) => f).join(", ")} only apply with --auth (or --auth-token-file)`);
+  return undefined;
 }
 
 export function authConfigFrom(o: AuthCliOpts, serviceName: string): HttpAuthConfig {

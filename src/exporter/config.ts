@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from "node:fs";
+import type { HttpAuthConfig } from "../core/http-auth.js";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { parseDuration } from "../core/duration.js";
@@ -33,6 +34,8 @@ export interface ExporterConfig {
   /** Queue segment size; mostly for tests (small segments rotate often). */
   segmentBytes?: number;
   deadLetterMaxBytes: number;
+  /** The gate in front of /status; without it /status is not served (flags only, never the config file). */
+  auth?: HttpAuthConfig;
 }
 
 export const DEFAULTS = {

@@ -1,5 +1,6 @@
 import type { Logger } from "../core/logger.js";
-import { OpsServer, sendJson } from "../core/http-server.js";
+import { OpsServer, sendJson, type RouteHandler } from "../core/http-server.js";
+import { createHttpAuth } from "../core/http-auth.js";
 import type { ExporterConfig } from "./config.js";
 import { DataDirLock } from "./data-dir-lock.js";
 import { Forwarder } from "./forwarder.js";
@@ -18,6 +19,7 @@ export type SinkFactory = (url: string, options: Record<string, unknown>) => Sin
 export class Exporter {
   private stopping = false;
   private gaugeTimer: NodeJS.Timeout | undefined;
+  private closeAuth: () => void = () => {};
 
   private constructor(
     private readonly cfg: ExporterConfig,
@@ -76,11 +78,21 @@ export class Exporter {
         cleanup.push(() => f.stop());
       }
       const ref: { self?: Exporter } = {};
+      // /status tells sink names, cursors and backlogs: served only behind the bearer-token gate.
+      const gate = cfg.auth ? await createHttpAuth(cfg.auth, metrics.registry, log) : undefined;
+      if (gate) {
+        cleanup.push(async () => gate.close());
+        log.info(gate.describe, "/status authentication");
+      }
+      const status: RouteHandler = gate
+        ? (_req, res) => sendJson(res, 200, ref.self?.status() ?? {})
+        : (_req, res) => sendJson(res, 404, { error: "/status is not served: start the exporter with --auth (kubernetes, token-file or none) to serve it" });
       const ops = new OpsServer({
         registry: metrics.registry,
         port: cfg.port,
         readyz: () => (ref.self ? ref.self.readiness() : { ok: false, detail: "starting" }),
-        routes: { "/status": (_req, res) => sendJson(res, 200, ref.self?.status() ?? {}) },
+        routes: { "/status": status },
+        auth: gate?.auth,
       });
       const opsPort = await ops.listen();
       cleanup.push(() => ops.close());
@@ -89,6 +101,7 @@ export class Exporter {
       const addresses = await producers.start();
       const self = new Exporter(cfg, log, metrics, lock, queue, sinks, forwarders, producers, ops, addresses, opsPort);
       ref.self = self;
+      if (gate) self.closeAuth = gate.close;
       metrics.onScrape(() => self.updateGauges());
       self.gaugeTimer = setInterval(() => self.updateGauges(), 1000);
       self.gaugeTimer.unref();
@@ -147,6 +160,7 @@ export class Exporter {
     if (this.gaugeTimer) clearInterval(this.gaugeTimer);
     await this.queue.close();
     await this.ops.close();
+    this.closeAuth();
     await this.lock.release();
     this.log.info("exporter stopped");
   }
