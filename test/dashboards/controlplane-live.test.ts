@@ -1,10 +1,13 @@
 // The control-plane and cluster-resources dashboards and rules against real sources: a real
 // Prometheus (with the rendered rule file loaded) scrapes a real etcd's /metrics, the /metrics a
 // real kube-apiserver v1.25 gave (../shared/kube/recorded-v1.25, served over HTTP with the labels
-// kube-prometheus' ServiceMonitor gives), the controlplane exporter, and cAdvisor/kube-state-metrics
-// exposition assembled from those projects' test data (fixtures/README.md). Every new dashboard
-// query and recording rule must return data; every alert must be silent on the healthy sources and
-// go pending (Prometheus' own rule evaluation) on a failure.
+// kube-prometheus' ServiceMonitor gives), `watch-auditor controlplane serve` as a real process
+// against the test API server, and cAdvisor/kube-state-metrics exposition assembled from those
+// projects' test data (fixtures/README.md). Every new dashboard query and recording rule must
+// return data; every alert must be silent on the healthy sources and go pending (Prometheus' own
+// rule evaluation) on a failure: etcd's health check failing, the database at 96 % of its quota
+// and growing, a node's heartbeat five minutes old, and a second API server instance (a stand-in
+// serving growing counters: 500s, slow GETs, APF rejections).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -15,9 +18,9 @@ import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
-import { eventually } from "../support/cli.js";
+import { eventually, spawnCli, stopCli } from "../support/cli.js";
 import { startEtcd, type EtcdServer } from "../support/etcd.js";
-import { SHARED_KUBE_DIR } from "../support/kube-apiserver/index.js";
+import { SHARED_KUBE_DIR, startTestApiServer, type TestApiServer } from "../support/kube-apiserver/index.js";
 import { allDashboardQueries, dashboardSpecs } from "../../src/dashboards/catalog.js";
 import { allRecordingRules, allRuleExpressions, renderRules } from "../../src/dashboards/rules.js";
 import { expandGrafanaVariables, metricNames } from "../../src/dashboards/promql.js";
@@ -71,78 +74,64 @@ function serveMetrics(body: () => string): Promise<{ server: Server; port: numbe
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, port: (server.address() as AddressInfo).port })));
 }
 
-/** `[+]name ok` / `[-]name failed: reason` lines of a recorded /livez?verbose or /readyz?verbose answer. */
-function recordedChecks(file: string): { status: number; checks: [string, boolean][] } {
-  const [first, ...lines] = readFileSync(join(RECORDED, "health", file), "utf8").split("\n");
-  const checks = lines.flatMap((l): [string, boolean][] => {
-    const m = /^\[([+-])\]([^ ]+) /.exec(l);
-    return m ? [[m[2]!, m[1] === "+"]] : [];
-  });
-  return { status: Number(/^HTTP (\d+)/.exec(first!)![1]), checks };
-}
+const ADMIN_TOKEN = "h3-live-admin";
+const QUOTA = 2 * 1024 ** 3;
+
+/** A Lease's renewTime (MicroTime: six fractional digits). */
+const microTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 
 /**
- * STAND-IN for `watch-auditor controlplane serve` (engineer A's exporter, not yet runnable when this
- * test was written): the contract metrics (watch_auditor_controlplane_*), with health checks parsed
- * from the recorded v1.25 /livez and /readyz answers (healthy, and with etcd stopped), objects and
- * database size from the recorded kube-apiserver /metrics, a database growing 4 KiB per scrape
- * (healthy) or 8 MiB per scrape near the quota (failing), and node heartbeats.
+ * The test API server that `watch-auditor controlplane serve` reads: the recorded v1.25 health
+ * answers and /metrics (with a database that grows 4 KiB a second, or, once failing, sits at 96 %
+ * of the 2 GiB quota and grows 8 MiB a second), and two nodes whose kubelets renew their Leases
+ * (node-b's stops when failing: its renewTime is five minutes old).
  */
-function controlplaneStandIn(apiserverProm: string): { body: () => string; fail: () => void } {
-  const objects = [...apiserverProm.matchAll(/^apiserver_storage_objects\{resource="([^"]+)"\} (\S+)$/gm)].map((m) => [m[1]!, Number(m[2])] as const);
-  const dbSize = Number(/^etcd_db_total_size_in_bytes\{[^}]*\} (\S+)$/m.exec(apiserverProm)![1]);
-  const quota = 2 * 1024 ** 3;
-  let failing = false;
-  let n = 0;
-  let size = dbSize;
-  return {
-    fail: () => {
-      failing = true;
-      size = Math.round(quota * 0.96);
-    },
-    body: () => {
-      n++;
-      size += failing ? 8 * 1024 ** 2 : 4096;
-      const growth = failing ? 8 * 1024 ** 2 : 4096; // bytes per 1 s scrape
-      const livez = recordedChecks("livez-verbose.txt");
-      const readyz = recordedChecks(failing ? "readyz-verbose-etcd-stopped.txt" : "readyz-verbose.txt");
-      const p = "watch_auditor_controlplane_";
-      const out = [
-        `# TYPE ${p}apiserver_up gauge`,
-        `${p}apiserver_up 1`,
-        `# TYPE ${p}health_check gauge`,
-        ...livez.checks.map(([c, ok]) => `${p}health_check{endpoint="livez",check="${c}"} ${ok ? 1 : 0}`),
-        ...readyz.checks.map(([c, ok]) => `${p}health_check{endpoint="readyz",check="${c}"} ${ok ? 1 : 0}`),
-        `# TYPE ${p}health_status_code gauge`,
-        `${p}health_status_code{endpoint="livez"} ${livez.status}`,
-        `${p}health_status_code{endpoint="readyz"} ${readyz.status}`,
-        `# TYPE ${p}objects gauge`,
-        ...objects.map(([r, v]) => `${p}objects{resource="${r}"} ${v}`),
-        `# TYPE ${p}database_size_bytes gauge`,
-        `${p}database_size_bytes ${size}`,
-        `# TYPE ${p}database_quota_bytes gauge`,
-        `${p}database_quota_bytes ${quota}`,
-        `# TYPE ${p}database_full_seconds gauge`,
-        `${p}database_full_seconds ${Math.max(0, (quota - size) / growth)}`,
-        `# TYPE ${p}node_ready gauge`,
-        `${p}node_ready{node="node-a"} 1`,
-        `${p}node_ready{node="node-b"} ${failing ? 0 : 1}`,
-        `# TYPE ${p}node_condition gauge`,
-        ...["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"].flatMap((c) => [
-          `${p}node_condition{node="node-a",condition="${c}"} ${c === "Ready" ? 1 : 0}`,
-          `${p}node_condition{node="node-b",condition="${c}"} ${c === "Ready" ? (failing ? 0 : 1) : 0}`,
-        ]),
-        `# TYPE ${p}node_heartbeat_age_seconds gauge`,
-        `${p}node_heartbeat_age_seconds{node="node-a"} ${n % 10}`,
-        `${p}node_heartbeat_age_seconds{node="node-b"} ${failing ? 300 + n : (n + 5) % 10}`,
-        `# TYPE ${p}scrape_errors_total counter`,
-        ...["health", "metrics", "nodes", "etcd"].map((s) => `${p}scrape_errors_total{source="${s}"} 0`),
-        `# TYPE ${p}metric_names_found gauge`,
-        ...["apiserver_storage_objects", "etcd_db_total_size_in_bytes", "apiserver_flowcontrol_rejected_requests_total"].map((m) => `${p}metric_names_found{name="${m}"} ${apiserverProm.includes(`\n${m}{`) ? 1 : 0}`),
-      ];
-      return out.join("\n") + "\n";
-    },
+async function controlPlane(dir: string, apiserverProm: string): Promise<{ api: TestApiServer; kubeconfig: string; fail: () => void; stop: () => void }> {
+  const api = await startTestApiServer({ validation: "off", tokens: { [ADMIN_TOKEN]: { user: "admin", groups: ["system:masters"] } } });
+  const kubeconfig = api.writeKubeconfig(dir, { token: ADMIN_TOKEN });
+  const start = Date.now();
+  let failedAt: number | undefined;
+  const base = Number(/^etcd_db_total_size_in_bytes\{[^}]*\} (\S+)$/m.exec(apiserverProm)![1]);
+  api.metrics.setMetrics(() => {
+    const size = failedAt === undefined ? base + 4096 * Math.floor((Date.now() - start) / 1000) : Math.round(QUOTA * 0.96) + 8 * 1024 ** 2 * Math.floor((Date.now() - failedAt) / 1000);
+    return apiserverProm.replace(/^(etcd_db_total_size_in_bytes\{[^}]*\}) \S+$/m, `$1 ${size}`);
+  });
+  if (!api.store.get("namespaces", undefined, "kube-node-lease")) api.store.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: "kube-node-lease" } });
+  const condition = (type: string, status: string) => ({ type, status, lastHeartbeatTime: new Date().toISOString(), lastTransitionTime: new Date(start).toISOString(), reason: "KubeletReady", message: "" });
+  const nodes = ["node-a", "node-b"];
+  for (const n of nodes) {
+    api.store.create({ apiVersion: "v1", kind: "Node", metadata: { name: n }, status: { conditions: [condition("Ready", "True"), condition("MemoryPressure", "False"), condition("DiskPressure", "False"), condition("PIDPressure", "False")] } });
+    api.store.create({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: n, namespace: "kube-node-lease" }, spec: { holderIdentity: n, leaseDurationSeconds: 40, renewTime: microTime(Date.now()) } });
+  }
+  const renew = (n: string, at: number) => {
+    const lease = api.store.get<{ spec: Record<string, unknown> }>("leases.coordination.k8s.io", "kube-node-lease", n)!;
+    api.store.update({ ...lease, spec: { ...lease.spec, renewTime: microTime(at) } });
   };
+  // Kubelets renew every 10 s; 2 s here keeps the healthy ages small in a short test.
+  const kubelets = setInterval(() => {
+    for (const n of nodes) if (!(n === "node-b" && failedAt !== undefined)) renew(n, Date.now());
+  }, 2000);
+  return {
+    api,
+    kubeconfig,
+    fail: () => {
+      failedAt = Date.now();
+      api.health.setCheck("etcd", false);
+      renew("node-b", Date.now() - 300_000);
+    },
+    stop: () => clearInterval(kubelets),
+  };
+}
+
+function logPort(child: ReturnType<typeof spawnCli>, marker: string): Promise<number> {
+  return eventually(
+    () => {
+      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${child.output.stderr}`);
+      for (const line of child.output.stderr.split("\n")) if (line.includes(marker)) return (JSON.parse(line) as { port: number }).port;
+      return undefined;
+    },
+    { timeoutMs: 60_000, what: marker },
+  );
 }
 
 /**
@@ -194,6 +183,8 @@ test("controlplane live: Prometheus scrapes etcd, the recorded kube-apiserver, t
   let etcd: EtcdServer | undefined;
   let prom: ChildProcess | undefined;
   let writer: NodeJS.Timeout | undefined;
+  let cp: Awaited<ReturnType<typeof controlPlane>> | undefined;
+  let serve: ReturnType<typeof spawnCli> | undefined;
   const servers: Server[] = [];
   try {
     etcd = await startEtcd({ metrics: true });
@@ -205,10 +196,12 @@ test("controlplane live: Prometheus scrapes etcd, the recorded kube-apiserver, t
 
     const apiserverProm = readFileSync(join(RECORDED, "metrics", "kube-apiserver.prom"), "utf8");
     const cluster = readFileSync(FIXTURE, "utf8");
-    const cp = controlplaneStandIn(apiserverProm);
+    cp = await controlPlane(dir, apiserverProm);
+    // The real exporter, as deployed: every source read each second here (30 s by default).
+    serve = spawnCli(["controlplane", "serve", "--kubeconfig", cp.kubeconfig, "--port", "0", "--host", "127.0.0.1", "--interval", "1s", "--etcd-quota-bytes", String(QUOTA), "--log-level", "info"]);
     const failing = failingApiserver();
-    const [apiserver, apiserver2, exporter, cadvisor] = await Promise.all([serveMetrics(() => apiserverProm), serveMetrics(failing.body), serveMetrics(cp.body), serveMetrics(() => cluster)]);
-    servers.push(apiserver.server, apiserver2.server, exporter.server, cadvisor.server);
+    const [apiserver, apiserver2, cadvisor, exporterPort] = await Promise.all([serveMetrics(() => apiserverProm), serveMetrics(failing.body), serveMetrics(() => cluster), logPort(serve, '"listening"')]);
+    servers.push(apiserver.server, apiserver2.server, cadvisor.server);
 
     await writeFile(join(dir, "rules.yaml"), renderRules({ format: "prometheus" }));
     const promPort = await freePort();
@@ -223,7 +216,7 @@ test("controlplane live: Prometheus scrapes etcd, the recorded kube-apiserver, t
           // As kube-prometheus' ServiceMonitor for the `kubernetes` Service: job apiserver, two instances.
           job("apiserver", [`127.0.0.1:${apiserver.port}`, `127.0.0.1:${apiserver2.port}`], { namespace: "default", service: "kubernetes" }, { scrape_interval: "2s" }),
           job("etcd", [metricsHost], { namespace: "kube-system", service: "etcd" }),
-          job("watch-auditor-controlplane", [`127.0.0.1:${exporter.port}`], { namespace: "watch-auditor", pod: "watch-auditor-controlplane-0" }),
+          job("watch-auditor-controlplane", [`127.0.0.1:${exporterPort}`], { namespace: "watch-auditor", pod: "watch-auditor-controlplane-0" }),
           // kubelet/cAdvisor and kube-state-metrics are scraped with honorLabels: their namespace/pod labels win.
           job("kubelet-and-ksm", [`127.0.0.1:${cadvisor.port}`], { namespace: "kube-system" }, { honor_labels: true }),
         ],
@@ -324,7 +317,8 @@ test("controlplane live: Prometheus scrapes etcd, the recorded kube-apiserver, t
     );
     const labelsOf = (name: string) => pending.filter((s) => s.metric.alertname === name).map((s) => s.metric);
     assert.deepEqual(labelsOf("ControlPlaneDatabaseNearQuota").map((l) => [l.threshold, l.severity]), [["95%", "critical"]], "one tier at a time");
-    assert.deepEqual(labelsOf("ControlPlaneHealthCheckFailing").map((l) => `${l.endpoint}/${l.check}`), ["readyz/etcd"]);
+    // etcd down fails the etcd check of both endpoints, as on the recorded server (livez-verbose-etcd-stopped.txt).
+    assert.deepEqual(labelsOf("ControlPlaneHealthCheckFailing").map((l) => `${l.endpoint}/${l.check}`).sort(), ["livez/etcd", "readyz/etcd"]);
     assert.deepEqual(labelsOf("ControlPlaneNodeHeartbeatStale").map((l) => l.node), ["node-b"]);
     assert.deepEqual(labelsOf("ControlPlaneAPFRejecting").map((l) => `${l.priority_level}/${l.flow_schema}`), ["workload-low/service-accounts"]);
     assert.deepEqual(labelsOf("ControlPlaneAPIServerLatencyHigh").map((l) => `${l.verb}/${l.scope}`), ["GET/resource"]);
@@ -337,6 +331,8 @@ test("controlplane live: Prometheus scrapes etcd, the recorded kube-apiserver, t
     for (const n of Object.keys(OTHER_VERSIONS)) assert.ok(used.has(n) && !names.has(n), `${n} is a fallback the rules use and v1.25 lacks`);
   } finally {
     if (writer) clearInterval(writer);
+    cp?.stop();
+    if (serve) await stopCli(serve, "SIGTERM", 10_000);
     if (prom && prom.exitCode === null) {
       const exited = new Promise((r) => prom!.once("exit", r));
       prom.kill("SIGTERM");
@@ -345,6 +341,7 @@ test("controlplane live: Prometheus scrapes etcd, the recorded kube-apiserver, t
     }
     for (const s of servers) s.close();
     await etcd?.close();
+    await cp?.api.close();
     await rm(dir, { recursive: true, force: true });
   }
 });
