@@ -45,7 +45,7 @@ export class AuditorMetrics {
     this.lastSuccess = new Gauge({ name: "watch_auditor_last_success_timestamp_seconds", help: "Unix time of the last passed check.", labelNames: ["probe"], registers });
     this.reaction = new Histogram({
       name: "watch_auditor_reaction_seconds",
-      help: "Time from the canary's main container exit to the sidecar's termination.",
+      help: "Reaction time: canary main container exit to sidecar termination (sidecar probes); stimulus accepted to every expected reaction holding (reaction probes).",
       labelNames: ["probe"],
       buckets: [0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 30, 60],
       registers,
