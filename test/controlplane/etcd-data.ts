@@ -3,6 +3,9 @@
 // `STORAGE_PREFIXES` is written from Kubernetes' storage layout (k8s.io/apiserver, the
 // registries' key prefixes), not from the code under test: the tests ask etcd itself what is
 // under each prefix and compare with the scanner.
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { EtcdServer } from "../support/etcd.js";
 
 export const KEYS: Array<[key: string, valueBytes: number]> = [
@@ -82,3 +85,23 @@ export async function etcdSays(etcd: EtcdServer, prefix: string): Promise<{ keys
   if (all.kvs.length !== count) throw new Error(`etcd answered ${all.kvs.length} kvs for ${prefix} but counted ${count}`);
   return { keys: count, bytes: all.kvs.reduce((s, kv) => s + (kv.value?.length ?? 0), 0) };
 }
+
+/** A throwaway CA, a server certificate for 127.0.0.1, and a client certificate (openssl, EC P-256). */
+export function makeCerts(dir: string): { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string; otherCa: string } {
+  const run = (args: string[]): void => void execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  const key = (name: string): void => run(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", name]);
+  for (const ca of ["ca", "other-ca"]) {
+    key(`${ca}.key`);
+    run(["req", "-x509", "-new", "-key", `${ca}.key`, "-out", `${ca}.crt`, "-days", "1", "-subj", `/CN=watch-auditor-test-${ca}`]);
+  }
+  writeFileSync(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");
+  writeFileSync(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
+  for (const who of ["server", "client"]) {
+    key(`${who}.key`);
+    run(["req", "-new", "-key", `${who}.key`, "-out", `${who}.csr`, "-subj", `/CN=${who}`]);
+    run(["x509", "-req", "-in", `${who}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${who}.crt`, "-days", "1", "-extfile", `${who}.ext`]);
+  }
+  const p = (f: string): string => join(dir, f);
+  return { ca: p("ca.crt"), serverCert: p("server.crt"), serverKey: p("server.key"), clientCert: p("client.crt"), clientKey: p("client.key"), otherCa: p("other-ca.crt") };
+}
+

@@ -5,13 +5,13 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
 import { startEtcd, freePorts, type EtcdServer } from "../support/etcd.js";
 import { etcdStatus, registerEtcdMetrics, scanEtcdUsage } from "../../src/controlplane/etcd/index.js";
-import { fill } from "./etcd-data.js";
+import { fill, makeCerts } from "./etcd-data.js";
 
 const hex = (decimal: string): string => BigInt(decimal).toString(16);
 
@@ -162,25 +162,6 @@ describe("etcd status on a real etcd", () => {
     }
   });
 });
-
-/** A throwaway CA, a server certificate for 127.0.0.1, and a client certificate (openssl, EC P-256). */
-function makeCerts(dir: string): { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string; otherCa: string } {
-  const run = (args: string[]): void => void execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  const key = (name: string): void => run(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", name]);
-  for (const ca of ["ca", "other-ca"]) {
-    key(`${ca}.key`);
-    run(["req", "-x509", "-new", "-key", `${ca}.key`, "-out", `${ca}.crt`, "-days", "1", "-subj", `/CN=watch-auditor-test-${ca}`]);
-  }
-  writeFileSync(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");
-  writeFileSync(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
-  for (const who of ["server", "client"]) {
-    key(`${who}.key`);
-    run(["req", "-new", "-key", `${who}.key`, "-out", `${who}.csr`, "-subj", `/CN=${who}`]);
-    run(["x509", "-req", "-in", `${who}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${who}.crt`, "-days", "1", "-extfile", `${who}.ext`]);
-  }
-  const p = (f: string): string => join(dir, f);
-  return { ca: p("ca.crt"), serverCert: p("server.crt"), serverKey: p("server.key"), clientCert: p("client.crt"), clientKey: p("client.key"), otherCa: p("other-ca.crt") };
-}
 
 describe("etcd over mTLS (etcd --client-cert-auth, certificates from openssl)", () => {
   let dir: string;

@@ -31,6 +31,7 @@ export function renderUsage(u: EtcdUsage, top: number): string {
   if (!u.complete) out.push(`PARTIAL: the scan stopped early: ${u.error ?? "unknown reason"}. The figures below cover only the keys read so far.\n`);
   for (const w of u.warnings) out.push(`warning: ${w}\n`);
   out.push(`etcd latency (serializable get every ${u.latency.probeIntervalMs} ms): idle ${lat(u.latency.idle)}; during the scan ${lat(u.latency.during)}\n`);
+  if (u.scannedKeys === 0) return out.join("") + (u.complete ? `no keys under ${u.prefix}\n` : "");
   const rows = (list: UsageRow[], cols: Array<(r: UsageRow) => string>): string[][] =>
     list.slice(0, top).map((r) => [...cols.map((c) => c(r)), String(r.keys), humanBytes(r.bytes), pct(r.bytes, u.scannedBytes)]);
   const more = (list: UsageRow[], what: string): string => (list.length > top ? `(${list.length - top} more ${what}; --top or --output json for all)\n` : "");
