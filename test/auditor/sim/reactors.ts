@@ -130,6 +130,11 @@ export class Reactor<T extends KubeObject> implements Reacting {
       this.rolls.push(how);
       if (this.opts.recoverOnRoll) this.resume();
     });
+    return this.listen();
+  }
+
+  /** Only the informer (a controller in its own process: reactor-main.ts). */
+  async listen(): Promise<this> {
     this.informer.start();
     await this.informer.waitForSync();
     return this;
