@@ -53,7 +53,7 @@ export function register(program: Command): void {
 
   dashboards
     .command("rules")
-    .description("write Prometheus alerting rules (a rule file or a PrometheusRule object)")
+    .description("write Prometheus recording and alerting rules (a rule file or a PrometheusRule object)")
     .requiredOption("--out <file>", "file to write, or - for stdout")
     .addOption(new Option("--format <format>", "prometheus (rule file) or prometheusrule (Prometheus Operator)").choices(["prometheus", "prometheusrule"]).default("prometheus"))
     .option("--runbook-base-url <url>", "where docs/runbooks.md is published; alerts link to its sections", urlParser, DEFAULT_RUNBOOK_BASE)
