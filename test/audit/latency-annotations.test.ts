@@ -9,6 +9,8 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
+import fc from "fast-check";
+import { goDurationMsSql, parseGoDurationMs } from "../../src/audit/latency-annotations.js";
 import { eventually, runCli, spawnCli, stopCli } from "../support/cli.js";
 import { SECURITY, SCENARIO, readEvents, type Ev } from "./helpers.js";
 import {
@@ -39,6 +41,32 @@ const close = (a: unknown, b: number, what: string): void => {
   assert.equal(typeof a, "number", `${what}: ${String(a)}`);
   assert.ok(Math.abs((a as number) - b) <= 1e-9 * Math.max(1, Math.abs(b)), `${what}: ${String(a)} != ${b}`);
 };
+
+test("Go durations: the SQL reading and the live counter's agree with an independent reading, valid or not", async () => {
+  const num = fc.oneof(fc.nat(99_999).map(String), fc.tuple(fc.nat(999), fc.nat(999_999)).map(([a, b]) => `${a}.${b}`), fc.nat(999).map((b) => `.${b}`), fc.nat(99).map((a) => `${a}.`));
+  const unit = fc.constantFrom("ns", "us", "µs", "μs", "ms", "s", "m", "h");
+  const valid = fc.tuple(fc.constantFrom("", "", "-", "+"), fc.array(fc.tuple(num, unit).map(([n, u]) => n + u), { minLength: 1, maxLength: 3 })).map(([sg, parts]) => sg + parts.join(""));
+  const junk = fc.string({ unit: fc.constantFrom(..."0123456789.mshnuµμ +-e"), maxLength: 8 });
+  const samples = fc.sample(fc.oneof(valid, junk, fc.constantFrom("0", "-0", "", ".s", "1..5s", "5mss", "1e3ms", "12 ms", "inf", "1.256s", "43.75199ms")), { numRuns: 600, seed: 12 });
+  const instance = await DuckDBInstance.create(":memory:");
+  const c = await instance.connect();
+  const rows = (await c.runAndReadAll(`SELECT v, ${goDurationMsSql("v")} AS ms FROM (VALUES ${samples.map((v) => `('${v}')`).join(", ")}) t(v)`)).getRowObjectsJS();
+  c.closeSync();
+  instance.closeSync();
+  let valids = 0;
+  for (const row of rows) {
+    const v = String(row.v);
+    const want = readGoDuration(v);
+    const sql = row.ms === null ? null : Number(row.ms);
+    const js = parseGoDurationMs(v);
+    for (const [what, got] of [["sql", sql], ["js", js]] as const) {
+      if (want === null) assert.equal(got, null, `${what} ${JSON.stringify(v)}`);
+      else assert.ok(got !== null && Math.abs(got - want) <= 1e-9 * Math.max(1, Math.abs(want)), `${what} ${JSON.stringify(v)}: ${String(got)} != ${want}`);
+    }
+    if (want !== null) valids++;
+  }
+  assert.ok(valids > 200 && valids < rows.length - 100, `${valids} valid of ${rows.length}`);
+});
 
 test("the recordings: which real events carry the annotations", () => {
   const real = realAnnotated();
