@@ -37,6 +37,33 @@ export interface ExporterOptions {
 }
 
 const P = "watch_auditor_controlplane_";
+
+/**
+ * A gauge without labels that can be absent: prom-client prints an unlabelled gauge as 0 even
+ * after reset(), and "0 seconds to full" or "quota 0" would be a lie. It is registered while it
+ * has a value.
+ */
+class OptionalGauge {
+  private readonly gauge: Gauge;
+  private registered = false;
+  private readonly name: string;
+  constructor(
+    private readonly registry: Registry,
+    config: { name: string; help: string },
+  ) {
+    this.name = config.name;
+    this.gauge = new Gauge({ ...config, registers: [] });
+  }
+  set(v: number): void {
+    this.gauge.set(v);
+    if (!this.registered) this.registry.registerMetric(this.gauge);
+    this.registered = true;
+  }
+  clear(): void {
+    if (this.registered) this.registry.removeSingleMetric(this.name);
+    this.registered = false;
+  }
+}
 const MAX_OWN_SAMPLES = 10_000;
 /** Prometheus is asked for history at most this often. */
 const PROMETHEUS_EVERY_MS = 5 * 60_000;
@@ -48,9 +75,9 @@ export class ControlplaneExporter {
   private readonly check: Gauge;
   private readonly statusCode: Gauge;
   private readonly objects: Gauge;
-  private readonly dbSize: Gauge;
-  private readonly dbQuota: Gauge;
-  private readonly dbFull: Gauge;
+  private readonly dbSize: OptionalGauge;
+  private readonly dbQuota: OptionalGauge;
+  private readonly dbFull: OptionalGauge;
   private readonly nodeReady: Gauge;
   private readonly nodeCondition: Gauge;
   private readonly scrapeErrors: Counter;
@@ -78,9 +105,9 @@ export class ControlplaneExporter {
     this.check = new Gauge({ name: `${P}health_check`, help: "One /livez or /readyz check: 1 ok (excluded counts as ok), 0 failed.", labelNames: ["endpoint", "check"], registers: [r] });
     this.statusCode = new Gauge({ name: `${P}health_status_code`, help: "HTTP status of the last /livez or /readyz answer (0: no answer).", labelNames: ["endpoint"], registers: [r] });
     this.objects = new Gauge({ name: `${P}objects`, help: "Objects stored per resource, from the API server's object-count metric of its version.", labelNames: ["resource"], registers: [r] });
-    this.dbSize = new Gauge({ name: `${P}database_size_bytes`, help: "Size of the database file (the largest member), from the API server's metric or etcd.", registers: [r] });
-    this.dbQuota = new Gauge({ name: `${P}database_quota_bytes`, help: "The database quota, when known (etcd's etcd_server_quota_backend_bytes or --etcd-quota-bytes).", registers: [r] });
-    this.dbFull = new Gauge({ name: `${P}database_full_seconds`, help: "Linear forecast of the seconds until the database reaches its quota; absent when not growing or unknown.", registers: [r] });
+    this.dbSize = new OptionalGauge(r, { name: `${P}database_size_bytes`, help: "Size of the database file (the largest member), from the API server's metric or etcd." });
+    this.dbQuota = new OptionalGauge(r, { name: `${P}database_quota_bytes`, help: "The database quota, when known (etcd's etcd_server_quota_backend_bytes or --etcd-quota-bytes)." });
+    this.dbFull = new OptionalGauge(r, { name: `${P}database_full_seconds`, help: "Linear forecast of the seconds until the database reaches its quota; absent when not growing or unknown." });
     this.nodeReady = new Gauge({ name: `${P}node_ready`, help: "1 when the node's Ready condition is True, else 0.", labelNames: ["node"], registers: [r] });
     this.nodeCondition = new Gauge({ name: `${P}node_condition`, help: "Pressure condition of a node: 1 when True.", labelNames: ["node", "condition"], registers: [r] });
     const renewTimes = () => this.renewTimes;
@@ -200,7 +227,7 @@ export class ControlplaneExporter {
 
   private async updateForecast(): Promise<void> {
     if (this.quota.source !== "assumed") this.dbQuota.set(this.quota.bytes);
-    else this.dbQuota.reset();
+    else this.dbQuota.clear();
     const p = this.opts.prometheus;
     if (p && Date.now() - this.prometheusAt >= PROMETHEUS_EVERY_MS) {
       this.prometheusAt = Date.now();
@@ -219,7 +246,7 @@ export class ControlplaneExporter {
       source: fromPrometheus ? "prometheus" : "samples",
     });
     if (this.forecast.secondsToFull !== undefined && (this.forecast.status === "growing" || this.forecast.status === "at-or-over-quota")) this.dbFull.set(this.forecast.secondsToFull);
-    else this.dbFull.reset();
+    else this.dbFull.clear();
   }
 
   async start(): Promise<number> {
