@@ -29,7 +29,7 @@ export const WIDGET_CRD = {
             type: "object",
             properties: {
               spec: { type: "object", properties: { size: { type: "integer" } } },
-              status: { type: "object", properties: { phase: { type: "string" } } },
+              status: { type: "object", properties: { phase: { type: "string" }, pong: { type: "string" } } },
             },
           },
         },
@@ -170,7 +170,14 @@ export class Reactor<T extends KubeObject> implements Reacting {
   }
 }
 
-type Obj = KubeObject & { metadata: { name: string; namespace?: string; labels?: Record<string, string>; deletionTimestamp?: string }; data?: Record<string, string>; status?: { phase?: string } };
+type Obj = KubeObject & {
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; finalizers?: string[]; deletionTimestamp?: string };
+  data?: Record<string, string>;
+  status?: { phase?: string; pong?: string };
+};
+
+export const WIDGET_FINALIZER = "example.com/cleanup";
+export const WIDGET_PING = "example.com/ping";
 
 /** A policy engine's generate rule: every new namespace labelled for it gets a default-deny NetworkPolicy. */
 export function networkPolicyGenerator(kube: KubeClient, opts: { delayMs?: number; recoverOnRoll?: boolean } = {}): Reactor<Obj> {
@@ -191,14 +198,23 @@ export function networkPolicyGenerator(kube: KubeClient, opts: { delayMs?: numbe
   );
 }
 
-/** An operator: every Widget reaches status.phase Ready (status subresource). */
+/**
+ * An operator: every Widget reaches status.phase Ready (status subresource) and answers its
+ * example.com/ping annotation in status.pong; a deleted Widget's example.com/cleanup finalizer is removed.
+ */
 export function widgetOperator(kube: KubeClient, opts: { delayMs?: number; recoverOnRoll?: boolean } = {}): Reactor<Obj> {
   return new Reactor<Obj>(
     kube,
     WIDGETS,
     async (k, w) => {
-      if (w.status?.phase === "Ready" || w.metadata.deletionTimestamp) return undefined;
-      await k.patch(WIDGETS, w.metadata.name, { status: { phase: "Ready" } }, { namespace: w.metadata.namespace, type: "merge", subresource: "status" });
+      if (w.metadata.deletionTimestamp) {
+        if (!w.metadata.finalizers?.includes(WIDGET_FINALIZER)) return undefined;
+        await k.patch(WIDGETS, w.metadata.name, { metadata: { finalizers: w.metadata.finalizers.filter((f) => f !== WIDGET_FINALIZER) } }, { namespace: w.metadata.namespace, type: "merge" });
+        return `finalized ${w.metadata.name}`;
+      }
+      const ping = w.metadata.annotations?.[WIDGET_PING];
+      if (w.status?.phase === "Ready" && w.status.pong === ping) return undefined;
+      await k.patch(WIDGETS, w.metadata.name, { status: { phase: "Ready", ...(ping !== undefined ? { pong: ping } : {}) } }, { namespace: w.metadata.namespace, type: "merge", subresource: "status" });
       return w.metadata.name;
     },
     opts,
