@@ -8,7 +8,7 @@ export function register(program: Command): void {
     .command("install")
     .description("render the Kubernetes manifests of every component (pipe to `kubectl apply -f -`)")
     .option("--print", "print the manifests as one multi-document YAML on stdout")
-    .option("--components <list>", `comma-separated: auditor, audit-webhook, flows, monitoring, exporter-example (default: ${BASE_COMPONENTS.join(",")})`)
+    .option("--components <list>", `comma-separated: auditor, audit-webhook, flows, controlplane, monitoring, exporter-example (default: ${BASE_COMPONENTS.join(",")})`)
     .option("--namespace <ns>", "namespace the components run in", HOME_NAMESPACE)
     .option("--deploy-dir <dir>", "kustomize tree to render (default: the deploy/ shipped with watch-auditor)")
     .action(async (o: { print?: boolean; components?: string; namespace: string; deployDir?: string }) => {

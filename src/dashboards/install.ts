@@ -12,12 +12,13 @@ export const COMPONENTS = {
   auditor: "auditor",
   "audit-webhook": "audit-webhook",
   flows: "flows",
+  controlplane: "controlplane",
   monitoring: "monitoring",
   "exporter-example": "exporter",
 } as const;
 export type Component = keyof typeof COMPONENTS;
 /** What the kustomize base (deploy/kustomization.yaml) installs: the exporter is a sidecar example. */
-export const BASE_COMPONENTS: Component[] = ["auditor", "audit-webhook", "flows", "monitoring"];
+export const BASE_COMPONENTS: Component[] = ["auditor", "audit-webhook", "flows", "controlplane", "monitoring"];
 
 /** deploy/ next to src/ and dist/ (both are two levels below the package root). */
 export function defaultDeployDir(): string {

@@ -105,7 +105,7 @@ test("install --print: every base component, one parseable multi-document YAML, 
   for (const k of ["Namespace", "Deployment", "DaemonSet", "ServiceMonitor", "PodMonitor", "PrometheusRule", "ConfigMap", "PersistentVolumeClaim"]) assert.ok(kinds.has(k), `renders a ${k}`);
   assert.equal(objects[0]!.kind, "Namespace", "namespace first, so kubectl apply can create the rest");
   const names = objects.map((o) => `${o.kind}/${o.metadata.name}`);
-  for (const n of ["Deployment/watch-auditor", "Deployment/watch-auditor-audit-webhook", "DaemonSet/watch-auditor-flows", "ServiceMonitor/watch-auditor-audit-webhook"]) assert.ok(names.includes(n), n);
+  for (const n of ["Deployment/watch-auditor", "Deployment/watch-auditor-audit-webhook", "DaemonSet/watch-auditor-flows", "ServiceMonitor/watch-auditor-audit-webhook", "Deployment/watch-auditor-controlplane", "ServiceMonitor/watch-auditor-controlplane"]) assert.ok(names.includes(n), n);
   assert.ok(!objects.some((o) => o.kind !== "ConfigMap" && o.metadata.name.includes("exporter")), "the exporter example is not in the base");
   const dashboards = objects.filter((o) => o.kind === "ConfigMap" && o.metadata.labels?.grafana_dashboard === "1");
   assert.equal(dashboards.length, buildDashboards("prometheus").length, "one dashboard ConfigMap per dashboard, carrying the sidecar label");
@@ -177,9 +177,9 @@ test("install --print --components/--namespace: a subset moves to the namespace;
 
 test("deploy/: the base lists every component; overlays render; committed monitoring files equal freshly generated ones", async () => {
   const base = YAML.parse(await readFile(new URL("kustomization.yaml", DEPLOY), "utf8")) as { resources: string[] };
-  assert.deepEqual(base.resources, ["auditor", "audit-webhook", "flows", "monitoring"]);
+  assert.deepEqual(base.resources, ["auditor", "audit-webhook", "flows", "controlplane", "monitoring"]);
   const all = await kustomizeBuild(new URL(".", DEPLOY).pathname);
-  const viaInstall = await renderInstall({ components: ["auditor", "audit-webhook", "flows", "monitoring"], namespace: "watch-auditor" });
+  const viaInstall = await renderInstall({ components: ["auditor", "audit-webhook", "flows", "controlplane", "monitoring"], namespace: "watch-auditor" });
   assert.equal(all.length, viaInstall.length, "install renders what the base kustomization does");
 
   const minimal = await kustomizeBuild(new URL("overlays/minimal/", DEPLOY).pathname);
