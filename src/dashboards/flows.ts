@@ -8,6 +8,13 @@ const HTTP = "http_server_requests_total";
 const HTTP_DUR = "http_server_request_duration_seconds_bucket";
 const TCP = "watch_auditor_flows_tcp_";
 const BY_SVC = "namespace, service";
+const DROPS = "watch_auditor_flows_drops_total";
+const DNS = "watch_auditor_flows_dns_requests_total";
+const DNS_DUR = "watch_auditor_flows_dns_request_duration_seconds_bucket";
+const DST = `dst_namespace=~"$namespace", dst_workload=~"$workload"`;
+const PAIR = "src_namespace, src_workload, dst_namespace, dst_workload, reason, direction, policy";
+// Drops per pair where the selected workloads are on either side (or keeps one copy of a pair on both).
+const DROPS_EITHER = (fn: string, range: string) => `(sum by (${PAIR}) (${fn}(${DROPS}{${SRC}}[${range}])) or sum by (${PAIR}) (${fn}(${DROPS}{${DST}}[${range}])))`;
 
 export const flowsDashboard: DashboardSpec = {
   uid: "watch-auditor-flows",
@@ -76,6 +83,64 @@ export const flowsDashboard: DashboardSpec = {
           description: "Bytes per second sent by each source workload to each destination workload.",
           unit: "Bps",
           queries: [{ expr: `topk(20, sum by (src_namespace, src_workload, dst_namespace, dst_workload) (rate(${TCP}sent_bytes_total{${SRC}}[$__rate_interval])))`, legend: "{{src_namespace}}/{{src_workload}} → {{dst_namespace}}/{{dst_workload}}" }],
+        },
+      ],
+    },
+    {
+      title: "Network policy drops (Hubble)",
+      panels: [
+        {
+          title: "Dropped flows",
+          description: "Which workload pairs are dropped, why (drop_reason_desc), in which direction and by which policy (empty when Hubble names none), over the dashboard's time range. `watch-auditor flows drops` gives the ports.",
+          kind: "table",
+          unit: "short",
+          queries: [{ expr: `sort_desc(${DROPS_EITHER("increase", "$__range")})` }],
+        },
+        {
+          title: "Drops by reason",
+          description: "Dropped flows per second by drop reason and direction: a new reason or a step up is a policy or datapath change.",
+          unit: "ops",
+          queries: [{ expr: `sum by (reason, direction) ${DROPS_EITHER("rate", "$__rate_interval")}`, legend: "{{reason}} {{direction}}" }],
+        },
+        {
+          title: "Flows by verdict",
+          description: "Every Hubble flow by verdict (FORWARDED, DROPPED, REDIRECTED to the proxy, AUDIT = would be dropped in policy audit mode, ERROR).",
+          unit: "ops",
+          queries: [{ expr: `sum by (verdict) (rate(watch_auditor_flows_hubble_verdicts_total[$__rate_interval]))`, legend: "{{verdict}}" }],
+        },
+      ],
+    },
+    {
+      title: "DNS (Hubble L7)",
+      panels: [
+        {
+          title: "DNS queries by response code",
+          description: "DNS answers per second the selected workloads receive, by rcode (NXDOMAIN: names that do not exist, often search-path expansion; SERVFAIL: the resolver failed).",
+          unit: "reqps",
+          width: 8,
+          queries: [{ expr: `sum by (rcode) (rate(${DNS}{${SRC}}[$__rate_interval]))`, legend: "{{rcode}}" }],
+        },
+        {
+          title: "DNS error ratio by client",
+          description: "Share of each client workload's DNS answers that are not NOERROR.",
+          unit: "percentunit",
+          width: 8,
+          queries: [
+            {
+              expr: `(sum by (src_namespace, src_workload) (rate(${DNS}{${SRC}, rcode!="NOERROR"}[$__rate_interval])) or sum by (src_namespace, src_workload) (rate(${DNS}{${SRC}}[$__rate_interval])) * 0) / sum by (src_namespace, src_workload) (rate(${DNS}{${SRC}}[$__rate_interval]))`,
+              legend: "{{src_namespace}}/{{src_workload}}",
+            },
+          ],
+        },
+        {
+          title: "DNS latency",
+          description: "p50 and p99 time from query to answer, per DNS server workload.",
+          unit: "s",
+          width: 8,
+          queries: [
+            { expr: `histogram_quantile(0.5, sum by (dst_namespace, dst_workload, le) (rate(${DNS_DUR}{${SRC}}[$__rate_interval])))`, legend: "p50 {{dst_namespace}}/{{dst_workload}}" },
+            { expr: `histogram_quantile(0.99, sum by (dst_namespace, dst_workload, le) (rate(${DNS_DUR}{${SRC}}[$__rate_interval])))`, legend: "p99 {{dst_namespace}}/{{dst_workload}}" },
+          ],
         },
       ],
     },

@@ -48,6 +48,7 @@ export const recordingGroups: RecordingGroup[] = [...controlPlaneRecordingGroups
 
 const X = "watch_auditor_exporter_";
 const REQ = "watch_auditor_apiserver_requests_total";
+const DROP_PAIR = "src_namespace, src_workload, dst_namespace, dst_workload, reason";
 
 export const ruleGroups: RuleGroup[] = [
   {
@@ -173,6 +174,21 @@ export const ruleGroups: RuleGroup[] = [
         severity: "warning",
         summary: "Service {{ $labels.namespace }}/{{ $labels.service }}: p99 latency is {{ $value | humanizeDuration }}.",
         description: "The 99th percentile of the service's HTTP request duration is above 1 s for 10 minutes.",
+      },
+    ],
+  },
+  {
+    name: "watch-auditor.network",
+    rules: [
+      {
+        alert: "FlowsNewlyDropped",
+        // Drops in the last 10m (a growing counter, or a pair seen for the first time) for a pair
+        // and reason without any drop in the hour before: a new denial, not a known default-deny.
+        expr: `(sum by (${DROP_PAIR}) (increase(watch_auditor_flows_drops_total[10m])) > 0 or (sum by (${DROP_PAIR}) (watch_auditor_flows_drops_total) unless sum by (${DROP_PAIR}) (watch_auditor_flows_drops_total offset 10m))) unless sum by (${DROP_PAIR}) (increase(watch_auditor_flows_drops_total[1h] offset 10m)) > 0`,
+        for: "0m",
+        severity: "warning",
+        summary: "Traffic from {{ $labels.src_namespace }}/{{ $labels.src_workload }} to {{ $labels.dst_namespace }}/{{ $labels.dst_workload }} is newly dropped ({{ $labels.reason }}).",
+        description: "Hubble reports drops ({{ $labels.reason }}) between these two workloads in the last 10 minutes and none in the hour before: a network policy change, a new dependency not yet allowed, or a broken peer. `watch-auditor flows drops --url ...` names the port and the denying policy.",
       },
     ],
   },

@@ -19,6 +19,9 @@ const REQ = (code: string, cls: string, user = "serviceaccount") => `watch_audit
 const HTTP = (cls: string) => `http_server_requests_total{namespace="shop", service="cart", workload="cart", method="GET", status_code_class="${cls}"}`;
 const BUCKET = (le: string) => `http_server_request_duration_seconds_bucket{namespace="shop", service="cart", workload="cart", method="GET", status_code_class="2xx", le="${le}"}`;
 
+const DROP_LABELS = (reason: string) => ({ src_namespace: "default", src_workload: "xwing", dst_namespace: "default", dst_workload: "deathstar", reason });
+const DROP = (reason: string) => `watch_auditor_flows_drops_total{namespace="watch-auditor", pod="flows-x7k2p", src_namespace="default", src_workload="xwing", dst_namespace="default", dst_workload="deathstar", reason="${reason}", direction="ingress", policy="default/deny-xwing"}`;
+
 export const ALERT_CASES: AlertCase[] = [
   { alert: "WatchControllerFailing", fires: true, why: "two consecutive failures for 5m", series: [[`watch_auditor_consecutive_failures{${NS}, probe="default"}`, "0 1 2x15"]], at: "12m", labels: { namespace: "watch-auditor", probe: "default" } },
   { alert: "WatchControllerFailing", fires: false, why: "a single failure, then a pass", series: [[`watch_auditor_consecutive_failures{${NS}, probe="default"}`, "0 1x5 0x10"]], at: "12m" },
@@ -216,4 +219,17 @@ export const ALERT_CASES: AlertCase[] = [
     at: "25m",
   },
   ...CONTROLPLANE_ALERT_CASES,
+
+  { alert: "FlowsNewlyDropped", fires: true, why: "a pair that never dropped starts dropping (new series, growing)", series: [[DROP("POLICY_DENIED"), "_x60 1+2x20"]], at: "70m", labels: DROP_LABELS("POLICY_DENIED") },
+  { alert: "FlowsNewlyDropped", fires: true, why: "one drop, the pair's first ever (the series appears at 1)", series: [[DROP("POLICY_DENIED"), "_x65 1x10"]], at: "70m", labels: DROP_LABELS("POLICY_DENIED") },
+  {
+    alert: "FlowsNewlyDropped",
+    fires: false,
+    why: "the same pair has been dropped for 80 minutes (a known default deny), and another reason stopped long ago",
+    series: [
+      [DROP("POLICY_DENIED"), "0+2x80"],
+      [DROP("CT_MAP_INSERTION_FAILED"), "0+1x30 30x50"],
+    ],
+    at: "75m",
+  },
 ];

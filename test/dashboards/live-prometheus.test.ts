@@ -163,9 +163,12 @@ test("live: Prometheus scrapes every component; every dashboard and rule query p
         time: "2026-01-01T00:00:00Z",
       });
     await writeFile(tetragon, [readFileSync(join(SAMPLES, "flows/kovenant_example_tetragon_log.jsonl"), "utf8").trimEnd(), io("__x64_sys_write", "cart"), io("__x64_sys_read", "cart"), io("__x64_sys_read", "web"), io("__x64_sys_write", "db"), "{broken", ""].join("\n"));
+    // Hubble: HTTP, DNS and the two DROPPED flows of Cilium's docs (drops and DNS panels).
+    const hubble = join(dir, "hubble.jsonl");
+    await writeFile(hubble, ["hubble-otel_basic-sample-5-http-flows.jsonl", "hubble-otel_basic-sample-330-dns-flows.jsonl", "cilium-docs_hubble-exporter-dropped-flows.jsonl"].map((f) => readFileSync(join(SAMPLES, "flows", f), "utf8")).join(""));
     const flows = spawnCli([
       "flows", "--no-kube", "--port", "0", "--host", "127.0.0.1", "--from-start", "--poll-interval", "100ms", "--max-series", "2",
-      "--hubble", join(SAMPLES, "flows/hubble-otel_basic-sample-5-http-flows.jsonl"), "--tetragon", tetragon,
+      "--hubble", hubble, "--tetragon", tetragon,
     ]);
     children.push(flows);
 
