@@ -47,10 +47,15 @@ export const controlPlaneRecordingGroups: RecordingGroup[] = [
       },
       { record: DB_QUOTA, expr: `max(${C}database_quota_bytes) or max(etcd_server_quota_backend_bytes)` },
       { record: DB_USAGE, expr: `${DB_SIZE} / ${DB_QUOTA}` },
-      // Objects stored per resource: the auditor's gauge, else the API server's (1.21+, 1.34+, ≤ 1.24).
+      // Objects stored per resource: the auditor's gauge, else the API server's (1.21+, 1.34+, ≤ 1.22;
+      // -1 means the count failed). 1.34+ splits group from resource: joined as resource.group, the
+      // form apiserver_storage_objects uses ("deployments.apps", "pods").
       {
         record: OBJECTS,
-        expr: `max by (resource) (${C}objects) or max by (resource) (apiserver_storage_objects) or max by (resource) (apiserver_resource_objects) or max by (resource) (etcd_object_counts)`,
+        expr:
+          `max by (resource) (${C}objects) or max by (resource) (apiserver_storage_objects >= 0)` +
+          ` or max by (resource) (label_replace(label_join(apiserver_resource_objects >= 0, "resource", ".", "resource", "group"), "resource", "$1", "resource", "(.*)[.]"))` +
+          ` or max by (resource) (etcd_object_counts >= 0)`,
       },
       { record: REQUESTS, expr: `sum by (resource, verb, code) (rate(apiserver_request_total[5m]))` },
       { record: LATENCY, expr: `sum by (resource, verb, scope, le) (rate(apiserver_request_duration_seconds_bucket{${NOT_LONG_RUNNING}}[5m]))` },

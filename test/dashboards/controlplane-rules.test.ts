@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -162,4 +163,54 @@ test("dashboards rules --node-grace-period: the heartbeat alert uses the given g
   ]);
   assert.equal(r.status, 0, r.out);
   assert.match(renderRules({ format: "prometheus" }), /node_heartbeat_age_seconds\) > 40\n/, "40 s by default");
+});
+
+/** Exposition lines (`name{labels} value`) as promtool input series holding that value. */
+function exposition(file: URL, keep: (name: string) => boolean): [string, string][] {
+  const out: [string, string][] = [];
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m && keep(m[1]!)) out.push([`${m[1]}${m[2] ?? ""}`, `${Number(m[3])}x10`]);
+  }
+  return out;
+}
+
+/** name{labels} value of an exposition file, read with a regex: label string → value. */
+function samples(file: URL, name: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of readFileSync(file, "utf8").matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, "gm"))) out.set(m[1] ?? "", Number(m[2]));
+  return out;
+}
+
+test("recording rules on other versions' real /metrics samples: database size and objects per resource from 1.19, 1.26, 1.36 and the 1.34+ collectors", async () => {
+  const F = (f: string) => new URL(`../controlplane/fixtures/${f}`, import.meta.url);
+  const resourceOf = (labels: string) => /resource="([^"]+)"/.exec(labels)![1]!;
+  const objects = (m: Map<string, number>) => [...m].filter(([, v]) => v >= 0).map(([l, v]) => ({ labels: `${OBJECTS}{resource="${resourceOf(l)}"}`, value: v }));
+  const v119 = F("metrics-v1.19.7.prom");
+  const v126 = F("metrics-v1.26.0.prom");
+  const v136 = F("metrics-v1.36.prom");
+  const upstream = F("metrics-upstream-store-stats.prom");
+  const max = (m: Map<string, number>) => Math.max(...m.values());
+  const r = await promtoolTest(renderRules({ format: "prometheus" }), [
+    {
+      name: "1.19.7: etcd_db_total_size_in_bytes of two endpoints, etcd_object_counts",
+      series: exposition(v119, () => true),
+      expect: [
+        { expr: DB_SIZE, at: "5m", samples: [{ labels: DB_SIZE, value: max(samples(v119, "etcd_db_total_size_in_bytes")) }] },
+        { expr: OBJECTS, at: "5m", samples: objects(samples(v119, "etcd_object_counts")) },
+      ],
+    },
+    { name: "1.26.0: apiserver_storage_db_total_size_in_bytes", series: exposition(v126, () => true), expect: [{ expr: DB_SIZE, at: "5m", samples: [{ labels: DB_SIZE, value: max(samples(v126, "apiserver_storage_db_total_size_in_bytes")) }] }] },
+    {
+      name: "1.36: apiserver_storage_size_bytes, apiserver_storage_objects",
+      series: exposition(v136, () => true),
+      expect: [
+        { expr: DB_SIZE, at: "5m", samples: [{ labels: DB_SIZE, value: max(samples(v136, "apiserver_storage_size_bytes")) }] },
+        { expr: OBJECTS, at: "5m", samples: objects(samples(v136, "apiserver_storage_objects")) },
+      ],
+    },
+    // apiserver_resource_objects alone (the deprecated family dropped) names resources as the old one did.
+    { name: "1.34+: apiserver_resource_objects{group,resource} as resource.group", series: exposition(upstream, (n) => n === "apiserver_resource_objects"), expect: [{ expr: OBJECTS, at: "5m", samples: objects(samples(upstream, "apiserver_storage_objects")) }] },
+  ]);
+  assert.equal(r.status, 0, r.out);
 });
