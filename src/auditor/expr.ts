@@ -374,13 +374,18 @@ export function select(obj: unknown, path: Step[]): unknown[] {
   return cur;
 }
 
-function show(values: unknown[]): string {
+function show(values: unknown[], hide: boolean): string {
+  if (hide) return `(${values.length} value${values.length === 1 ? "" : "s"} not shown: a Secret's field)`;
   const s = values.length === 1 ? JSON.stringify(values[0]) : JSON.stringify(values);
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }
 
-/** Judges a condition on one object (undefined: the object does not exist). */
-export function evaluate(c: Condition, obj: unknown): Verdict {
+/**
+ * Judges a condition on one object (undefined: the object does not exist). `hideValues`
+ * keeps the values out of `observed` (Secrets: /status and logs must not show their data).
+ */
+export function evaluate(c: Condition, obj: unknown, opts: { hideValues?: boolean } = {}): Verdict {
+  const hide = opts.hideValues === true;
   if (c.kind === "object") {
     const exists = obj !== undefined;
     return exists === c.exists ? { holds: true } : { holds: false, observed: exists ? "the object exists" : "the object does not exist" };
@@ -390,10 +395,11 @@ export function evaluate(c: Condition, obj: unknown): Verdict {
   const where = formatPath(c.path);
   if (c.kind === "exists") {
     const exists = values.length > 0;
-    return exists === c.exists ? { holds: true, observed: exists ? `${where} = ${show(values)}` : `${where} is absent` } : { holds: false, observed: exists ? `${where} = ${show(values)}` : `${where} is absent` };
+    const observed = exists ? `${where} = ${show(values, hide)}` : `${where} is absent`;
+    return exists === c.exists ? { holds: true, observed } : { holds: false, observed };
   }
   if (values.length === 0) return { holds: false, observed: `${where} is absent` };
-  const observed = `${where} = ${show(values)}`;
+  const observed = `${where} = ${show(values, hide)}`;
   if (c.kind === "in") return c.values.some((l) => values.includes(l)) ? { holds: true, observed } : { holds: false, observed };
   if (c.op === "!=") return values.every((v) => v !== c.value) ? { holds: true, observed } : { holds: false, observed };
   let undecidable = false;

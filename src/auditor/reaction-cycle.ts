@@ -179,7 +179,9 @@ export async function runReactionCycle(p: ReactionProbeConfig, signal: AbortSign
     try {
       for (let i = 0; i < p.expect.length; i++) {
         const e = p.expect[i]!;
-        const v = e.object ? await judgeObject(api, gvrs[i]!, expandRef(e.object, vars), conditions[i]!, signal) : evaluate(conditions[i]!, await api.get(stimulusGvr, ref.namespace, ref.name, signal));
+        const v = e.object
+          ? await judgeObject(api, gvrs[i]!, expandRef(e.object, vars), conditions[i]!, signal)
+          : evaluate(conditions[i]!, await api.get(stimulusGvr, ref.namespace, ref.name, signal), { hideValues: isSecret(stimulusGvr) });
         verdicts.push(v);
         expectations[i]!.holds = v.holds;
         expectations[i]!.observed = v.observed;
@@ -209,9 +211,15 @@ export async function runReactionCycle(p: ReactionProbeConfig, signal: AbortSign
   }
 }
 
+/** Values read from a Secret are never shown in /status or logs. */
+function isSecret(gvr: GVR): boolean {
+  return gvr.group === "" && gvr.resource === "secrets";
+}
+
 /** By name: GET. By selector: LIST; `exists`/`not exists` on the set, any object for field conditions. */
 async function judgeObject(api: ReactionApi, gvr: GVR, r: ObjectRef, c: Condition, signal: AbortSignal): Promise<Verdict> {
-  if (r.name !== undefined) return evaluate(c, await api.get(gvr, gvr.namespaced ? r.namespace : undefined, r.name, signal));
+  const hideValues = isSecret(gvr);
+  if (r.name !== undefined) return evaluate(c, await api.get(gvr, gvr.namespaced ? r.namespace : undefined, r.name, signal), { hideValues });
   const items = await api.list(gvr, gvr.namespaced ? r.namespace : undefined, r.selector!, signal);
   if (c.kind === "object") {
     const n = items.length;
@@ -222,7 +230,7 @@ async function judgeObject(api: ReactionApi, gvr: GVR, r: ObjectRef, c: Conditio
   if (items.length === 0) return { holds: false, observed: `no object matches ${r.selector}` };
   let first: Verdict | undefined;
   for (const o of items) {
-    const v = evaluate(c, o);
+    const v = evaluate(c, o, { hideValues });
     if (v.holds === true) return v;
     if (!first || (v.holds === "undecidable" && first.holds !== "undecidable")) first = v;
   }

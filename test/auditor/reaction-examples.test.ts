@@ -32,6 +32,7 @@ interface ExpectationBody {
   observed?: string;
 }
 interface ReactionCheck {
+  runId: string;
   result: string;
   reason: string;
   inconclusive?: string;
@@ -154,6 +155,10 @@ test("healthy controllers: every shipped example passes with a measured reaction
     assert.ok(w.reactors["namespace-networkpolicy"]!.reacted!.includes(ns.canary));
     const secret = (await probeStatus(s, "secret-replicator")).checks.find((c) => c.result === "pass")!;
     assert.ok(secret.reaction!.deleted.includes(`Secret/watch-auditor-copies/${secret.canary}`), JSON.stringify(secret.reaction!.deleted));
+    // A Secret's values never reach /status (nor the logs, which carry the same text).
+    assert.equal(secret.reaction!.expectations[0]!.observed, "data.probe = (1 value not shown: a Secret's field)");
+    const value = Buffer.from(secret.runId).toString("base64");
+    assert.ok(!(await s.get("/status")).body.includes(value) && !s.child.output.stderr.includes(value));
   } finally {
     const r = await s.stop();
     assert.equal(r.code, 0, r.stderr);
