@@ -3,11 +3,14 @@
 // with bodies stripped (Metadata level). Expected answers come from a plain pass over the raw events.
 import { before, after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../support/cli.js";
 import { SECURITY, readEvents, type Ev } from "./helpers.js";
+import { SHARED_KUBE_DIR } from "../support/kube-apiserver/openapi.js";
+
+const RECORDED_AUDIT_DIR = join(SHARED_KUBE_DIR, "recorded-v1.25", "audit");
 
 let dir: string;
 const db = (n: string): string => join(dir, `${n}.duckdb`);
@@ -63,6 +66,7 @@ test("history of Deployment shop/cart: every successful write, its object, who a
   assert.equal(h.revisions.filter((r: Ev) => r.user === "system:serviceaccount:kube-system:deployment-controller" && r.subresource === "status").length, ctrl);
   assert.deepEqual(h.lifetimes, [{
     index: 1, first_seen: cartCreate.stageTimestamp, created_before_window: false, created_at: cartCreate.stageTimestamp, created_by: "dana",
+    deletion_requested_at: cartWrites.at(-1).stageTimestamp, deletion_requested_by: "dana",
     deleted_at: cartWrites.at(-1).stageTimestamp, deleted_by: "dana", revisions: 14,
   }]);
   assert.equal(h.api_group, "apps");
@@ -139,6 +143,7 @@ test("an object created before the window: first seen at its first write, said s
   assert.equal(h.revisions.length, cartWrites.length - 1);
   assert.deepEqual(h.lifetimes[0], {
     index: 1, first_seen: first.stageTimestamp, created_before_window: true, created_at: first.responseObject.metadata.creationTimestamp, created_by: null,
+    deletion_requested_at: cartWrites.at(-1).stageTimestamp, deletion_requested_by: "dana",
     deleted_at: cartWrites.at(-1).stageTimestamp, deleted_by: "dana", revisions: cartWrites.length - 1,
   });
   assert.equal(h.revisions[0].changes, null);
@@ -160,4 +165,62 @@ test("Metadata level: who/when/verb still given, no diffs, and the note says the
   const table = await runCli(["audit", "history", "deployments", "cart", "--db", db("metadata")]);
   assert.match(table.stdout, /diffs need Request or RequestResponse level/);
   assert.match(table.stdout, /^lifetime 1: created at \S+ by dana; deleted at \S+ by dana$/m);
+});
+
+// The real v1.25 recording (../shared/kube/recorded-v1.25/audit): Deployment rec/web scaled through
+// the scale subresource (update and patch, Scale bodies), deleted with propagationPolicy=Foreground
+// (the delete answers the object, held by the foregroundDeletion finalizer; the controller keeps
+// updating its status), and removed when the garbage collector patches the finalizer away with a
+// metadata-only (PartialObjectMetadata) response.
+test("history on the recorded v1.25 scenario: scale subresource writes, a foreground deletion that ends with the GC's metadata-only patch", async () => {
+  const file = join(RECORDED_AUDIT_DIR, "scenario-recorder.jsonl");
+  const raw = readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Ev);
+  const webWrites = raw.filter(
+    (e) => e.stage === "ResponseComplete" && e.objectRef?.resource === "deployments" && e.objectRef.namespace === "rec" && e.objectRef.name === "web" &&
+      WRITES.includes(e.verb) && e.responseStatus.code < 300 && (e.objectRef.subresource === undefined || e.objectRef.subresource === "status" || (e.objectRef.subresource === "scale" && e.verb !== "get")),
+  );
+  const r = await runCli(["audit", "ingest", "--db", db("recorded"), file]);
+  assert.equal(r.code, 0, r.stderr);
+  const h = await history("recorded", ["deployments", "web", "-n", "rec"]);
+  assert.deepEqual(h.revisions.map((x: Ev) => [x.audit_id, x.verb, x.subresource]), webWrites.map((e) => [e.auditID, e.verb, e.objectRef.subresource ?? null]));
+
+  // Scale writes: spec.replicas from the previous revision's object to the Scale's.
+  const scales = webWrites.filter((e) => e.objectRef.subresource === "scale");
+  assert.deepEqual(scales.map((e) => e.verb), ["update", "patch"]);
+  for (const e of scales) {
+    const i = webWrites.indexOf(e);
+    const before = webWrites[i - 1].responseObject.spec.replicas; // a Deployment or a Scale: both carry spec.replicas
+    const rev = h.revisions[i];
+    assert.equal(rev.body_source, "scale");
+    assert.deepEqual(rev.changes, [{ path: "spec.replicas", op: "changed", old: before, new: e.responseObject.spec.replicas }]);
+    assert.equal(rev.resource_version, e.responseObject.metadata.resourceVersion);
+  }
+  // The write after the scale patch diffs against the scaled object: its replicas did not change again.
+  const afterScale = h.revisions[webWrites.indexOf(scales[1]) + 1];
+  assert.equal(changed(afterScale, "spec.replicas"), undefined);
+
+  // Deletion: requested by the delete, gone at the GC's patch, one lifetime throughout.
+  const del = webWrites.find((e) => e.verb === "delete");
+  assert.deepEqual(del.responseObject.metadata.finalizers, ["foregroundDeletion"]);
+  const last = webWrites.at(-1);
+  assert.equal(last.responseObject.kind, "PartialObjectMetadata");
+  assert.equal(last.responseObject.metadata.finalizers, undefined);
+  assert.equal(h.lifetimes.length, 1);
+  assert.equal(h.lifetimes[0].deletion_requested_at, del.stageTimestamp);
+  assert.equal(h.lifetimes[0].deletion_requested_by, del.user.username);
+  assert.equal(h.lifetimes[0].deleted_at, last.stageTimestamp);
+  assert.equal(h.lifetimes[0].deleted_by, del.user.username);
+  const delRev = h.revisions[webWrites.indexOf(del)];
+  assert.equal(delRev.note, "deletion requested: waits for finalizers foregroundDeletion");
+  assert.deepEqual(changed(delRev, "metadata.deletionTimestamp"), { path: "metadata.deletionTimestamp", op: "added", new: del.responseObject.metadata.deletionTimestamp });
+  // The GC's metadata-only patch removes the finalizer and keeps the spec (no spec change).
+  const gcRev = h.revisions.at(-1);
+  assert.match(gcRev.note, /PartialObjectMetadata.*object deleted/);
+  assert.deepEqual(changed(gcRev, "metadata.finalizers"), { path: "metadata.finalizers", op: "removed", old: ["foregroundDeletion"] });
+  assert.equal(gcRev.changes.filter((c: Ev) => c.path.startsWith("spec")).length, 0);
+
+  const table = await runCli(["audit", "history", "deployments", "web", "-n", "rec", "--db", db("recorded")]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, new RegExp(`deleted at ${last.stageTimestamp} by admin \\(deletion requested at ${del.stageTimestamp} by admin\\)`));
+  assert.match(table.stdout, /~ spec\.replicas: 2 → 3/);
 });

@@ -34,8 +34,12 @@ export interface Revision {
   code: number | null;
   resource_version: string | null;
   generation: number | null;
-  /** "response" or "request" (create/update logged at Request level), null when the event has no object body. */
-  body_source: "response" | "request" | null;
+  /**
+   * "response" or "request" (create/update logged at Request level); "scale" for a write through
+   * the scale subresource, whose body is a Scale: the object is the previous revision with its
+   * spec.replicas (and resourceVersion) set; null when the event has no object body.
+   */
+  body_source: "response" | "request" | "scale" | null;
   /** Changes from the previous revision with a body in the same lifetime; null when there is none to compare with. */
   changes: Change[] | null;
   /** Changes to metadata.managedFields/resourceVersion left out (0 with --all-fields). */
@@ -51,7 +55,12 @@ export interface Lifetime {
   created_before_window: boolean;
   created_at: string | null;
   created_by: string | null;
+  /** The first delete request of this lifetime (the object may outlive it: finalizers, grace period). */
+  deletion_requested_at: string | null;
+  deletion_requested_by: string | null;
+  /** When the object was gone: the delete itself, or the write that removed the last finalizer. */
   deleted_at: string | null;
+  /** Who asked for the deletion (not the controller that removed the last finalizer). */
   deleted_by: string | null;
   revisions: number;
 }
@@ -104,8 +113,48 @@ function managerFromManagedFields(obj: Record<string, unknown> | null, times: (s
   return hits.length === 1 ? (hits[0]!.manager ?? null) : null;
 }
 
+interface DeletionMeta {
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+  finalizers?: string[];
+}
+const deletionMeta = (obj: Record<string, unknown>): DeletionMeta => (obj.metadata ?? {}) as DeletionMeta;
+const waitsForFinalizersOrGrace = (m: DeletionMeta): boolean => (m.finalizers?.length ?? 0) > 0 || (m.deletionGracePeriodSeconds ?? 0) > 0;
+
+/**
+ * After a delete: the API server answers a Status when the object is gone, and the object (with
+ * deletionTimestamp) when finalizers or a grace period hold it. No body: taken as gone.
+ */
+function stillExists(obj: Record<string, unknown> | null): boolean {
+  if (!obj) return false;
+  const m = deletionMeta(obj);
+  return m.deletionTimestamp !== undefined && waitsForFinalizersOrGrace(m);
+}
+
+/** A write that leaves a deleted object with nothing to wait for (the last finalizer removed) removes it. */
+function removedByThisWrite(obj: Record<string, unknown>): boolean {
+  const m = deletionMeta(obj);
+  return m.deletionTimestamp !== undefined && !waitsForFinalizersOrGrace(m);
+}
+
+function pendingReason(obj: Record<string, unknown>): string {
+  const m = deletionMeta(obj);
+  const parts: string[] = [];
+  if (m.finalizers?.length) parts.push(`finalizers ${m.finalizers.join(", ")}`);
+  if ((m.deletionGracePeriodSeconds ?? 0) > 0) parts.push(`grace period ${m.deletionGracePeriodSeconds}s`);
+  return `waits for ${parts.join(" and ")}`;
+}
+
+/** The previous revision with the replicas a scale write set (its Scale's resourceVersion is the object's). */
+function withReplicas(prev: Record<string, unknown>, replicas: number, resourceVersion: string | undefined): Record<string, unknown> {
+  const spec = { ...((prev.spec as Record<string, unknown> | undefined) ?? {}), replicas };
+  const metadata = { ...((prev.metadata as Record<string, unknown> | undefined) ?? {}) };
+  if (resourceVersion !== undefined) metadata.resourceVersion = resourceVersion;
+  return { ...prev, metadata, spec };
+}
+
 export async function objectHistory(store: AuditStore, ref: ResourceRef, name: string, o: HistoryOptions = {}): Promise<History> {
-  const where = ["e.resource = ?", "e.verb IN ('create', 'update', 'patch', 'apply', 'delete')", "e.code >= 200 AND e.code < 300", "(e.subresource IS NULL OR e.subresource = 'status')"];
+  const where = ["e.resource = ?", "e.verb IN ('create', 'update', 'patch', 'apply', 'delete')", "e.code >= 200 AND e.code < 300", "(e.subresource IS NULL OR e.subresource = 'status' OR (e.subresource = 'scale' AND e.verb IN ('update', 'patch')))"];
   const values: string[] = [ref.resource];
   if (ref.group !== undefined) {
     where.push("coalesce(e.api_group, '') = ?");
@@ -153,7 +202,24 @@ export async function objectHistory(store: AuditStore, ref: ResourceRef, name: s
     const req = parseBody(r.request_object);
     let obj: Record<string, unknown> | null = null;
     let source: Revision["body_source"] = null;
-    if (verb !== "delete" && resp && resp.kind !== "Status") {
+    let partial = false;
+    if (subresource === "scale") {
+      // The body is a Scale (autoscaling/v1): it tells spec.replicas, not the object.
+      const scale = resp?.kind === "Scale" ? resp : verb === "update" && req?.kind === "Scale" ? req : null;
+      const replicas = (scale?.spec as { replicas?: unknown } | undefined)?.replicas;
+      if (prev && typeof replicas === "number") {
+        obj = withReplicas(prev, replicas, (scale!.metadata as { resourceVersion?: string } | undefined)?.resourceVersion);
+        source = "scale";
+      }
+    } else if (resp?.kind === "PartialObjectMetadata") {
+      // Asked for metadata only (the garbage collector does): the rest is the previous revision's.
+      partial = true;
+      if (prev) {
+        obj = Object.assign({}, prev, { metadata: resp.metadata });
+        source = "response";
+      }
+    } else if (resp && resp.kind !== "Status") {
+      // A delete answers with the object when it is not gone yet (finalizers, graceful deletion).
       obj = resp;
       source = "response";
     } else if ((verb === "create" || verb === "update") && req && req.kind !== "Status") {
@@ -168,6 +234,8 @@ export async function objectHistory(store: AuditStore, ref: ResourceRef, name: s
         created_before_window: verb !== "create",
         created_at: verb === "create" ? time : (meta?.creationTimestamp ?? null),
         created_by: verb === "create" ? user : null,
+        deletion_requested_at: null,
+        deletion_requested_by: null,
         deleted_at: null,
         deleted_by: null,
         revisions: 0,
@@ -182,19 +250,26 @@ export async function objectHistory(store: AuditStore, ref: ResourceRef, name: s
       if (o.allFields) changes = diffObjects(prev, obj);
       else ({ changes, hidden } = diffObjectsHidingNoise(prev, obj));
     }
+    const gone = verb === "delete" ? !stillExists(obj) : obj !== null && removedByThisWrite(obj);
     let note: string | null = null;
-    if (verb === "delete") note = "deleted";
+    if (verb === "delete") note = gone ? "deleted" : `deletion requested: ${pendingReason(obj!)}`;
+    else if (!obj && subresource === "scale") note = prev ? "through the scale subresource, without a Scale body: diffs need Request or RequestResponse level" : "through the scale subresource; no earlier revision to apply it to";
+    else if (!obj && partial) note = "metadata-only response (PartialObjectMetadata) and no earlier revision to apply it to";
     else if (!obj) {
       missingBodies = true;
       note = r.level === "Metadata" || r.level === "None" ? "no body (Metadata level): diffs need Request or RequestResponse level" : "no object body in this event (a patch needs RequestResponse level)";
-    } else if (!prev) note = verb === "create" ? "created" : "first seen (created before the window)";
+    } else if (source === "scale") note = "through the scale subresource: spec.replicas only (other fields it changed show in the next revision)";
+    else if (partial) note = "metadata-only response (PartialObjectMetadata): the other fields are the previous revision's";
+    else if (!prev) note = verb === "create" ? "created" : "first seen (created before the window)";
+    if (gone && verb !== "delete") note = `${note ? `${note}; ` : ""}the last finalizer is gone: object deleted`;
 
     let manager: string | null = null;
     let managerSource: Revision["field_manager_source"] = null;
     if (verb !== "delete") {
       manager = fieldManagerFromUri((r.request_uri as string | null) ?? null);
       if (manager) managerSource = "query";
-      else if ((manager = managerFromManagedFields(obj, [time, (r.received as string | null) ?? null], subresource))) managerSource = "managedFields";
+      // A scale revision's object carries the previous revision's managedFields: not evidence.
+      else if (source !== "scale" && (manager = managerFromManagedFields(obj, [time, (r.received as string | null) ?? null], subresource))) managerSource = "managedFields";
       else if ((manager = defaultManager((r.user_agent as string | null) ?? null))) managerSource = "user-agent";
     }
     const meta = (obj?.metadata ?? {}) as { resourceVersion?: string; generation?: number };
@@ -212,7 +287,7 @@ export async function objectHistory(store: AuditStore, ref: ResourceRef, name: s
       field_manager_source: managerSource,
       code: (r.code as number | null) ?? null,
       resource_version: meta.resourceVersion ?? null,
-      generation: meta.generation ?? null,
+      generation: source === "scale" ? null : (meta.generation ?? null),
       body_source: source,
       changes,
       hidden_changes: hidden,
@@ -220,9 +295,13 @@ export async function objectHistory(store: AuditStore, ref: ResourceRef, name: s
       note,
     });
     if (obj) prev = obj;
-    if (verb === "delete") {
+    if (verb === "delete" && current.deletion_requested_at === null) {
+      current.deletion_requested_at = time;
+      current.deletion_requested_by = user;
+    }
+    if (gone) {
       current.deleted_at = time;
-      current.deleted_by = user;
+      current.deleted_by = current.deletion_requested_by ?? user;
       current = null;
       prev = null;
     }

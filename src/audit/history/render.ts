@@ -14,7 +14,12 @@ export function renderHistory(h: History, allFields: boolean): string {
     const start = l.created_before_window
       ? `first seen at ${l.first_seen} (created before the window${l.created_at ? `, creationTimestamp ${l.created_at}` : ""})`
       : `created at ${l.created_at} by ${l.created_by ?? "?"}`;
-    const end = l.deleted_at ? `deleted at ${l.deleted_at} by ${l.deleted_by ?? "?"}` : "not deleted in the window";
+    const requested = l.deletion_requested_at ? `deletion requested at ${l.deletion_requested_at} by ${l.deletion_requested_by ?? "?"}` : "";
+    const end = l.deleted_at
+      ? `deleted at ${l.deleted_at} by ${l.deleted_by ?? "?"}${requested && l.deletion_requested_at !== l.deleted_at ? ` (${requested})` : ""}`
+      : requested
+        ? `${requested}, not gone in the window`
+        : "not deleted in the window";
     out.push(`lifetime ${l.index}: ${start}; ${end}`);
   }
   for (const n of h.notes) out.push(`note: ${n}`);
