@@ -4,7 +4,7 @@
 // from the SQL under test.
 import { before, after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -117,6 +117,20 @@ test("ingest: each annotation is a ms column equal to the raw value; malformed o
   close(c.apiserver_latency_total_ms, 3002.622604, "configmaps total");
   close(c.apiserver_latency_serialize_response_object_ms, 0.032009, "configmaps serialize");
   close(c.apiserver_latency_response_write_ms, 0.001783, "configmaps response-write");
+});
+
+test("an EventList document (pretty-printed): a malformed annotation is named by file:line#items[i]", async () => {
+  const doc = join(dir, "eventlist.json");
+  const items = derived.events.slice(0, 3);
+  writeFileSync(doc, JSON.stringify({ kind: "EventList", apiVersion: "audit.k8s.io/v1", items }, null, 2));
+  const r = await runCli(["audit", "ingest", "--db", join(dir, "eventlist.duckdb"), doc]);
+  assert.equal(r.code, 0, r.stderr);
+  const want = [...derived.malformed]
+    .filter(([i]) => i < 3)
+    .flatMap(([i, keys]) => keys.map((k) => `${doc}:1#items[${i}]: malformed annotation ${k}: ${JSON.stringify(String(items[i].annotations[k]))} is not a Go duration (stored as NULL)`));
+  assert.equal(want.length, 2);
+  assert.deepEqual(r.stderr.trim().split("\n"), want);
+  assert.match(r.stdout, /read 3 events from 1 file\(s\): 3 inserted, 0 duplicates, 0 malformed lines\n2 malformed apiserver\.latency\.k8s\.io annotation value\(s\) stored as NULL/);
 });
 
 test("audit latency: where the time went per resource,verb (JSON and table) equals the documented means", async () => {
