@@ -1,11 +1,13 @@
 // `controlplane report` and `controlplane serve`: the API-server side of the control-plane check
 // (health, /metrics, nodes, days to full), wired to the flags. The work is in src/controlplane/.
+import { existsSync } from "node:fs";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { KubeClient, KubeConfigError } from "../core/kube/index.js";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../core/logger.js";
 import { durationParser, envOption, intParser, sizeParser } from "../core/options.js";
 import { untilTerminated } from "../core/signals.js";
+import type { EtcdConnection } from "../controlplane/etcd/index.js";
 import type { ReportExtra } from "../controlplane/report.js";
 
 const E = (name: string): string => `WATCH_AUDITOR_CONTROLPLANE_${name}`;
@@ -20,6 +22,7 @@ interface CommonOptions {
   etcdKey?: string;
   etcdQuotaBytes?: number;
   auditDb?: string;
+  auditSince?: number;
   prometheus?: string;
   prometheusQuery?: string;
   forecastWindow: number;
@@ -29,6 +32,7 @@ interface CommonOptions {
 
 interface ReportCliOptions extends CommonOptions {
   output: "table" | "json";
+  etcdUsage: boolean;
   sampleInterval: number;
   dbThreshold: number;
   top: number;
@@ -38,6 +42,7 @@ interface ServeCliOptions extends CommonOptions {
   port: number;
   host: string;
   interval: number;
+  etcdUsageInterval: number;
   logLevel: LogLevel;
 }
 
@@ -89,7 +94,8 @@ function addCommonOptions(cmd: Command): Command {
     .addOption(envOption("--etcd-cert <file>", "client certificate for etcd", E("ETCD_CERT")))
     .addOption(envOption("--etcd-key <file>", "client certificate's private key for etcd", E("ETCD_KEY")))
     .addOption(envOption("--etcd-quota-bytes <size>", "etcd's --quota-backend-bytes when etcd is not given (default: assume etcd's 2GiB)", E("ETCD_QUOTA_BYTES")).argParser(quotaParser))
-    .addOption(envOption("--audit-db <file>", "audit store (audit ingest) for who loads the API server", E("AUDIT_DB")))
+    .addOption(envOption("--audit-db <file>", "audit store (audit ingest/serve --db) for who loads the API server (report)", E("AUDIT_DB")))
+    .addOption(envOption("--audit-since <duration>", "who loads it: only audit events this recent (default: the whole store)", E("AUDIT_SINCE")).argParser(durationParser({ min: 1000 })))
     .addOption(envOption("--prometheus <url>", "Prometheus base URL: database-size history for the forecast (query_range)", E("PROMETHEUS")).argParser(urlParser))
     .addOption(envOption("--prometheus-query <promql>", "PromQL for the size history (default: the largest DB-size metric of any version)", E("PROMETHEUS_QUERY")))
     .addOption(envOption("--forecast-window <duration>", "how much history the forecast fits", E("FORECAST_WINDOW")).argParser(durationParser({ min: 60_000 })).default(6 * 3600_000, "6h"))
@@ -125,12 +131,22 @@ export function registerControlplaneApiServer(controlplane: Command): void {
     .addOption(new Option("-o, --output <format>", "table or json").choices(["table", "json"]).default("table").env(E("OUTPUT")))
     .addOption(envOption("--sample-interval <duration>", "take two /metrics samples this far apart: rates instead of totals (0: one sample)", E("SAMPLE_INTERVAL")).argParser(durationParser({ allowZero: true })).default(0, "0"))
     .addOption(envOption("--db-threshold <percent>", "database size (share of the quota) from which the report is unhealthy", E("DB_THRESHOLD")).argParser(percentParser).default(0.85, "85"))
-    .addOption(envOption("--top <n>", "rows in the table's request and object lists", E("TOP")).argParser(intParser(1, 10_000)).default(15))
+    .addOption(envOption("--top <n>", "rows in the table's request and object lists (and the etcd/who-loads rankings)", E("TOP")).argParser(intParser(1, 10_000)).default(15))
+    .addOption(new Option("--no-etcd-usage", "with --etcd-endpoints: skip the /registry/ usage scan (etcd.usage)").env(E("NO_ETCD_USAGE")))
     .action(async (o: ReportCliOptions) => {
       const { collectReport, formatReport } = await import("../controlplane/report.js");
+      // The etcd and audit-store parts, when their flags are given (checked before anything runs).
+      const extras: ReportExtra[] = [];
+      if (o.etcdEndpoints || o.auditDb) {
+        const x = await import("../controlplane/extras.js");
+        if (o.etcdEndpoints) extras.push(x.etcdReportExtra(await etcdConnection(o), { usage: o.etcdUsage, top: o.top }));
+        if (o.auditDb) {
+          if (!existsSync(o.auditDb)) throw new UsageError(`--audit-db: ${o.auditDb} does not exist`);
+          extras.push(x.whoLoadsReportExtra(o.auditDb, { top: o.top, ...(o.auditSince ? { since: new Date(Date.now() - o.auditSince) } : {}) }));
+        }
+      }
       const kube = await connect(o);
       try {
-        const extras = await reportExtras(o);
         const report = await collectReport(kube, {
           sampleIntervalMs: o.sampleInterval,
           heartbeatGraceMs: o.heartbeatGrace,
@@ -140,7 +156,14 @@ export function registerControlplaneApiServer(controlplane: Command): void {
           extras,
           ...(o.prometheus ? { prometheus: { url: o.prometheus, query: o.prometheusQuery, windowMs: o.forecastWindow } } : {}),
         });
-        process.stdout.write(o.output === "json" ? JSON.stringify(report, null, 2) + "\n" : formatReport(report, o.top));
+        let out = o.output === "json" ? JSON.stringify(report, null, 2) + "\n" : formatReport(report, o.top);
+        if (o.output === "table") {
+          for (const x of extras) {
+            if (report[x.key] === undefined) continue;
+            out += "\n" + (x.render?.(report[x.key]) ?? "") + ((await x.renderMore?.(report[x.key], o.top)) ?? "");
+          }
+        }
+        process.stdout.write(out);
         process.exitCode = report.exitCode;
       } finally {
         kube.close();
@@ -155,11 +178,17 @@ export function registerControlplaneApiServer(controlplane: Command): void {
     .addOption(envOption("--port <n>", "port for /metrics, /healthz, /readyz", E("PORT")).argParser(intParser(0, 65535)).default(9466))
     .addOption(envOption("--host <addr>", "address to listen on", E("HOST")).default("0.0.0.0"))
     .addOption(envOption("--interval <duration>", "how often every source is read", E("INTERVAL")).argParser(durationParser({ min: 100 })).default(30_000, "30s"))
+    .addOption(envOption("--etcd-usage-interval <duration>", "with --etcd-endpoints: how often the rate-limited /registry/ usage scan runs (0: never)", E("ETCD_USAGE_INTERVAL")).argParser(durationParser({ allowZero: true })).default(6 * 3600_000, "6h"))
     .addOption(envOption("--log-level <level>", "debug, info, warn or error", E("LOG_LEVEL")).choices(LOG_LEVELS).default("info"))
     .action(async (o: ServeCliOptions) => {
       const { ControlplaneExporter } = await import("../controlplane/exporter.js");
+      const { Registry } = await import("prom-client");
       const log = createLogger(o.logLevel, "controlplane");
+      if (o.auditDb) throw new UsageError("--audit-db: who loads the API server is a ranking of users, not a bounded metric: use `controlplane report --audit-db` (or `audit top`)");
+      const etcdConn = o.etcdEndpoints ? await etcdConnection(o) : undefined;
       const kube = await connect(o);
+      const registry = new Registry();
+      const etcdExtra = etcdConn ? await (await import("../controlplane/extras.js")).etcdExporterExtra(registry, etcdConn, { usageIntervalMs: o.etcdUsageInterval }) : undefined;
       const exporter = new ControlplaneExporter(
         kube,
         {
@@ -170,27 +199,23 @@ export function registerControlplaneApiServer(controlplane: Command): void {
           heartbeatGraceMs: o.heartbeatGrace,
           quotaBytes: o.etcdQuotaBytes,
           forecastWindowMs: o.forecastWindow,
+          registry,
+          extras: etcdExtra ? [etcdExtra] : [],
           ...(o.prometheus ? { prometheus: { url: o.prometheus, query: o.prometheusQuery, windowMs: o.forecastWindow } } : {}),
         },
         log,
       );
-      await serveExtras(o, exporter);
       await exporter.start();
       const why = await untilTerminated();
       log.info({ reason: why }, "stopping");
+      etcdExtra?.stop();
       await exporter.stop();
       kube.close();
     });
 }
 
-/** etcd and audit-store parts of the report (wired when their modules are present). */
-async function reportExtras(o: ReportCliOptions): Promise<ReportExtra[]> {
-  if (o.etcdEndpoints) throw new UsageError("--etcd-endpoints: etcd status is not wired into report yet");
-  if (o.auditDb) throw new UsageError("--audit-db: who loads the API server is not wired into report yet");
-  return [];
-}
-
-async function serveExtras(o: ServeCliOptions, _exporter: unknown): Promise<void> {
-  if (o.etcdEndpoints) throw new UsageError("--etcd-endpoints: etcd status is not wired into serve yet");
-  if (o.auditDb) throw new UsageError("--audit-db: who loads the API server is not wired into serve yet");
+/** The etcd connection the flags describe (the etcd side's checks: bad URLs or files exit 2). */
+async function etcdConnection(o: CommonOptions): Promise<EtcdConnection> {
+  const { connectionFromFlags } = await import("./controlplane-etcd-usage.js");
+  return connectionFromFlags({ etcdEndpoints: o.etcdEndpoints!.join(","), etcdCacert: o.etcdCacert, etcdCert: o.etcdCert, etcdKey: o.etcdKey, etcdTimeout: Math.min(o.timeout, 30_000) });
 }

@@ -64,6 +64,9 @@ export interface ReportExtra {
   key: string;
   source: Source;
   collect(): Promise<{ value: unknown; problems?: string[]; quota?: QuotaInfo; dbSize?: { bytes: number; source: string } }>;
+  /** Its part of the table (after the report's own sections). */
+  render?(value: unknown): string;
+  renderMore?(value: unknown, top: number): Promise<string>;
 }
 
 export interface Report {
