@@ -21,6 +21,8 @@ export interface AuditServerOptions {
   /** When set (audit serve): /metrics, /healthz, /readyz and the JSON API on this address. */
   httpListen?: { host: string; port: number };
   tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+  /** HTTPS for httpListen (the JSON API, metrics and probes). */
+  httpTls?: { certFile: string; keyFile: string };
   maxBodyBytes: number;
   /** Store Secret data and tokens in bodies unredacted (--keep-secret-data); warned at start. */
   keepSecretData?: boolean;
@@ -32,6 +34,8 @@ export interface AuditServerOptions {
 }
 
 class BodyTooLarge extends Error {}
+
+const isLoopback = (host: string): boolean => host === "localhost" || host === "::1" || host.startsWith("127.");
 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -249,11 +253,15 @@ export async function runAuditServer(opts: AuditServerOptions): Promise<void> {
     let httpPort: number | undefined;
     if (opts.httpListen) {
       reader = await store.duplicate();
-      ops = new OpsServer({ registry, host: opts.httpListen.host, port: opts.httpListen.port, routes: apiRoutes(reader), readyz: () => ({ ok: true }), auth: gate?.auth });
+      const httpTls = opts.httpTls ? { cert: readFileSync(opts.httpTls.certFile), key: readFileSync(opts.httpTls.keyFile) } : undefined;
+      ops = new OpsServer({ registry, host: opts.httpListen.host, port: opts.httpListen.port, routes: apiRoutes(reader), readyz: () => ({ ok: true }), auth: gate?.auth, tls: httpTls });
       httpPort = await ops.listen();
     }
     if (!opts.tls) log.warn("webhook listens over plain HTTP: pass --tls-cert/--tls-key (and --client-ca for mTLS) outside a test setup");
-    log.info({ webhookPort, httpPort, db: opts.db, tls: opts.tls !== undefined, mtls: opts.tls?.clientCaFile !== undefined }, "audit receiver listening");
+    if (opts.httpListen && !opts.httpTls && opts.auth?.mode !== "none" && !isLoopback(opts.httpListen.host)) {
+      log.warn("the JSON API takes bearer tokens over plain HTTP: pass --http-tls-cert/--http-tls-key unless a mesh (mTLS) already encrypts pod traffic");
+    }
+    log.info({ webhookPort, httpPort, db: opts.db, tls: opts.tls !== undefined, mtls: opts.tls?.clientCaFile !== undefined, httpTls: opts.httpTls !== undefined }, "audit receiver listening");
     log.info({ signal: await untilTerminated() }, "shutting down");
   } finally {
     await webhook.close();

@@ -214,6 +214,8 @@ export function register(program: Command): void {
     serverOptions(audit.command("serve"))
       .description("Webhook receiver + Prometheus metrics derived from the stream + read-only JSON API (/api/v1/..., bearer token required)")
       .requiredOption("--http-listen <addr>", "metrics, health and JSON API listen address HOST:PORT", parseListen)
+      .option("--http-tls-cert <file>", "TLS certificate (PEM) for --http-listen; with --http-tls-key serves HTTPS (bearer tokens never cross the network in clear)")
+      .option("--http-tls-key <file>", "TLS private key (PEM) for --http-listen")
       .option("--detect-rules <file>", "YAML rule file merged over the built-in detection rules (watch_auditor_audit_detections_total)"),
     AUDIT_SERVICE,
   ).action(async (o: ServerCliOpts & AuthCliOpts & { detectRules?: string }) => {
@@ -231,6 +233,8 @@ interface ServerCliOpts {
   listen: { host: string; port: number };
   httpListen?: { host: string; port: number };
   tlsCert?: string;
+  httpTlsCert?: string;
+  httpTlsKey?: string;
   tlsKey?: string;
   clientCa?: string;
   maxBodyBytes: number;
@@ -242,11 +246,13 @@ function toServerOpts(o: ServerCliOpts, withApi: boolean): Parameters<typeof run
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new UsageError("--tls-cert and --tls-key must be given together");
   if (o.clientCa !== undefined && o.tlsCert === undefined) throw new UsageError("--client-ca requires --tls-cert and --tls-key (mTLS needs TLS)");
   if (o.maxBodyBytes <= 0) throw new UsageError("--max-body-bytes must be greater than 0");
+  if ((o.httpTlsCert === undefined) !== (o.httpTlsKey === undefined)) throw new UsageError("--http-tls-cert and --http-tls-key must be given together");
   return {
     db: o.db,
     listen: o.listen,
     httpListen: withApi ? o.httpListen : undefined,
     tls: o.tlsCert && o.tlsKey ? { certFile: o.tlsCert, keyFile: o.tlsKey, clientCaFile: o.clientCa } : undefined,
+    httpTls: withApi && o.httpTlsCert && o.httpTlsKey ? { certFile: o.httpTlsCert, keyFile: o.httpTlsKey } : undefined,
     maxBodyBytes: o.maxBodyBytes,
     logLevel: o.logLevel,
     keepSecretData: o.keepSecretData === true,

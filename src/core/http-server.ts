@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { HttpAuth } from "./http-auth.js";
@@ -26,6 +27,8 @@ export interface OpsServerOptions {
    * without a token learns nothing about the routes).
    */
   auth?: HttpAuth;
+  /** Serve HTTPS with this certificate and key (PEM): bearer tokens then never cross the network in clear. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -42,12 +45,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 export class OpsServer {
   private server: Server;
   constructor(private readonly opts: OpsServerOptions) {
-    this.server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       void this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) });
         else res.destroy();
       });
-    });
+    };
+    this.server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: "TLSv1.2" }, handler) : createServer(handler);
     this.server.keepAliveTimeout = 5000;
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 30_000;

@@ -213,3 +213,53 @@ test("audit webhook over plain HTTP writes to the store; bad server flags exit 2
     assert.match(bad.stderr, /--listen|--tls-cert|--client-ca|--max-body-bytes/);
   }
 });
+
+function getTls(port: number, path: string, token?: string): Promise<Resp> {
+  return new Promise((resolve, reject) => {
+    httpsRequest({ host: "127.0.0.1", port, path, method: "GET", ca: readFileSync(pki["ca.crt"]!), headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (d: string) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+test("audit serve --http-tls-cert/--http-tls-key: the JSON API, metrics and probes over HTTPS only; plaintext API off loopback is warned about", async (t) => {
+  const tokens = join(dir, "api-tokens.csv");
+  writeFileSync(tokens, "s3cr3t-reader,reader,uid-1\n", { mode: 0o600 });
+  const base = ["audit", "serve", "--listen", "127.0.0.1:0", "--auth-token-file", tokens];
+  const child = spawnCli([...base, "--db", join(dir, "https-api.duckdb"), "--http-listen", "127.0.0.1:0", "--http-tls-cert", pki["server.crt"]!, "--http-tls-key", pki["server.key"]!]);
+  t.after(() => stopCli(child, "SIGKILL"));
+  const p = await eventually(() => ports(child.output.stderr)?.httpPort, { timeoutMs: 30_000, what: "listening log line" });
+  assert.equal((await getTls(p, "/healthz")).status, 200);
+  assert.equal((await getTls(p, "/api/v1/top?by=verb")).status, 401);
+  const ok = await getTls(p, "/api/v1/top?by=verb", "s3cr3t-reader");
+  assert.equal(ok.status, 200, ok.body);
+  assert.match((await getTls(p, "/metrics")).body, /watch_auditor_audit_webhook_requests_total/);
+  // The same port refuses plain HTTP: a token sent in clear gets no answer.
+  await assert.rejects(
+    new Promise((resolve, reject) => {
+      httpRequest({ host: "127.0.0.1", port: p, path: "/api/v1/top", headers: { authorization: "Bearer s3cr3t-reader" } }, (res) => {
+        res.resume();
+        res.on("end", () => (res.statusCode === 200 ? resolve(res.statusCode) : reject(new Error(`HTTP ${res.statusCode}`))));
+      })
+        .on("error", reject)
+        .end();
+    }),
+  );
+  assert.doesNotMatch(child.output.stderr, /bearer tokens over plain HTTP/);
+  assert.equal((await stopCli(child, "SIGTERM", 20_000)).code, 0);
+
+  // Plain HTTP on a non-loopback address: served, but said loudly.
+  const plain = spawnCli([...base, "--db", join(dir, "plain-api.duckdb"), "--http-listen", "0.0.0.0:0"]);
+  t.after(() => stopCli(plain, "SIGKILL"));
+  await eventually(() => ports(plain.output.stderr), { timeoutMs: 30_000, what: "listening log line" });
+  assert.match(plain.output.stderr, /bearer tokens over plain HTTP: pass --http-tls-cert\/--http-tls-key/);
+  await stopCli(plain, "SIGTERM", 20_000);
+
+  const half = await runCli([...base, "--db", join(dir, "half.duckdb"), "--http-listen", "127.0.0.1:0", "--http-tls-cert", pki["server.crt"]!]);
+  assert.equal(half.code, 2, half.stderr);
+  assert.match(half.stderr, /--http-tls-cert and --http-tls-key must be given together/);
+});
