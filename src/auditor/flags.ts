@@ -70,9 +70,9 @@ export function probeFromFlags(f: ServeFlags): ProbeConfig {
 export async function probesFromFlags(f: ServeFlags): Promise<AnyProbe[]> {
   const defaults = probeFromFlags(f);
   if (f.config) {
-    // Loaded on use: the YAML and schema libraries cost several MB of RSS for the whole run.
-    const { loadProbesFile } = await import("./config.js");
-    return loadProbesFile(f.config, defaults);
+    // In a child process: the YAML and schema libraries would cost RSS for the whole run.
+    const { loadProbesFileIsolated } = await import("./config-process.js");
+    return loadProbesFileIsolated(f.config, defaults);
   }
   validateProbe(defaults, "flags");
   return [defaults];

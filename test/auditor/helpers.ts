@@ -21,9 +21,11 @@ export interface Cluster {
 }
 
 export async function startCluster(
-  opts: { controller?: Partial<SimControllerOptions>; kubelet?: Partial<KubeletOptions>; server?: TestApiServerOptions; token?: string } = {},
+  opts: { controller?: Partial<SimControllerOptions>; kubelet?: Partial<KubeletOptions>; server?: TestApiServerOptions; token?: string; namespaces?: string[] } = {},
 ): Promise<Cluster> {
   const api = await startTestApiServer(opts.server);
+  // With `requireNamespaces` (NamespaceLifecycle: no object in a missing namespace), the namespaces come first.
+  for (const name of opts.namespaces ?? []) api.store.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
   const dir = await mkdtemp(join(tmpdir(), "auditor-e2e-"));
   const kubelet = new SimKubelet(api.store, { namespaces: [CANARY_NS], ...opts.kubelet });
   const controller = new SimController(api.store, { mode: "healthy", namespace: CONTROLLER_NS, ...opts.controller });

@@ -84,7 +84,11 @@ interface World {
 async function startWorld(opts: { rbac?: boolean; recoverOnRoll?: boolean; widgetDelayMs?: number } = {}): Promise<World> {
   const tokens = { admin: { user: "admin", groups: ["system:masters"] }, sa: { user: SA_USER, groups: ["system:serviceaccounts", "system:authenticated"] } };
   // Without RBAC the auditor is anonymous and the controllers "admin": requests tell who sent them.
-  const cluster = await startCluster(opts.rbac ? { server: { authz: "rbac", tokens }, token: "sa" } : { server: { tokens } });
+  // requireNamespaces: as NamespaceLifecycle admission, no object lands in a deleted namespace (a
+  // controller reacting late to a stimulus namespace must not leave an orphan behind).
+  const namespaces = ["watch-auditor", "watch-auditor-probes", "watch-auditor-copies", CANARY_NS, "pepr-system", ...new Set(Object.values(WORKLOADS).map((w) => w.namespace))];
+  const server = { tokens, requireNamespaces: true, ...(opts.rbac ? { authz: "rbac" as const } : {}) };
+  const cluster = await startCluster({ server, namespaces, ...(opts.rbac ? { token: "sa" } : {}) });
   const adminKubeconfig = cluster.api.writeKubeconfig(cluster.dir, { token: "admin", user: "admin" });
   const admin = await KubeClient.load({ kubeconfig: adminKubeconfig });
   cluster.api.store.create(WIDGET_CRD);

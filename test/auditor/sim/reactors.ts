@@ -3,7 +3,7 @@
 // auditor can roll. Paused, a reactor keeps its watch but ignores every event: a silently hung
 // controller. A roll of its workload (rollout restart or pod deletion) resumes it when
 // `recoverOnRoll`, and it then acts on everything it missed, as a restarted controller would.
-import { Informer, KubeClient, NAMESPACES, SECRETS, isAlreadyExists, type GVR, type KubeObject } from "../../../src/core/kube/index.js";
+import { Informer, KubeClient, NAMESPACES, SECRETS, isAlreadyExists, isNotFound, type GVR, type KubeObject } from "../../../src/core/kube/index.js";
 import type { KubeObject as StoredObject, ObjectStore, StoreEvent } from "../../support/kube-apiserver/store.js";
 import { startControllers, type RunningControllers } from "../../support/kube-apiserver/controllers/index.js";
 
@@ -229,6 +229,13 @@ export function secretReplicator(kube: KubeClient, opts: { delayMs?: number; rec
     async (k, s) => {
       const to = s.metadata.labels?.["replicator.example.com/to"];
       if (!to || to === s.metadata.namespace || s.metadata.deletionTimestamp) return undefined;
+      // The source may be gone since the event (the auditor's cleanup): never copy a deleted Secret.
+      try {
+        await k.get(SECRETS, s.metadata.name, s.metadata.namespace);
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
       try {
         await k.create(SECRETS, { apiVersion: "v1", kind: "Secret", metadata: { name: s.metadata.name, namespace: to, labels: { "replicator.example.com/from": s.metadata.namespace! } }, type: (s as { type?: string }).type, data: s.data ?? {} }, { namespace: to });
       } catch (err) {
