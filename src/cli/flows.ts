@@ -9,6 +9,7 @@ import { kubeConnector } from "../flows/kube.js";
 import { addAuthOptions, authConfigFrom, type AuthCliOpts } from "./http-auth-flags.js";
 import { formatDropTable } from "../flows/drops.js";
 import { dropsFromFile, dropsFromLive } from "../flows/drops-query.js";
+import { parseGrpcAddress } from "../flows/grpc-input.js";
 
 /** The Service in deploy/flows: the default SubjectAccessReview target (get services/proxy). */
 const FLOWS_SERVICE = "watch-auditor-flows";
@@ -32,6 +33,13 @@ interface RawFlowsOptions extends Omit<AuthCliOpts, "kubeconfig"> {
   keepRunning?: boolean;
   pollInterval: number;
   cacheSyncTimeout: number;
+  tetragonGrpc?: string;
+  hubbleRelay?: string;
+  hubbleRelayTls?: boolean;
+  hubbleRelayTlsCa?: string;
+  hubbleRelayTlsCert?: string;
+  hubbleRelayTlsKey?: string;
+  hubbleRelayTlsServerName?: string;
   logLevel: LogLevel;
 }
 
@@ -104,6 +112,13 @@ export function register(program: Command): void {
     .description("Kubernetes-aware network-flow and HTTP RED metrics from Tetragon and Hubble JSON events")
     .addOption(envOption("--tetragon <file>", "Tetragon JSON export to follow (tail -F), or - for stdin", E("TETRAGON")))
     .addOption(envOption("--hubble <file>", "Hubble flows JSON (hubble observe -o json / exporter file) to follow, or - for stdin", E("HUBBLE")))
+    .addOption(envOption("--tetragon-grpc <addr>", "Tetragon's gRPC API instead of the export file: unix:///var/run/tetragon/tetragon.sock or host:port (GetEvents, kprobes only)", E("TETRAGON_GRPC")).argParser((v) => parseGrpcAddress("--tetragon-grpc", v)))
+    .addOption(envOption("--hubble-relay <addr>", "Hubble Relay (or an agent's Hubble server) host:port or unix:// socket: GetFlows with follow (drops, DNS, HTTP)", E("HUBBLE_RELAY")).argParser((v) => parseGrpcAddress("--hubble-relay", v)))
+    .addOption(envOption("--hubble-relay-tls", "connect to --hubble-relay over TLS (implied by the other --hubble-relay-tls-* flags)", E("HUBBLE_RELAY_TLS")))
+    .addOption(envOption("--hubble-relay-tls-ca <file>", "CA bundle that signed the relay's certificate (default: system roots)", E("HUBBLE_RELAY_TLS_CA")))
+    .addOption(envOption("--hubble-relay-tls-cert <file>", "client certificate for mTLS (with --hubble-relay-tls-key)", E("HUBBLE_RELAY_TLS_CERT")))
+    .addOption(envOption("--hubble-relay-tls-key <file>", "client key for mTLS", E("HUBBLE_RELAY_TLS_KEY")))
+    .addOption(envOption("--hubble-relay-tls-server-name <name>", "name to verify in the relay's certificate (e.g. ui.hubble-relay.cilium.io)", E("HUBBLE_RELAY_TLS_SERVER_NAME")))
     .addOption(envOption("--node <name>", "keep only this node's pods and events (DaemonSet mode)", E("NODE")))
     .addOption(envOption("--port <n>", "port for /metrics, /healthz, /readyz", E("PORT")).argParser(intParser(0, 65535)).default(9464))
     .addOption(envOption("--host <addr>", "address to listen on", E("HOST")).default("0.0.0.0"))
@@ -124,7 +139,12 @@ export function register(program: Command): void {
   addFlowsAuthOptions(flows);
   registerDrops(flows);
   flows.action(async (o: RawFlowsOptions) => {
-      if (!o.tetragon && !o.hubble) throw new UsageError("flows needs an input: --tetragon FILE|- and/or --hubble FILE|-");
+      if (!o.tetragon && !o.hubble && !o.tetragonGrpc && !o.hubbleRelay) throw new UsageError("flows needs an input: --tetragon FILE|-, --hubble FILE|-, --tetragon-grpc ADDR and/or --hubble-relay ADDR");
+      if (o.tetragon && o.tetragonGrpc) throw new UsageError("--tetragon and --tetragon-grpc read the same events: give one");
+      if (o.hubble && o.hubbleRelay) throw new UsageError("--hubble and --hubble-relay read the same flows: give one");
+      const tlsFlags = o.hubbleRelayTls || o.hubbleRelayTlsCa || o.hubbleRelayTlsCert || o.hubbleRelayTlsKey || o.hubbleRelayTlsServerName;
+      if (tlsFlags && !o.hubbleRelay) throw new UsageError("--hubble-relay-tls* flags need --hubble-relay");
+      if (!!o.hubbleRelayTlsCert !== !!o.hubbleRelayTlsKey) throw new UsageError("--hubble-relay-tls-cert and --hubble-relay-tls-key go together (mTLS)");
       if (o.tetragon === "-" && o.hubble === "-") throw new UsageError("--tetragon and --hubble cannot both read stdin (-)");
       if (o.flowsOut === "-" && (o.tetragon === "-" || o.hubble === "-")) {
         // Allowed: stdin in, stdout out; they are different streams.
@@ -150,6 +170,18 @@ export function register(program: Command): void {
           keepRunning: !!o.keepRunning,
           pollMs: o.pollInterval,
           cacheSyncTimeoutMs: o.cacheSyncTimeout,
+          ...(o.tetragonGrpc ? { tetragonGrpc: o.tetragonGrpc } : {}),
+          ...(o.hubbleRelay ? { hubbleRelay: o.hubbleRelay } : {}),
+          ...(tlsFlags
+            ? {
+                hubbleTls: {
+                  ...(o.hubbleRelayTlsCa ? { caFile: o.hubbleRelayTlsCa } : {}),
+                  ...(o.hubbleRelayTlsCert ? { certFile: o.hubbleRelayTlsCert } : {}),
+                  ...(o.hubbleRelayTlsKey ? { keyFile: o.hubbleRelayTlsKey } : {}),
+                  ...(o.hubbleRelayTlsServerName ? { serverName: o.hubbleRelayTlsServerName } : {}),
+                },
+              }
+            : {}),
           auth: { config: authConfig, implicit: o.auth === undefined && o.authTokenFile === undefined },
         },
         log,

@@ -1,7 +1,7 @@
 import type { Registry } from "prom-client";
 import { InvalidEventError, parseJsonLine, type FlowEvent, type HttpEvent, type HubbleFlowEvent, type IoEvent, type SkippedEvent, type TcpEvent } from "./events.js";
 import { DropLog } from "./drops.js";
-import { TetragonLineParser } from "./tetragon.js";
+import { parseTetragonEvent, TetragonLineParser } from "./tetragon.js";
 import { parseHubbleFlow } from "./hubble.js";
 import type { Enricher, Peer } from "./enrich.js";
 import { HistogramTable, KeyedCounter, registerHistogram, registerTableCounter, SeriesTable, type Row, type RowSource } from "./series.js";
@@ -162,6 +162,19 @@ export class FlowProcessor {
     let ev: FlowEvent | SkippedEvent;
     try {
       ev = source === "tetragon" ? this.tetragon.parse(line) : parseHubbleFlow(parseJsonLine(line));
+    } catch (err) {
+      if (err instanceof InvalidEventError) return this.reject(source, err);
+      throw err;
+    }
+    this.handleEvent(source, ev);
+    return undefined;
+  }
+
+  /** Processes one already-parsed event object (a gRPC message in the export files' JSON shape). */
+  handleObject(source: FlowSource, obj: unknown): InvalidEventError | undefined {
+    let ev: FlowEvent | SkippedEvent;
+    try {
+      ev = source === "tetragon" ? parseTetragonEvent(obj) : parseHubbleFlow(obj);
     } catch (err) {
       if (err instanceof InvalidEventError) return this.reject(source, err);
       throw err;

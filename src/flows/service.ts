@@ -11,6 +11,7 @@ import { FlowProcessor, type FlowSource } from "./processor.js";
 import { FileFollower, readLines, type LineHandlers } from "./lines.js";
 import { InvalidEventError } from "./events.js";
 import { KeyedCounter } from "./series.js";
+import { GrpcInput, type GrpcTls } from "./grpc-input.js";
 
 export interface FlowsOptions {
   tetragon?: string;
@@ -38,6 +39,13 @@ export interface FlowsOptions {
    * failing to set it up (no credentials for TokenReview) disables /drops instead of failing.
    */
   auth?: { config: HttpAuthConfig; implicit: boolean };
+  /** Tetragon's gRPC API (unix:///… or host:port): GetEvents instead of the export file. */
+  tetragonGrpc?: string;
+  /** Hubble Relay (or a Cilium agent's Hubble server): Observer/GetFlows with follow. */
+  hubbleRelay?: string;
+  hubbleTls?: GrpcTls;
+  /** Reconnect backoff of the gRPC inputs (default 200 ms doubling to 30 s). */
+  grpcBackoff?: { initialMs: number; maxMs: number };
 }
 
 /** Default and longest /drops window. */
@@ -87,6 +95,8 @@ export class FlowsService {
   private authClose: (() => void) | undefined;
   private dropsDisabled: string | undefined;
   private readonly followers: FileFollower[] = [];
+  private readonly grpcInputs: GrpcInput[] = [];
+  private readonly grpcStats: { errors: KeyedCounter; reconnects: KeyedCounter; lost: KeyedCounter; duplicates: KeyedCounter; connected: Map<string, boolean> };
   private readonly readyGauge: Gauge;
   private resolver: (IpResolver & { stop(): Promise<void>; waitReady(ms: number): Promise<boolean> }) | undefined;
   private flowsTimer: NodeJS.Timeout | undefined;
@@ -137,6 +147,50 @@ export class FlowsService {
     });
     this.informerStats = new KeyedCounter(this.registry, "watch_auditor_flows_kube_informer_total", "Metadata cache list/watch activity by resource: list, relist (after 410 Gone), restart (reconnect), event, error.", ["resource", "stat"]);
     this.invalidLog = new RateLimitedLog(log);
+    const connected = new Map<string, boolean>();
+    this.grpcStats = {
+      errors: new KeyedCounter(this.registry, "watch_auditor_flows_grpc_stream_errors_total", "gRPC input streams that ended with an error, by source and gRPC status code.", ["source", "code"]),
+      reconnects: new KeyedCounter(this.registry, "watch_auditor_flows_grpc_reconnects_total", "gRPC input streams opened again after they ended.", ["source"]),
+      lost: new KeyedCounter(this.registry, "watch_auditor_flows_grpc_lost_events_total", "Events the agent reports it lost (Hubble lost_events by source, Tetragon rate_limit_info).", ["source", "reason"]),
+      duplicates: new KeyedCounter(this.registry, "watch_auditor_flows_grpc_duplicates_skipped_total", "Flows a resumed Hubble stream sent again (at or before the resume time) and that were not counted twice.", ["source"]),
+      connected,
+    };
+    if (opts.tetragonGrpc || opts.hubbleRelay) {
+      const g: Gauge = new Gauge({
+        name: "watch_auditor_flows_grpc_connected",
+        help: "1 while the gRPC input stream of this source is open.",
+        labelNames: ["source"],
+        registers: [this.registry],
+        collect: () => {
+          for (const src of ["tetragon", "hubble"] as const) if ((src === "tetragon" ? opts.tetragonGrpc : opts.hubbleRelay) !== undefined) g.set({ source: src }, connected.get(src) ? 1 : 0);
+        },
+      });
+    }
+  }
+
+  private startGrpc(source: FlowSource, address: string): void {
+    const s = this.grpcStats;
+    const input = new GrpcInput({
+      source,
+      address,
+      ...(source === "hubble" && this.opts.hubbleTls ? { tls: this.opts.hubbleTls } : {}),
+      ...(this.opts.grpcBackoff ? { backoff: this.opts.grpcBackoff } : {}),
+      log: this.log,
+      onEvent: (obj) => {
+        const err = this.processor.handleObject(source, obj);
+        if (err) this.invalidLog.warn({ source, input: address, reason: err.reason, error: err.message }, "invalid gRPC event skipped");
+      },
+      onLost: (reason, n) => s.lost.inc([source, reason], n),
+      onStreamError: (code) => s.errors.inc([source, code]),
+      onReconnect: () => s.reconnects.inc([source]),
+      onDuplicate: () => s.duplicates.inc([source]),
+      onConnected: (up) => {
+        if (up && !s.connected.get(source)) this.log.info({ source, address }, "gRPC input connected");
+        s.connected.set(source, up);
+      },
+    });
+    this.grpcInputs.push(input);
+    input.start();
   }
 
   /** The gate of the data endpoints; undefined with --auth=none or when /drops is disabled. */
@@ -276,6 +330,8 @@ export class FlowsService {
       this.followers.push(f);
       f.start();
     }
+    if (this.opts.tetragonGrpc) this.startGrpc("tetragon", this.opts.tetragonGrpc);
+    if (this.opts.hubbleRelay) this.startGrpc("hubble", this.opts.hubbleRelay);
     this.startInputs();
   }
 
@@ -328,7 +384,7 @@ export class FlowsService {
    */
   async finished(): Promise<void> {
     await this.inputsStarted;
-    if (this.stdinDone && this.followers.length === 0 && !this.opts.keepRunning) {
+    if (this.stdinDone && this.followers.length === 0 && this.grpcInputs.length === 0 && !this.opts.keepRunning) {
       await this.stdinDone;
       return;
     }
@@ -346,7 +402,7 @@ export class FlowsService {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      await Promise.all(this.followers.map((f) => f.stop()));
+      await Promise.all([...this.followers.map((f) => f.stop()), ...this.grpcInputs.map((g) => g.stop())]);
       if (this.flowsTimer) clearInterval(this.flowsTimer);
       this.flushFlows();
       const s = this.flowsStream;
