@@ -1,7 +1,7 @@
 // Who loads the API server: the busiest and slowest (resource, verb) pairs in the audit store and,
 // for each, the users and user agents behind them — by requests and by time spent. Exposed to other
 // capabilities through src/audit/public.ts (`controlplane report --audit-db`).
-import { ANNOTATED_SQL, LONG_RUNNING, REQUEST_STAGE, splitAggregatesSql, takeSplit, type LatencySplit } from "./queries.js";
+import { LONG_RUNNING, REQUEST_STAGE, splitAggregatesSql, takeSplit, type LatencySplit } from "./queries.js";
 import { LATENCY_ANNOTATION_PREFIX, NO_ANNOTATIONS_NOTE } from "./latency-annotations.js";
 import type { AuditStore, Row } from "./store.js";
 
@@ -100,17 +100,23 @@ export async function queryWhoLoads(store: AuditStore, opts: LoadOptions = {}): 
     values.push(opts.until.toISOString());
   }
   const base = BASE_SQL(`WHERE ${parts.join(" AND ")}`);
-  const [totals] = await store.query(
-    `SELECT count(*) AS requests, count(*) FILTER (WHERE ${ANNOTATED_SQL}) AS annotated, ${TS("min(ts)")} AS first, ${TS("max(ts)")} AS last FROM (${base})`,
-    values,
-  );
+  // One scan for the pairs (the window's totals are their sums), one for their clients.
   const groups = await store.query(
     `SELECT ${KEY_SQL} AS k, verb, res, sub, url, bool_or(long_running) AS long_running, count(*) AS requests, count(*) FILTER (WHERE code >= 400) AS errors,
             round(sum(lat), 3) AS lat_sum, round(quantile_cont(lat, 0.5), 3) AS p50, round(quantile_cont(lat, 0.99), 3) AS p99, round(max(lat), 3) AS max,
+            ${TS("min(ts)")} AS first, ${TS("max(ts)")} AS last,
             ${splitAggregatesSql()}
        FROM (${base}) GROUP BY ALL`,
     values,
   );
+  const firsts = groups.map((g) => g.first as string | null).filter((t): t is string => t !== null).sort();
+  const lasts = groups.map((g) => g.last as string | null).filter((t): t is string => t !== null).sort();
+  const totals = {
+    requests: groups.reduce((n, g) => n + Number(g.requests), 0),
+    annotated: groups.reduce((n, g) => n + Number(g.split_annotated ?? 0), 0),
+    first: firsts[0] ?? null,
+    last: lasts[lasts.length - 1] ?? null,
+  };
   const byKey = (a: Row, b: Row): number => String(a.k) < String(b.k) ? -1 : String(a.k) > String(b.k) ? 1 : 0;
   const busiest = [...groups].sort((a, b) => Number(b.requests) - Number(a.requests) || byKey(a, b)).slice(0, top);
   const slowest = groups
@@ -118,35 +124,36 @@ export async function queryWhoLoads(store: AuditStore, opts: LoadOptions = {}): 
     .sort((a, b) => Number(b.p99) - Number(a.p99) || Number(b.lat_sum) - Number(a.lat_sum) || byKey(a, b))
     .slice(0, top);
   const keys = [...new Set([...busiest, ...slowest].map((g) => String(g.k)))];
-  const clients = async (col: string): Promise<Map<string, { byRequests: ClientLoad[]; byLatency: ClientLoad[] }>> => {
-    const out = new Map<string, { byRequests: ClientLoad[]; byLatency: ClientLoad[] }>();
-    if (keys.length === 0) return out;
+  type Lists = Map<string, { byRequests: ClientLoad[]; byLatency: ClientLoad[] }>;
+  const users: Lists = new Map();
+  const agents: Lists = new Map();
+  if (keys.length > 0) {
+    // Users and user agents of the chosen pairs in one scan (GROUPING SETS), ranked per pair both ways.
     const rows = await store.query(
       `SELECT * FROM (
-         SELECT k, name, requests, errors, lat_sum, p99,
-                row_number() OVER (PARTITION BY k ORDER BY requests DESC, name NULLS LAST) AS rank_req,
-                row_number() OVER (PARTITION BY k ORDER BY lat_sum DESC NULLS LAST, requests DESC, name NULLS LAST) AS rank_lat
-           FROM (SELECT ${KEY_SQL} AS k, ${col} AS name, count(*) AS requests, count(*) FILTER (WHERE code >= 400) AS errors,
+         SELECT k, dim, name, requests, errors, lat_sum, p99,
+                row_number() OVER (PARTITION BY k, dim ORDER BY requests DESC, name NULLS LAST) AS rank_req,
+                row_number() OVER (PARTITION BY k, dim ORDER BY lat_sum DESC NULLS LAST, requests DESC, name NULLS LAST) AS rank_lat
+           FROM (SELECT k, CASE WHEN grouping(user_agent) = 1 THEN 'user' ELSE 'agent' END AS dim,
+                        CASE WHEN grouping(user_agent) = 1 THEN "user" ELSE user_agent END AS name,
+                        count(*) AS requests, count(*) FILTER (WHERE code >= 400) AS errors,
                         round(sum(lat), 3) AS lat_sum, round(quantile_cont(lat, 0.99), 3) AS p99
-                   FROM (${base}) GROUP BY ALL)
-          WHERE k IN (${keys.map(() => "?").join(", ")}))
+                   FROM (SELECT ${KEY_SQL} AS k, "user", user_agent, code, lat FROM (${base}) WHERE ${KEY_SQL} IN (${keys.map(() => "?").join(", ")}))
+                  GROUP BY GROUPING SETS ((k, "user"), (k, user_agent))))
         WHERE rank_req <= ${top} OR rank_lat <= ${top}`,
       [...values, ...keys],
     );
-    for (const k of keys) {
-      const mine = rows.filter((r) => r.k === k);
-      out.set(k, {
-        byRequests: mine.filter((r) => Number(r.rank_req) <= top).sort((a, b) => Number(a.rank_req) - Number(b.rank_req)).map((r) => client(r, "name")),
-        // Long-running pairs have no latency to rank by.
-        byLatency: mine.some((r) => r.lat_sum !== null)
-          ? mine.filter((r) => Number(r.rank_lat) <= top && r.lat_sum !== null).sort((a, b) => Number(a.rank_lat) - Number(b.rank_lat)).map((r) => client(r, "name"))
-          : [],
-      });
+    for (const [dim, into] of [["user", users], ["agent", agents]] as const) {
+      for (const k of keys) {
+        const mine = rows.filter((r) => r.k === k && r.dim === dim);
+        into.set(k, {
+          byRequests: mine.filter((r) => Number(r.rank_req) <= top).sort((a, b) => Number(a.rank_req) - Number(b.rank_req)).map((r) => client(r, "name")),
+          // Long-running pairs have no latency to rank by.
+          byLatency: mine.filter((r) => Number(r.rank_lat) <= top && r.lat_sum !== null).sort((a, b) => Number(a.rank_lat) - Number(b.rank_lat)).map((r) => client(r, "name")),
+        });
+      }
     }
-    return out;
-  };
-  const users = await clients(`"user"`);
-  const agents = await clients("user_agent");
+  }
   const shape = (g: Row): ResourceVerbLoad => {
     takeSplit(g);
     const k = String(g.k);
@@ -170,14 +177,14 @@ export async function queryWhoLoads(store: AuditStore, opts: LoadOptions = {}): 
   };
   // takeSplit mutates: shape each group row once, then pick from the shaped ones.
   const shaped = new Map(keys.map((k) => [k, shape(groups.find((g) => g.k === k)!)]));
-  const requests = Number(totals?.requests ?? 0);
-  const annotated = Number(totals?.annotated ?? 0);
+  const requests = totals.requests;
+  const annotated = totals.annotated;
   const notes: string[] = [];
   if (requests === 0) notes.push("no audited request in the window");
   else if (annotated === 0) notes.push(NO_ANNOTATIONS_NOTE);
   else notes.push(`${annotated} of ${requests} requests carry ${LATENCY_ANNOTATION_PREFIX}* annotations (where the time went, per pair)`);
   return {
-    window: { since: opts.since?.toISOString() ?? null, until: opts.until?.toISOString() ?? null, firstEvent: (totals?.first as string | null) ?? null, lastEvent: (totals?.last as string | null) ?? null },
+    window: { since: opts.since?.toISOString() ?? null, until: opts.until?.toISOString() ?? null, firstEvent: totals.first, lastEvent: totals.last },
     requests,
     annotated,
     busiest: busiest.map((g) => shaped.get(String(g.k))!),
