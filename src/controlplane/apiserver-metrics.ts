@@ -26,6 +26,51 @@ export const REJECTION_NAMES = ["apiserver_flowcontrol_rejected_requests_total",
 /** The version-dependent source names whose presence the report states. */
 export const VERSIONED_NAMES: readonly string[] = [...OBJECT_COUNT_NAMES, ...DB_SIZE_NAMES, ...REJECTION_NAMES];
 
+/** What `serve` reads from /metrics: the versioned names only. */
+export const SERVE_FAMILIES: ReadonlySet<string> = new Set(VERSIONED_NAMES);
+/** What `report` reads: also requests, latency, in flight. */
+export const REPORT_FAMILIES: ReadonlySet<string> = new Set([
+  ...VERSIONED_NAMES,
+  "apiserver_request_total",
+  "apiserver_request_duration_seconds",
+  "apiserver_current_inflight_requests",
+  "apiserver_flowcontrol_current_executing_requests",
+  "apiserver_flowcontrol_current_inqueue_requests",
+]);
+
+/**
+ * Only the lines of the families in `keep` (their HELP/TYPE lines, samples, and a histogram's
+ * _bucket/_sum/_count): a big cluster's /metrics is mostly families nobody here reads, and
+ * parsing them costs time and memory.
+ */
+export function selectFamilies(text: string, keep: ReadonlySet<string>): string {
+  const out: string[] = [];
+  const kept = (name: string) => keep.has(name) || keep.has(name.replace(/_(bucket|sum|count)$/, ""));
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
+    let name: string;
+    if (line.startsWith("#")) {
+      const m = /^#\s+(?:HELP|TYPE)\s+(\S+)/.exec(line);
+      if (!m) continue;
+      name = m[1]!;
+    } else {
+      const cut = line.search(/[{ \t]/);
+      name = cut < 0 ? line.trim() : line.slice(0, cut);
+      // Unparseable lines are kept: the parser names them.
+      if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) {
+        if (line.trim() !== "") out.push(line);
+        continue;
+      }
+    }
+    if (kept(name)) out.push(line);
+  }
+  return out.join("\n") + "\n";
+}
+
 /** The largest /metrics body read (a big cluster's is tens of MB). */
 export const MAX_METRICS_BYTES = 128 * 1024 * 1024;
 
@@ -85,9 +130,9 @@ function lineWhere(text: string, match: (line: string) => boolean): number | und
  * are hidden from it, `<name>_bucket{le}`, `_sum` and `_count` come back as plain series with their
  * labels, and are grouped into histograms here.
  */
-export function parseMetricsText(text: string, source: string, takenAt = Date.now()): MetricsSample {
+export function parseMetricsText(text: string, source: string, takenAt = Date.now(), keep?: ReadonlySet<string>): MetricsSample {
   const histogramNames = new Set<string>();
-  const hidden = text.replace(/^# TYPE (\S+) histogram[ \t]*$/gm, (_m, name: string) => {
+  const hidden = (keep ? selectFamilies(text, keep) : text).replace(/^# TYPE (\S+) histogram[ \t]*$/gm, (_m, name: string) => {
     histogramNames.add(name);
     return `# (histogram ${name})`;
   });
@@ -157,7 +202,7 @@ export function parseMetricsText(text: string, source: string, takenAt = Date.no
 }
 
 /** GET /metrics through the API and parse it. Throws KubeApiError (network, HTTP status) or MetricsParseError. */
-export async function fetchApiserverMetrics(kube: KubeClient, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<MetricsSample> {
+export async function fetchApiserverMetrics(kube: KubeClient, opts: { timeoutMs?: number; signal?: AbortSignal; keep?: ReadonlySet<string> } = {}): Promise<MetricsSample> {
   const res = await kube.getText("/metrics", { accept: "text/plain;version=0.0.4", maxBytes: MAX_METRICS_BYTES, timeoutMs: opts.timeoutMs, signal: opts.signal });
   if (res.status !== 200) {
     let message = res.body.trim().slice(0, 200);
@@ -169,7 +214,7 @@ export async function fetchApiserverMetrics(kube: KubeClient, opts: { timeoutMs?
     }
     throw new MetricsHttpError(res.status, `GET /metrics: HTTP ${res.status}${message ? `: ${message}` : ""}`);
   }
-  return parseMetricsText(res.body, "GET /metrics");
+  return parseMetricsText(res.body, "GET /metrics", Date.now(), opts.keep);
 }
 
 export class MetricsHttpError extends Error {

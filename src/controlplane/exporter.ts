@@ -8,7 +8,7 @@ import { errorMessage } from "../core/errors.js";
 import { OpsServer } from "../core/http-server.js";
 import type { KubeClient } from "../core/kube/index.js";
 import type { Logger } from "../core/logger.js";
-import { databaseSize, fetchApiserverMetrics, objectCounts, versionedNamesFound } from "./apiserver-metrics.js";
+import { databaseSize, fetchApiserverMetrics, objectCounts, SERVE_FAMILIES, versionedNamesFound } from "./apiserver-metrics.js";
 import { linearForecast, prometheusHistory, type Forecast, type SizeSample } from "./forecast.js";
 import { HEALTH_ENDPOINTS, probeHealth } from "./health.js";
 import { PRESSURE_CONDITIONS, readNodes } from "./nodes.js";
@@ -108,6 +108,7 @@ export class ControlplaneExporter {
     this.dbSize = new OptionalGauge(r, { name: `${P}database_size_bytes`, help: "Size of the database file (the largest member), from the API server's metric or etcd." });
     this.dbQuota = new OptionalGauge(r, { name: `${P}database_quota_bytes`, help: "The database quota, when known (etcd's etcd_server_quota_backend_bytes or --etcd-quota-bytes)." });
     this.dbFull = new OptionalGauge(r, { name: `${P}database_full_seconds`, help: "Linear forecast of the seconds until the database reaches its quota; absent when not growing or unknown." });
+    if (this.quota.source !== "assumed") this.dbQuota.set(this.quota.bytes); // known from the start with --etcd-quota-bytes
     this.nodeReady = new Gauge({ name: `${P}node_ready`, help: "1 when the node's Ready condition is True, else 0.", labelNames: ["node"], registers: [r] });
     this.nodeCondition = new Gauge({ name: `${P}node_condition`, help: "Pressure condition of a node: 1 when True.", labelNames: ["node", "condition"], registers: [r] });
     const renewTimes = () => this.renewTimes;
@@ -166,7 +167,7 @@ export class ControlplaneExporter {
       }),
       (async () => {
         try {
-          const s = await fetchApiserverMetrics(this.kube, { timeoutMs });
+          const s = await fetchApiserverMetrics(this.kube, { timeoutMs, keep: SERVE_FAMILIES });
           this.objects.reset();
           for (const o of objectCounts(s)) if (o.count !== null) this.objects.set({ resource: o.resource }, o.count);
           this.namesFound.reset();

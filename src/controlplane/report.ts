@@ -6,6 +6,7 @@ import {
   databaseSize,
   fetchApiserverMetrics,
   objectCounts,
+  REPORT_FAMILIES,
   VERSIONED_NAMES,
   versionedNamesFound,
   type ApiserverActivity,
@@ -108,7 +109,7 @@ export async function collectReport(kube: KubeClient, opts: ReportOptions = {}):
   const fail = (source: Source, err: unknown) => errors.push({ source, error: errorMessage(err) });
   const timeoutMs = opts.timeoutMs ?? 10_000;
 
-  const metricsP = fetchApiserverMetrics(kube, { timeoutMs }).catch((err: unknown) => (fail("metrics", err), undefined));
+  const metricsP = fetchApiserverMetrics(kube, { timeoutMs, keep: REPORT_FAMILIES }).catch((err: unknown) => (fail("metrics", err), undefined));
   const [livez, readyz, first, nodes, extras] = await Promise.all([
     probeHealth(kube, "livez", { timeoutMs }),
     probeHealth(kube, "readyz", { timeoutMs }),
@@ -128,7 +129,7 @@ export async function collectReport(kube: KubeClient, opts: ReportOptions = {}):
   let second: MetricsSample | undefined;
   if (first && opts.sampleIntervalMs && opts.sampleIntervalMs > 0) {
     await sleep(opts.sampleIntervalMs);
-    second = await fetchApiserverMetrics(kube, { timeoutMs }).catch((err: unknown) => (fail("metrics", err), undefined));
+    second = await fetchApiserverMetrics(kube, { timeoutMs, keep: REPORT_FAMILIES }).catch((err: unknown) => (fail("metrics", err), undefined));
   }
   const latest = second ?? first;
   if (nodes?.leaseError) errors.push({ source: "leases", error: nodes.leaseError });

@@ -197,7 +197,8 @@ describe("API-server /metrics, version-aware", () => {
   });
 
   test("bad /metrics text: the error names the line; counted as a failed source, never a crash (exit 1)", async () => {
-    cluster.api.metrics.setMetrics('# HELP x a metric\nx 1\nbroken{a="b" 1\n');
+    // Lines of the families the report reads are parsed (others are not read at all).
+    cluster.api.metrics.setMetrics('# HELP x a metric\nx 1\napiserver_storage_objects{resource="pods" 1\n');
     const bad = await reportJson(cluster.kubeconfig);
     assert.ok(bad.json, bad.r.stderr);
     const e = (bad.json.errors as { source: string; error: string }[]).find((x) => x.source === "metrics");
@@ -205,8 +206,8 @@ describe("API-server /metrics, version-aware", () => {
     assert.equal(bad.r.code, 1);
     assert.equal(bad.json.checks.livez.state, "ok", "the other sources are still read");
 
-    cluster.api.metrics.setMetrics("# TYPE y gauge\ny 1\ny{a=\"b\"} abc\n");
+    cluster.api.metrics.setMetrics('# TYPE apiserver_storage_objects gauge\napiserver_storage_objects{resource="pods"} 1\napiserver_storage_objects{resource="nodes"} abc\n');
     const nan = await reportJson(cluster.kubeconfig);
-    assert.match((nan.json!.errors as { error: string }[])[0]!.error, /^GET \/metrics:3: y: value "abc" is not a number/);
+    assert.match((nan.json!.errors as { error: string }[])[0]!.error, /^GET \/metrics:3: apiserver_storage_objects: value "abc" is not a number/);
   });
 });
