@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, URLSearchParams } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 if (!existsSync(join(root, "dist/dashboards/rules.js"))) throw new Error("run `npm run build` first");
