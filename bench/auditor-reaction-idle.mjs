@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Footprint of `watch-auditor serve --every 30s` with five probes (the shipped examples of
 // deploy/auditor/probes/: the sidecar probe and four reaction probes, each answered by a healthy
-// in-process controller), beside the default single sidecar probe and a bare Node process, all
+// in-process controller), beside the default single sidecar probe (from flags, and through
+// --config: the cost of the YAML/zod loader alone) and a bare Node process, all
 // measured in the same run against the same test API server.
 //
 //   npm run build && node bench/auditor-reaction-idle.mjs [--duration 3m] [--warmup 15s] [--every 30s] [--node-options "--max-semi-space-size=1"]
@@ -54,7 +55,7 @@ const api = await startTestApiServer({ tokens: { admin: { user: "admin", groups:
 const dir = mkdtempSync(join(tmpdir(), "auditor-reaction-bench-"));
 const kubeconfig = api.writeKubeconfig(dir);
 const admin = await KubeClient.load({ kubeconfig: api.writeKubeconfig(dir, { token: "admin", user: "admin" }) });
-const kubelet = new SimKubelet(api.store, { namespaces: ["neuvector", "neuvector-b"] });
+const kubelet = new SimKubelet(api.store, { namespaces: ["neuvector", "neuvector-b", "neuvector-c"] });
 const controller = new SimController(api.store, { mode: "healthy", namespace: "pepr-system" });
 api.store.create(R.WIDGET_CRD);
 const reactors = [
@@ -69,29 +70,35 @@ const probes = [];
 for (const f of readdirSync(probesDir).filter((x) => x.endsWith(".yaml") && x !== "rbac.yaml").sort()) probes.push(...parseYaml(readFileSync(new URL(f, probesDir), "utf8")).probes.map((p) => ({ ...p, every })));
 const config = join(dir, "probes.yaml");
 writeFileSync(config, JSON.stringify({ probes }));
+// The default probe alone, but through --config: what loading the YAML/zod config costs by itself.
+const sidecarOnly = join(dir, "sidecar.yaml");
+writeFileSync(sidecarOnly, JSON.stringify({ probes: [{ name: "sidecar-only", canary: { namespace: "neuvector-c" } }] }));
 
 const common = ["serve", "--every", every, "--kubeconfig", kubeconfig, "--host", "127.0.0.1", "--leader-elect", "false", "--log-level", "error"];
 const five = spawn(process.execPath, [...nodeOptions, CLI, ...common, "--port", "0", "--config", config], { stdio: ["ignore", "ignore", "inherit"] });
 const one = spawn(process.execPath, [...nodeOptions, CLI, ...common, "--port", "0", "--canary-namespace", "neuvector-b"], { stdio: ["ignore", "ignore", "inherit"] });
+const oneCfg = spawn(process.execPath, [...nodeOptions, CLI, ...common, "--port", "0", "--config", sidecarOnly], { stdio: ["ignore", "ignore", "inherit"] });
 const bare = spawn(process.execPath, ["-e", "setInterval(()=>{},1e9)"], { stdio: "ignore" });
 process.on("exit", () => {
-  for (const c of [five, one, bare]) if (c.exitCode === null) c.kill("SIGKILL");
+  for (const c of [five, one, oneCfg, bare]) if (c.exitCode === null) c.kill("SIGKILL");
 });
 console.error(`auditor-reaction-idle: serve --every ${every} with ${probes.length} probes vs the default probe (node ${nodeOptions.join(" ") || "defaults"}), warm-up ${warmupMs / 1000}s, window ${durationMs / 1000}s ...`);
 await new Promise((r) => setTimeout(r, warmupMs));
-const samples = { five: [], one: [], bare: [] };
+const samples = { five: [], one: [], oneCfg: [], bare: [] };
 const end = Date.now() + durationMs;
 while (Date.now() < end) {
-  if (five.exitCode !== null || one.exitCode !== null) throw new Error("serve exited early");
+  if (five.exitCode !== null || one.exitCode !== null || oneCfg.exitCode !== null) throw new Error("serve exited early");
   samples.five.push(sample(five.pid));
   samples.one.push(sample(one.pid));
+  samples.oneCfg.push(sample(oneCfg.pid));
   samples.bare.push(sample(bare.pid));
   await new Promise((r) => setTimeout(r, 1000));
 }
 five.kill("SIGTERM");
 one.kill("SIGTERM");
+oneCfg.kill("SIGTERM");
 bare.kill("SIGTERM");
-await Promise.all([new Promise((r) => five.once("exit", r)), new Promise((r) => one.once("exit", r))]);
+await Promise.all([five, one, oneCfg].map((c) => new Promise((r) => c.once("exit", r))));
 const reacted = reactors.slice(0, 3).map((r) => r.reacted.length);
 const rsCreated = api.requests.filter((r) => r.user === "system:anonymous" && r.verb === "create" && r.resource === "deployments").length;
 for (const r of reactors) await r.stop();
@@ -112,9 +119,11 @@ function summary(xs) {
 }
 const f = summary(samples.five);
 const o = summary(samples.one);
+const oc = summary(samples.oneCfg);
 const b = summary(samples.bare);
-console.log(JSON.stringify({ bench: "auditor-reaction-idle", every, nodeOptions, windowSeconds: durationMs / 1000, probes: probes.map((p) => p.name), reactions: { networkPolicies: reacted[0], widgets: reacted[1], secretCopies: reacted[2], deploymentStimuli: rsCreated, sidecarsKilled: controller.killed.length }, fiveProbes: f, defaultProbe: o, bareNode: b }, null, 2));
+console.log(JSON.stringify({ bench: "auditor-reaction-idle", every, nodeOptions, windowSeconds: durationMs / 1000, probes: probes.map((p) => p.name), reactions: { networkPolicies: reacted[0], widgets: reacted[1], secretCopies: reacted[2], deploymentStimuli: rsCreated, sidecarsKilled: controller.killed.length }, fiveProbes: f, defaultProbe: o, defaultProbeViaConfig: oc, bareNode: b }, null, 2));
 const line = (name, x) => `${name}: RSS median ${x.rssMedianMb} MB (max ${x.rssMaxMb}; ${(x.rssMedianMb / o.rssMedianMb).toFixed(2)}x the default probe, ${(x.rssMedianMb / b.rssMedianMb).toFixed(2)}x bare), CPU ${x.cpuPercent}% of one core; target <= 60 MB and < 1%: ${x.rssMaxMb <= 60 && x.cpuPercent < 1 ? "MET" : "NOT MET"}`;
 console.log(line("serve, 5 probes (--config)", f));
 console.log(line("serve, default probe      ", o));
+console.log(line("serve, 1 probe (--config) ", oc));
 console.log(`bare node                 : RSS median ${b.rssMedianMb} MB, CPU ${b.cpuPercent}%`);
