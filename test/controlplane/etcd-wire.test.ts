@@ -11,6 +11,8 @@ import protobuf from "protobufjs";
 import { decodeRangeResponse, encodeRangeRequest } from "../../src/controlplane/etcd/wire.js";
 import { parseRegistryKey, parseRoot } from "../../src/controlplane/etcd/keys.js";
 import { TokenBucket, prefixRangeEnd, summarize } from "../../src/controlplane/etcd/scanner.js";
+import { UsageAggregator } from "../../src/controlplane/etcd/usage.js";
+import { AdaptiveWindow, keyToNum, numToKey } from "../../src/controlplane/etcd/window.js";
 import { prefixRangeEnd as fixturePrefixRangeEnd } from "../support/etcd.js";
 
 const require = createRequire(import.meta.url);
@@ -41,7 +43,7 @@ describe("RangeResponse walker vs protobufjs", () => {
         });
         const bytes = Buffer.from(RangeResponse.encode(msg).finish());
         const seen: Array<[string, number]> = [];
-        const page = decodeRangeResponse(bytes, (k, n) => seen.push([Buffer.from(k).toString("hex"), n]));
+        const page = decodeRangeResponse(bytes, (buf, s, e, n) => seen.push([buf.toString("hex", s, e), n]));
         assert.deepEqual(seen, kvs.map((k) => [Buffer.from(k.key).toString("hex"), k.valueLength]));
         assert.equal(page.kvCount, kvs.length);
         assert.equal(page.more, more);
@@ -147,5 +149,53 @@ describe("token bucket and latency summary", () => {
     assert.deepEqual(s, { samples: 100, failures: 3, p50Ms: 50, p99Ms: 99, maxMs: 100 });
     assert.deepEqual(summarize([], 2), { samples: 0, failures: 2 });
     assert.deepEqual(summarize([5], 0), { samples: 1, failures: 0, p50Ms: 5, p99Ms: 5, maxMs: 5 });
+  });
+});
+
+describe("aggregation fast path and range windows", () => {
+  const segment = fc.constantFrom("pods", "events", "ns-a", "ns-b", "example.com", "widgets", "x", "kube-system", "");
+  const keyArb = fc.array(segment, { minLength: 1, maxLength: 4 }).map((parts) => `/registry/${parts.join("/")}`);
+
+  test("counting sorted keys from a page buffer equals parsing every key on its own", () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(keyArb, { maxLength: 60 }), fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 60, maxLength: 60 }), (keys, sizes) => {
+        keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+        const fast = new UsageAggregator("/registry/", 5);
+        const slow = new UsageAggregator("/registry/", 5);
+        const page = Buffer.concat(keys.map((k) => Buffer.from(`#${k}#`)));
+        let pos = 0;
+        keys.forEach((k, i) => {
+          const len = Buffer.byteLength(k);
+          fast.addRaw(page, pos + 1, pos + 1 + len, sizes[i]!);
+          slow.add(Buffer.from(k), sizes[i]!);
+          pos += len + 2;
+        });
+        const a = fast.result();
+        const b = slow.result();
+        assert.deepEqual(a.resources, b.resources);
+        assert.deepEqual(a.namespaces, b.namespaces);
+        assert.deepEqual(a.pairs, b.pairs);
+        assert.deepEqual(a.largest.map((o) => o.bytes), b.largest.map((o) => o.bytes));
+        assert.deepEqual([fast.keys, fast.bytes, fast.unparsed, fast.clusterScoped], [slow.keys, slow.bytes, slow.unparsed, slow.clusterScoped]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("windows always move forward and never pass the end of the prefix", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 90 }), fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 1, max: 5000 }), (startBytes, count, limit) => {
+        const globalEnd = Buffer.from([0xff, 0xff, 0xff]);
+        const start = Buffer.from(startBytes);
+        if (Buffer.compare(start, globalEnd) >= 0) return;
+        const w = new AdaptiveWindow(globalEnd);
+        assert.deepEqual(w.end(start), globalEnd, "no density known yet: the whole prefix");
+        w.update(start, globalEnd, count, limit);
+        const e = w.end(start);
+        assert.ok(Buffer.compare(e, start) > 0, "end > start");
+        assert.ok(Buffer.compare(e, globalEnd) <= 0, "end <= the prefix end");
+      }),
+    );
+    assert.equal(keyToNum(numToKey(123456789n)), 123456789n);
   });
 });

@@ -5,9 +5,9 @@
 // bucket on keys per second, a deadline on every call. A probe on its own connection measures
 // etcd's answer time before (idle) and during the scan.
 import * as grpc from "@grpc/grpc-js";
-import type { Etcd3 } from "etcd3";
-import { DEFAULT_TIMEOUT_MS, MAX_RECEIVE_BYTES, checkConnection, describeError, openClient, readTls, type TlsMaterial } from "./connection.js";
+import { DEFAULT_TIMEOUT_MS, MAX_RECEIVE_BYTES, checkConnection, describeError, readTls, type TlsMaterial } from "./connection.js";
 import { parseRoot } from "./keys.js";
+import { AdaptiveWindow } from "./window.js";
 import { UsageAggregator } from "./usage.js";
 import { decodeRangeResponse, encodeRangeRequest, type KvVisitor, type RangePage } from "./wire.js";
 import type { EtcdConnection, EtcdUsage, LatencySummary, ScanOptions } from "./types.js";
@@ -66,18 +66,21 @@ export function summarize(samples: number[], failures: number): LatencySummary {
   return s.length === 0 ? { samples: 0, failures } : { samples: s.length, failures, p50Ms: r(q(0.5)), p99Ms: r(q(0.99)), maxMs: r(s[s.length - 1]!) };
 }
 
-/** A small serializable single-key get every `intervalMs` on its own connection. */
+/** A small serializable single-key get (keys_only) every `intervalMs` on its own connection. */
 class LatencyProbe {
   private samples: number[] = [];
   private failures = 0;
   private timer: NodeJS.Timeout | undefined;
   private inFlight = false;
+  private readonly request: Buffer;
   constructor(
-    private readonly client: Etcd3,
+    private readonly caller: RangeCaller,
     private readonly key: Buffer,
     private readonly intervalMs: number,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.request = encodeRangeRequest({ key: this.key, serializable: true, keysOnly: true });
+  }
   start(): void {
     if (this.intervalMs <= 0) return;
     this.timer = setInterval(() => void this.once(), this.intervalMs);
@@ -88,7 +91,7 @@ class LatencyProbe {
     this.inFlight = true;
     const t0 = performance.now();
     try {
-      await this.client.kv.range({ key: this.key, serializable: true, keys_only: true }, { deadline: Date.now() + this.timeoutMs });
+      await this.caller.range(this.request, () => undefined, this.timeoutMs);
       this.samples.push(performance.now() - t0);
     } catch {
       this.failures++;
@@ -188,8 +191,9 @@ export async function scanEtcdUsage(conn: EtcdConnection, opts: ScanOptions = {}
   const agg = new UsageAggregator(parseRoot(cfg.prefix), cfg.top);
   const warnings: string[] = [];
   const caller = new RangeCaller(endpoint, tls);
-  const probeClient = openClient(endpoint.origin, tls, timeoutMs);
-  const probe = new LatencyProbe(probeClient, prefix, cfg.probeIntervalMs, timeoutMs);
+  // its own channel (grpc.use_local_subchannel_pool): the probe does not queue behind scan pages
+  const probeCaller = new RangeCaller(endpoint, tls);
+  const probe = new LatencyProbe(probeCaller, prefix, cfg.probeIntervalMs, timeoutMs);
 
   let idle: LatencySummary = { samples: 0, failures: 0 };
   let revision: number | undefined;
@@ -206,25 +210,29 @@ export async function scanEtcdUsage(conn: EtcdConnection, opts: ScanOptions = {}
     probe.start();
     t0 = performance.now();
     const bucket = new TokenBucket(cfg.maxKeysPerSecond, cfg.pageSize);
-    let start = prefix;
+    let start: Buffer = prefix;
     let limit = cfg.pageSize;
-    const visit: KvVisitor = (k, n) => agg.add(k, n);
+    let estimatedTotal: number | undefined;
+    const window = new AdaptiveWindow(rangeEnd);
+    const visit: KvVisitor = (buf, s, e, n) => agg.addRaw(buf, s, e, n);
     for (;;) {
       if (opts.signal?.aborted) {
         error = "stopped before the end (interrupted)";
         break;
       }
-      const req = encodeRangeRequest({ key: start, rangeEnd, limit, serializable: true, ...(revision !== undefined ? { revision } : {}) });
+      const end = window.end(start);
+      const call = (rev: number | undefined): Promise<RangePage> =>
+        caller.range(encodeRangeRequest({ key: start, rangeEnd: end, limit, serializable: true, ...(rev !== undefined ? { revision: rev } : {}) }), visit, timeoutMs);
       let page: RangePage | undefined;
       for (let attempt = 0; ; attempt++) {
         try {
-          page = await caller.range(req, visit, timeoutMs);
+          page = await call(revision);
           break;
         } catch (err) {
           if (isCompacted(err) && revision !== undefined) {
             warnings.push(`revision ${revision} was compacted during the scan: pages after ${agg.keys} keys were read at the latest revision (not one consistent snapshot)`);
             revision = undefined;
-            page = await caller.range(encodeRangeRequest({ key: start, rangeEnd, limit, serializable: true }), visit, timeoutMs);
+            page = await call(undefined);
             break;
           }
           if (attempt < SCAN_DEFAULTS.retries && isRetryable(err)) {
@@ -236,12 +244,14 @@ export async function scanEtcdUsage(conn: EtcdConnection, opts: ScanOptions = {}
       }
       pages++;
       revision ??= page.header.revision;
-      opts.onProgress?.({ keys: agg.keys, bytes: agg.bytes, pages, estimatedTotal: agg.keys - page.kvCount + page.count });
-      if (!page.more || page.lastKey === undefined) {
+      estimatedTotal ??= page.count; // the first call covers the whole prefix
+      opts.onProgress?.({ keys: agg.keys, bytes: agg.bytes, pages, estimatedTotal: Math.max(estimatedTotal, agg.keys) });
+      window.update(start, end, page.count, limit);
+      if (page.more && page.lastKey !== undefined) start = Buffer.concat([page.lastKey, Buffer.from([0])]);
+      else if (Buffer.compare(end, rangeEnd) >= 0) {
         complete = true;
         break;
-      }
-      start = Buffer.concat([page.lastKey, Buffer.from([0])]);
+      } else start = end;
       // Bound the bytes of the next page by the mean value size seen so far.
       const mean = agg.keys > 0 ? agg.bytes / agg.keys : 0;
       limit = mean > 0 ? Math.max(1, Math.min(cfg.pageSize, Math.floor(SCAN_DEFAULTS.pageBytes / mean))) : cfg.pageSize;
@@ -254,7 +264,7 @@ export async function scanEtcdUsage(conn: EtcdConnection, opts: ScanOptions = {}
   }
   const durationMs = performance.now() - t0;
   const during = probe.stop();
-  probeClient.close();
+  probeCaller.close();
   if (error !== undefined) complete = false;
   const r = agg.result();
   return {

@@ -2,7 +2,8 @@
 // Maintenance.Alarm) and the quota from each endpoint's /metrics. A failing endpoint is a row
 // with ok: false and the reason, never an exception.
 import { AlarmAction, AlarmType } from "etcd3";
-import { DEFAULT_TIMEOUT_MS, checkConnection, describeError, openClient, readTls, type TlsMaterial } from "./connection.js";
+import { DEFAULT_TIMEOUT_MS, checkConnection, describeError, readTls, type TlsMaterial } from "./connection.js";
+import { openClient } from "./client.js";
 import { QUOTA_METRIC, gaugeValue, metricsUrlFor, scrapeEtcdMetrics } from "./metrics-scrape.js";
 import type { EtcdAlarm, EtcdConnection, EtcdEndpointStatus, EtcdStatusReport } from "./types.js";
 

@@ -39,6 +39,47 @@ export class UsageAggregator {
     private readonly top: number,
   ) {}
 
+  /** The cells of the last key's parent ("/registry/pods/ns"): sorted keys share it in runs. */
+  private last: { parent: Buffer; resource: string; namespace?: string; cells: Cell[]; cluster: boolean } | undefined;
+
+  /**
+   * Counts the key at `buf[start, end)`. Keys arrive sorted, so runs of keys share everything but
+   * the name: while the bytes before the last "/" equal the previous key's, the counters found for
+   * that key are bumped without making any string; a key is decoded only when it may be among the
+   * largest objects.
+   */
+  addRaw(buf: Buffer, start: number, end: number, valueLength: number): void {
+    const slash = buf.lastIndexOf(0x2f, end - 1);
+    const l = this.last;
+    if (l !== undefined && slash > start && slash < end - 1 && slash - start === l.parent.length && buf.compare(l.parent, 0, l.parent.length, start, slash) === 0) {
+      this.keys++;
+      this.bytes += valueLength;
+      for (const c of l.cells) {
+        c.keys++;
+        c.bytes += valueLength;
+      }
+      if (l.cluster) {
+        this.clusterScoped.keys++;
+        this.clusterScoped.bytes += valueLength;
+      }
+      if (this.top > 0 && (this.heap.length < this.top || valueLength > this.heap[0]!.bytes)) {
+        const key = buf.toString("utf8", start, end);
+        this.offer({ key, resource: l.resource, ...(l.namespace !== undefined ? { namespace: l.namespace } : {}), name: key.slice(key.lastIndexOf("/") + 1), bytes: valueLength });
+      }
+      return;
+    }
+    this.add(buf.subarray(start, end), valueLength);
+    if (slash > start && slash < end - 1) {
+      const k = parseRegistryKey(buf.toString("utf8", start, end), this.root);
+      if (k === undefined) this.last = undefined;
+      else {
+        const cells = [this.resources.get(k.resource)!];
+        if (k.namespace !== undefined) cells.push(this.namespaces.get(k.namespace)!, this.pairs.get(`${k.resource}\u0000${k.namespace}`)!);
+        this.last = { parent: Buffer.from(buf.subarray(start, slash)), resource: k.resource, ...(k.namespace !== undefined ? { namespace: k.namespace } : {}), cells, cluster: k.namespace === undefined };
+      }
+    } else this.last = undefined;
+  }
+
   add(keyBytes: Buffer, valueLength: number): void {
     this.keys++;
     this.bytes += valueLength;

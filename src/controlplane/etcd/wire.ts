@@ -33,8 +33,11 @@ export interface RangePage {
   lastKey?: Buffer;
 }
 
-/** Called for every key-value of a page: the key is a view into the page buffer (copy it to keep it). */
-export type KvVisitor = (key: Buffer, valueLength: number) => void;
+/**
+ * Called for every key-value of a page with the key's place in the page buffer (`buf[keyStart,
+ * keyEnd)`) and the value's length: no per-key object is made (copy the bytes to keep them).
+ */
+export type KvVisitor = (buf: Buffer, keyStart: number, keyEnd: number, valueLength: number) => void;
 
 function varintLength(v: bigint): number {
   let n = 1;
@@ -201,7 +204,7 @@ export function decodeRangeResponse(buf: Buffer, visit: KvVisitor): RangePage {
       page.kvCount++;
       lastKeyStart = keyStart;
       lastKeyEnd = keyEnd;
-      visit(buf.subarray(keyStart, keyEnd), valueLength);
+      visit(buf, keyStart, keyEnd, valueLength);
     } else if (field === 3 && wt === 0) page.more = r.varint() !== 0n;
     else if (field === 4 && wt === 0) page.count = Number(r.varint());
     else r.skip(wt);
