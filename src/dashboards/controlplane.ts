@@ -218,6 +218,24 @@ export const controlPlaneDashboard: DashboardSpec = {
       ],
     },
     {
+      title: "etcd members (controlplane serve --etcd-endpoints)",
+      panels: [
+        { title: "etcd members up", description: "1 for each etcd endpoint that answered the exporter's Status call (self-managed control planes, with --etcd-endpoints).", kind: "stat", width: 6, queries: [{ expr: `min by (endpoint) (${C}etcd_up{${W}})`, legend: "{{endpoint}}" }] },
+        { title: "etcd leader", description: "Which endpoint is the raft leader (1); none means the cluster has no leader and refuses writes.", kind: "stat", width: 6, queries: [{ expr: `max by (endpoint) (${C}etcd_is_leader{${W}})`, legend: "{{endpoint}}" }] },
+        { title: "etcd alarms", description: "Active etcd alarms (1): NOSPACE means the quota was hit and etcd refuses writes until the alarm is disarmed; CORRUPT means a member's data differs.", kind: "stat", width: 12, queries: [{ expr: `max by (alarm) (${C}etcd_alarm{${W}})`, legend: "{{alarm}}" }] },
+        {
+          title: "etcd space in use",
+          description: "Each member's database file and the part of it in use; the difference is free pages that only a defragmentation returns (what to expect from `etcdctl defrag`).",
+          unit: "bytes",
+          queries: [
+            { expr: `max by (endpoint) (${C}etcd_db_size_bytes{${W}})`, legend: "{{endpoint}} file" },
+            { expr: `max by (endpoint) (${C}etcd_db_size_in_use_bytes{${W}})`, legend: "{{endpoint}} in use" },
+          ],
+        },
+        { title: "etcd usage by resource", description: "Value bytes per resource type in the last `etcd-usage` scan the exporter ran (--etcd-usage-interval): which resources fill etcd, the twenty largest.", unit: "bytes", queries: [{ expr: `topk(20, max by (resource) (${C}etcd_usage_bytes{${W}}))`, legend: "{{resource}}" }] },
+      ],
+    },
+    {
       title: "Nodes",
       panels: [
         { title: "Node heartbeat age", description: "Seconds since each node's kubelet renewed its Lease in kube-node-lease; past the node-monitor grace period (40 s by default) the node is marked NotReady.", unit: "s", queries: [{ expr: `max by (node) (${C}node_heartbeat_age_seconds{${W}})`, legend: "{{node}}" }] },

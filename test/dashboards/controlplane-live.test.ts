@@ -5,9 +5,9 @@
 // against the test API server, and cAdvisor/kube-state-metrics exposition assembled from those
 // projects' test data (fixtures/README.md). Every new dashboard query and recording rule must
 // return data; every alert must be silent on the healthy sources and go pending (Prometheus' own
-// rule evaluation) on a failure: etcd's health check failing, the database at 96 % of its quota
-// and growing, a node's heartbeat five minutes old, and a second API server instance (a stand-in
-// serving growing counters: 500s, slow GETs, APF rejections).
+// rule evaluation) on a failure: the API server's etcd check failing, the real etcd filled until it
+// refuses writes (NOSPACE), a node's heartbeat five minutes old, and a second API server instance
+// (a stand-in serving growing counters: 500s, slow GETs, APF rejections).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -47,7 +47,7 @@ const EMPTY_WHEN_HEALTHY = new Set([REJECTED]);
  * return data once the sources fail (checked then).
  */
 const MAY_BE_EMPTY_WHEN_HEALTHY: Record<string, string> = {
-  [`min(watch_auditor_controlplane_database_full_seconds{namespace=~"$namespace"})`]: "controlplane serve forecasts after 60 s of samples (src/controlplane/forecast.ts); at the quota it says 0 at once",
+  [`min(watch_auditor_controlplane_database_full_seconds{namespace=~"$namespace"})`]: "controlplane serve forecasts after 60 s of samples (src/controlplane/forecast.ts)",
 };
 
 function freePort(): Promise<number> {
@@ -82,27 +82,22 @@ function serveMetrics(body: () => string): Promise<{ server: Server; port: numbe
 }
 
 const ADMIN_TOKEN = "h3-live-admin";
-const QUOTA = 2 * 1024 ** 3;
+/** etcd's --quota-backend-bytes here: small enough to fill for real in a few seconds. */
+const QUOTA = 64 * 1024 ** 2;
 
 /** A Lease's renewTime (MicroTime: six fractional digits). */
 const microTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 
 /**
  * The test API server that `watch-auditor controlplane serve` reads: the recorded v1.25 health
- * answers and /metrics (with a database that grows 4 KiB a second, or, once failing, sits at 96 %
- * of the 2 GiB quota and grows 8 MiB a second), and two nodes whose kubelets renew their Leases
- * (node-b's stops when failing: its renewTime is five minutes old).
+ * answers and /metrics, and two nodes whose kubelets renew their Leases (node-b's stops when
+ * failing: its renewTime is five minutes old, and etcd's check fails).
  */
-async function controlPlane(dir: string, apiserverProm: string): Promise<{ api: TestApiServer; kubeconfig: string; fail: () => void; stop: () => void }> {
+async function controlPlane(dir: string): Promise<{ api: TestApiServer; kubeconfig: string; fail: () => void; stop: () => void }> {
   const api = await startTestApiServer({ validation: "off", tokens: { [ADMIN_TOKEN]: { user: "admin", groups: ["system:masters"] } } });
   const kubeconfig = api.writeKubeconfig(dir, { token: ADMIN_TOKEN });
   const start = Date.now();
   let failedAt: number | undefined;
-  const base = Number(/^etcd_db_total_size_in_bytes\{[^}]*\} (\S+)$/m.exec(apiserverProm)![1]);
-  api.metrics.setMetrics(() => {
-    const size = failedAt === undefined ? base + 4096 * Math.floor((Date.now() - start) / 1000) : Math.round(QUOTA * 0.96) + 8 * 1024 ** 2 * Math.floor((Date.now() - failedAt) / 1000);
-    return apiserverProm.replace(/^(etcd_db_total_size_in_bytes\{[^}]*\}) \S+$/m, `$1 ${size}`);
-  });
   if (!api.store.get("namespaces", undefined, "kube-node-lease")) api.store.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: "kube-node-lease" } });
   const condition = (type: string, status: string) => ({ type, status, lastHeartbeatTime: new Date().toISOString(), lastTransitionTime: new Date(start).toISOString(), reason: "KubeletReady", message: "" });
   const nodes = ["node-a", "node-b"];
@@ -194,18 +189,21 @@ test("controlplane live: Prometheus scrapes etcd, the recorded kube-apiserver, t
   let serve: ReturnType<typeof spawnCli> | undefined;
   const servers: Server[] = [];
   try {
-    etcd = await startEtcd({ metrics: true });
-    // Writes keep etcd's WAL fsync and backend commit histograms moving.
+    etcd = await startEtcd({ metrics: true, quotaBackendBytes: QUOTA });
+    // A write every 2 s keeps etcd's WAL fsync and backend commit histograms moving while the
+    // database grows slowly (~1 KB/s: far from filling 64 MiB within 4 h). The first writes,
+    // which grow a fresh database fastest, happen before anyone watches.
     let i = 0;
-    const put = () => void etcd!.client.put(`/registry/configmaps/live/cm-${i++ % 50}`, "x".repeat(512)).catch(() => undefined);
-    for (let k = 0; k < 20; k++) put();
-    writer = setInterval(put, 200);
+    const put = () => etcd!.client.put(`/registry/configmaps/live/cm-${i++ % 50}`, "x".repeat(512)).catch(() => undefined);
+    for (let k = 0; k < 20; k++) await put();
+    writer = setInterval(() => void put(), 2000);
 
     const apiserverProm = readFileSync(join(RECORDED, "metrics", "kube-apiserver.prom"), "utf8");
     const cluster = readFileSync(FIXTURE, "utf8");
-    cp = await controlPlane(dir, apiserverProm);
-    // The real exporter, as deployed: every source read each second here (30 s by default).
-    serve = spawnCli(["controlplane", "serve", "--kubeconfig", cp.kubeconfig, "--port", "0", "--host", "127.0.0.1", "--interval", "1s", "--etcd-quota-bytes", String(QUOTA), "--log-level", "info"]);
+    cp = await controlPlane(dir);
+    // The real exporter, as deployed for a self-managed control plane: the API server and etcd,
+    // every source read each second here (30 s by default), a usage scan every 2 s (6 h).
+    serve = spawnCli(["controlplane", "serve", "--kubeconfig", cp.kubeconfig, "--etcd-endpoints", etcd.clientUrl, "--etcd-usage-interval", "2s", "--port", "0", "--host", "127.0.0.1", "--interval", "1s", "--log-level", "info"]);
     const failing = failingApiserver();
     const [apiserver, apiserver2, cadvisor, exporterPort] = await Promise.all([serveMetrics(() => apiserverProm), serveMetrics(failing.body), serveMetrics(() => cluster), logPort(serve, '"listening"')]);
     servers.push(apiserver.server, apiserver2.server, cadvisor.server);
@@ -308,26 +306,41 @@ test("controlplane live: Prometheus scrapes etcd, the recorded kube-apiserver, t
       assert.deepEqual(have, want, record);
     }
 
-    // Objects per resource and the quota, through controlplane serve and the recording rules, are
-    // the recorded server's (read here with a regex) and the quota given.
+    // Objects per resource (the recorded server's, read here with a regex), the quota (etcd's own
+    // /metrics) and the size (etcd's own Status), through controlplane serve and the recording rules.
     const recordedObjects = Object.fromEntries(sumBy(apiserverProm, "apiserver_storage_objects", ["resource"], () => true));
     const objects = Object.fromEntries((await promQuery(promPort, OBJECTS)).result.map((s) => [s.metric.resource!, Number(s.value[1])]));
     assert.deepEqual(objects, recordedObjects);
-    assert.deepEqual((await promQuery(promPort, DB_QUOTA)).result.map((s) => Number(s.value[1])), [QUOTA]);
-    const base = Number(/^etcd_db_total_size_in_bytes\{[^}]*\} (\S+)$/m.exec(apiserverProm)![1]);
+    const etcdQuota = Number(/^etcd_server_quota_backend_bytes (\S+)$/m.exec(await etcd.scrapeMetrics())![1]);
+    assert.equal(etcdQuota, QUOTA);
+    assert.deepEqual((await promQuery(promPort, DB_QUOTA)).result.map((s) => Number(s.value[1])), [etcdQuota]);
     const [size] = (await promQuery(promPort, DB_SIZE)).result.map((s) => Number(s.value[1]));
-    assert.ok(size! >= base && size! < base + 4096 * 300, `database size ${size} grows from the recorded ${base}`);
+    const etcdSize = (await etcd.client.status()).dbSize;
+    assert.ok(size! > 0 && size! <= etcdSize && etcdSize - size! < 256 * 1024, `database size ${size} is etcd's (${etcdSize}, a few writes later)`);
 
-    // --- failure: readyz's etcd check fails (the recorded etcd-stopped answer), the database is at
-    // 96 % of its quota and growing, node-b's heartbeat stops, and an API server instance fails.
+    // --- failure: the API server's etcd check fails, etcd is filled until it refuses writes
+    // (NOSPACE), node-b's heartbeat stops, and an API server instance fails.
     cp.fail();
     failing.fail();
+    const fill = "y".repeat(512 * 1024);
+    for (let n = 0; ; n++) {
+      const err = await etcd.client.put(`/registry/secrets/fill/s-${n}`, fill).then(() => undefined, (e: Error) => e);
+      if (err) {
+        assert.match(err.message, /database space exceeded/);
+        break;
+      }
+      assert.ok(n < 400, "etcd refuses writes past its quota");
+    }
+    const alarm = await eventually(async () => (await promQuery(promPort, `watch_auditor_controlplane_etcd_alarm{alarm="NOSPACE"} == 1`)).result.length > 0, { timeoutMs: 30_000, what: "the NOSPACE alarm through serve" });
+    assert.ok(alarm);
     const expected = [...new Set(alerts.map((a) => a.alert))].sort();
     const pending = await eventually(
       async () => {
         const r = await promQuery(promPort, `ALERTS{alertname=~"ControlPlane.*"}`);
         const seen = [...new Set(r.result.map((s) => s.metric.alertname!))].sort();
         if (seen.length !== expected.length) throw new Error(`pending so far: ${seen.join(", ")}`);
+        // The size climbs through the tiers while etcd fills (each scrape and evaluation a second behind).
+        if (!r.result.some((x) => x.metric.alertname === "ControlPlaneDatabaseNearQuota" && x.metric.threshold === "95%")) throw new Error("the 95% tier is not pending yet");
         return r.result;
       },
       { timeoutMs: 60_000, intervalMs: 1000, what: "every control-plane alert pending" },
@@ -339,8 +352,8 @@ test("controlplane live: Prometheus scrapes etcd, the recorded kube-apiserver, t
     assert.deepEqual(labelsOf("ControlPlaneNodeHeartbeatStale").map((l) => l.node), ["node-b"]);
     assert.deepEqual(labelsOf("ControlPlaneAPFRejecting").map((l) => `${l.priority_level}/${l.flow_schema}`), ["workload-low/service-accounts"]);
     assert.deepEqual(labelsOf("ControlPlaneAPIServerLatencyHigh").map((l) => `${l.verb}/${l.scope}`), ["GET/resource"]);
-    // On the failing sources every panel query returns data, the forecast too (the database is
-    // over its quota within ~10 s at 8 MiB/s: serve's forecast says 0).
+    // On the failing sources every panel query returns data, serve's forecast too (it forecasts
+    // once it has 60 s of samples, and the database grew).
     const failingProblems = async () => {
       const out: string[] = [];
       for (const q of queries) {
@@ -349,7 +362,7 @@ test("controlplane live: Prometheus scrapes etcd, the recorded kube-apiserver, t
       }
       return out;
     };
-    await eventually(async () => (await failingProblems()).length === 0, { timeoutMs: 45_000, intervalMs: 1000, what: "every query with data on the failing sources" }).catch(() => undefined);
+    await eventually(async () => (await failingProblems()).length === 0, { timeoutMs: 75_000, intervalMs: 2000, what: "every query with data on the failing sources" }).catch(() => undefined);
     assert.deepEqual(await failingProblems(), []);
     // Now every recording rule has data, the rejections too.
     for (const rec of records) assert.ok((await promQuery(promPort, rec.record)).result.length > 0, `record ${rec.record} on the failing sources`);
