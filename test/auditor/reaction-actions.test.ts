@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { KubeClient } from "../../src/core/kube/index.js";
 import { runCli } from "../support/cli.js";
-import { eventually, startCluster, startServe } from "./helpers.js";
+import { eventually, metricValue as mv, startCluster, startServe } from "./helpers.js";
 import { WIDGET_CRD, WIDGET_FINALIZER, WIDGET_PING, widgetOperator } from "./sim/reactors.js";
 
 const NS = "apps";
@@ -95,6 +95,45 @@ test("update and delete stimuli: pass while the operator runs, fail while it is 
     }
   } finally {
     unsubscribe();
+    await operator.stop();
+    kube.close();
+    await c.close();
+  }
+});
+
+test("a slow operator: a fail under a tight deadline, a pass with the measured reaction under a loose one", async () => {
+  const c = await startCluster();
+  c.api.store.create(WIDGET_CRD);
+  const kube = await KubeClient.load({ kubeconfig: c.kubeconfig });
+  const operator = await widgetOperator(kube, { delayMs: 1500 }).listen();
+  const widget = (name: string, deadline: string) => ({
+    name,
+    kind: "reaction",
+    every: "200ms",
+    deadline,
+    pollInterval: "100ms",
+    stimulus: { create: { apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "{{name}}", namespace: NS }, spec: { size: 1 } } },
+    expect: [{ condition: "status.phase == Ready" }],
+  });
+  const file = join(c.dir, "slow.yaml");
+  await writeFile(file, JSON.stringify({ probes: [widget("tight", "800ms"), widget("loose", "5s")] }));
+  const s = await startServe(c, ["--leader-elect", "false", "--config", file]);
+  try {
+    await eventually(
+      async () => (await s.metric("watch_auditor_checks_total", { probe: "tight", result: "fail" })) >= 1 && (await s.metric("watch_auditor_checks_total", { probe: "loose", result: "pass" })) >= 1,
+      { timeoutMs: 30_000, what: "a tight fail and a loose pass" },
+    );
+    assert.equal(await s.metric("watch_auditor_checks_total", { probe: "tight", result: "pass" }), 0);
+    const status = JSON.parse((await s.get("/status")).body) as { probes: Record<string, { checks: { result: string; reason: string; reactionSeconds?: number }[] }> };
+    assert.match(status.probes.tight!.checks.find((x) => x.result === "fail")!.reason, /status\.phase == Ready\) did not hold within 800ms: status\.phase is absent/);
+    const pass = status.probes.loose!.checks.find((x) => x.result === "pass")!;
+    assert.ok(pass.reactionSeconds! >= 1.5 && pass.reactionSeconds! < 5, `reaction ${pass.reactionSeconds}`);
+    const text = await s.metricsText();
+    assert.equal(mv(text, "watch_auditor_reaction_seconds_bucket", { probe: "loose", le: "1" }), 0, "no reaction under 1 s");
+    assert.ok(mv(text, "watch_auditor_reaction_seconds_bucket", { probe: "loose", le: "3" }) >= 1);
+    assert.equal(mv(text, "watch_auditor_reaction_seconds_count", { probe: "tight" }), 0, "a fail observes no reaction time");
+  } finally {
+    await s.stop();
     await operator.stop();
     kube.close();
     await c.close();
