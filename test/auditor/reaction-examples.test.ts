@@ -303,17 +303,21 @@ test("a probes file with errors exits 2 naming the file, the probe and the field
   }
 });
 
-test("a stimulus the server refuses and a resource it does not serve are inconclusive, never a pass", async () => {
+test("a refused stimulus, an unserved resource and a reaction that cannot be judged are inconclusive, never a pass", async () => {
   const w = await startWorld();
   try {
     const file = join(w.cluster.dir, "refused.yaml");
-    const probe = (name: string, create: Record<string, unknown>) => ({ name, kind: "reaction", every: "300ms", deadline: "1s", pollInterval: "100ms", stimulus: { create }, expect: [{ condition: "exists" }] });
+    const probe = (name: string, create: Record<string, unknown>, expect: unknown[] = [{ condition: "exists" }]) => ({ name, kind: "reaction", every: "300ms", deadline: "1s", pollInterval: "100ms", stimulus: { create }, expect });
+    const widget = { apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "{{name}}", namespace: "watch-auditor-probes" } };
     await writeFile(
       file,
       JSON.stringify({
         probes: [
           probe("invalid", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "{{name}}", namespace: "watch-auditor-probes" }, data: { k: 1 } }),
           probe("unserved", { apiVersion: "example.com/v1", kind: "Gadget", metadata: { name: "{{name}}", namespace: "watch-auditor-probes" } }),
+          // The operator sets status.phase to "Ready": a string is not ordered against a number.
+          probe("unjudgeable", widget, [{ condition: "status.phase > 3" }]),
+          probe("unserved-reaction", widget, [{ object: { apiVersion: "example.com/v1", kind: "Gadget", namespace: "x", name: "{{name}}" }, condition: "exists" }]),
         ],
       }),
     );
@@ -323,7 +327,12 @@ test("a stimulus the server refuses and a resource it does not serve are inconcl
       const invalid = (await probeStatus(s, "invalid")).checks[0]!;
       assert.match(invalid.reason, /stimulus refused: .*400|stimulus refused: .*cannot unmarshal number/);
       assert.match((await probeStatus(s, "unserved")).checks[0]!.reason, /no resource of kind Gadget in example\.com\/v1/);
-      for (const probe of ["invalid", "unserved"]) {
+      await eventually(async () => (await s.metric("watch_auditor_inconclusive_total", { probe: "unjudgeable", reason: "not_judgeable" })) >= 1 && (await s.metric("watch_auditor_inconclusive_total", { probe: "unserved-reaction", reason: "not_judgeable" })) >= 1, { timeoutMs: 20_000, what: "reactions that cannot be judged" });
+      const unjudgeable = (await probeStatus(s, "unjudgeable")).checks.find((c) => c.inconclusive === "not_judgeable")!;
+      assert.match(unjudgeable.reason, /cannot judge expectation 1 \(stimulus: status\.phase > 3\): status\.phase = "Ready": cannot compare a string with > 3/);
+      assert.equal(unjudgeable.reaction!.expectations[0]!.holds, "undecidable");
+      assert.match((await probeStatus(s, "unserved-reaction")).checks.find((c) => c.inconclusive === "not_judgeable")!.reason, /cannot judge: the API server serves no resource of kind Gadget/);
+      for (const probe of ["invalid", "unserved", "unjudgeable", "unserved-reaction"]) {
         assert.equal(await s.metric("watch_auditor_checks_total", { probe, result: "pass" }), 0);
         assert.equal(await s.metric("watch_auditor_checks_total", { probe, result: "fail" }), 0);
       }
