@@ -74,7 +74,7 @@ export function registerEtcdUsage(controlplane: Command): void {
   controlplane
     .command("etcd-usage")
     .description(
-      "What fills etcd: a paced, paged, serializable scan of keys and value sizes (values are not kept) → keys and bytes per resource, namespace, (resource, namespace), and the largest objects",
+      "what fills etcd: a paced, paged, serializable scan of /registry/ keys and value sizes (values are not kept) → keys and bytes per resource, namespace, (resource, namespace), and the largest objects; exit 1 when the scan could not finish",
     )
     .option("--etcd-endpoints <urls>", "etcd client URLs, comma-separated (https://host:2379,...); the scan reads from the first")
     .option("--etcd-cacert <file>", "CA bundle (PEM) that signed etcd's serving certificate")
