@@ -94,6 +94,14 @@ export const controlPlaneAlertGroups: RuleGroup[] = [
         description: "A linear fit of the database size over the last hour crosses the quota within 4 hours; at the quota the cluster becomes read-only. `watch-auditor controlplane etcd-usage` says which resources and namespaces grow.",
       },
       {
+        alert: "ControlPlaneEtcdAlarm",
+        expr: `max by (alarm) (${C}etcd_alarm) == 1`,
+        for: "1m",
+        severity: "critical",
+        summary: "etcd alarm {{ $labels.alarm }} is active.",
+        description: "etcd raised the {{ $labels.alarm }} alarm (read by `controlplane serve --etcd-endpoints`). NOSPACE: the database hit its quota and etcd refuses every write until space is freed and the alarm disarmed. CORRUPT: a member's data differs from the others'.",
+      },
+      {
         alert: "ControlPlaneHealthCheckFailing",
         expr: `min by (endpoint, check) (${C}health_check) == 0`,
         for: "3m",

@@ -37,6 +37,29 @@ export const CONTROLPLANE_ALERT_CASES: AlertCase[] = [
   { alert: "ControlPlaneDatabaseFillingUp", fires: false, why: "1 GB growing 1 MB a minute: 1.24 GB in 4 h", series: size("1000000000+1000000x120"), at: "80m" },
 
   {
+    alert: "ControlPlaneEtcdAlarm",
+    fires: true,
+    why: "NOSPACE raised on the cluster (every endpoint reports it)",
+    series: [
+      [`watch_auditor_controlplane_etcd_alarm{${CP}, endpoint="https://etcd-0:2379", alarm="NOSPACE"}`, "0 0 1x10"],
+      [`watch_auditor_controlplane_etcd_alarm{${CP}, endpoint="https://etcd-1:2379", alarm="NOSPACE"}`, "0 0 1x10"],
+      [`watch_auditor_controlplane_etcd_alarm{${CP}, endpoint="https://etcd-0:2379", alarm="CORRUPT"}`, "0x12"],
+    ],
+    at: "6m",
+    labels: { alarm: "NOSPACE" },
+  },
+  {
+    alert: "ControlPlaneEtcdAlarm",
+    fires: false,
+    why: "both alarm types exported at 0, and a NOSPACE disarmed 5 minutes ago",
+    series: [
+      [`watch_auditor_controlplane_etcd_alarm{${CP}, endpoint="https://etcd-0:2379", alarm="NOSPACE"}`, "1x3 0x10"],
+      [`watch_auditor_controlplane_etcd_alarm{${CP}, endpoint="https://etcd-0:2379", alarm="CORRUPT"}`, "0x13"],
+    ],
+    at: "9m",
+  },
+
+  {
     alert: "ControlPlaneHealthCheckFailing",
     fires: true,
     why: "readyz's etcd check failed for 6 minutes",

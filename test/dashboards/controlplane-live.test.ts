@@ -350,6 +350,7 @@ test("controlplane live: Prometheus scrapes etcd, the recorded kube-apiserver, t
     // etcd down fails the etcd check of both endpoints, as on the recorded server (livez-verbose-etcd-stopped.txt).
     assert.deepEqual(labelsOf("ControlPlaneHealthCheckFailing").map((l) => `${l.endpoint}/${l.check}`).sort(), ["livez/etcd", "readyz/etcd"]);
     assert.deepEqual(labelsOf("ControlPlaneNodeHeartbeatStale").map((l) => l.node), ["node-b"]);
+    assert.deepEqual(labelsOf("ControlPlaneEtcdAlarm").map((l) => l.alarm), ["NOSPACE"]);
     assert.deepEqual(labelsOf("ControlPlaneAPFRejecting").map((l) => `${l.priority_level}/${l.flow_schema}`), ["workload-low/service-accounts"]);
     assert.deepEqual(labelsOf("ControlPlaneAPIServerLatencyHigh").map((l) => `${l.verb}/${l.scope}`), ["GET/resource"]);
     // On the failing sources every panel query returns data, serve's forecast too (it forecasts

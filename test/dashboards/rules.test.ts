@@ -36,7 +36,7 @@ test("rules: every alert the issue asks for exists, has a severity and a runbook
       "WatchControllerFailing", "WatchControllerRolled", "WatchAuditorInconclusive", "ExporterBacklogGrowing", "ExporterOldestRecordTooOld", "ExporterDiskNearlyFull",
       "ExporterDropping", "ExporterSinkFailing", "APIServerAuthFailuresHigh", "APIServerForbiddenHigh", "ServiceErrorRateHigh", "ServiceLatencyHigh",
       "AuditCriticalDetection", "ControlPlaneDatabaseNearQuota", "ControlPlaneDatabaseFillingUp", "ControlPlaneHealthCheckFailing",
-      "ControlPlaneNodeHeartbeatStale", "ControlPlaneAPFRejecting", "ControlPlaneAPIServerErrorsHigh", "ControlPlaneAPIServerLatencyHigh", "FlowsNewlyDropped",
+      "ControlPlaneNodeHeartbeatStale", "ControlPlaneAPFRejecting", "ControlPlaneAPIServerErrorsHigh", "ControlPlaneAPIServerLatencyHigh", "ControlPlaneEtcdAlarm", "FlowsNewlyDropped",
     ];
     assert.deepEqual([...new Set(rules.map((x) => x.alert))].sort(), [...expected].sort());
     const runbooks = await readFile(new URL("../../docs/runbooks.md", import.meta.url), "utf8");
