@@ -104,7 +104,8 @@ describe("etcd status on a real etcd", () => {
   test("metrics: gauges per endpoint, a failing endpoint is up 0 and counted, promtool-clean; usage gauges from a scan", async () => {
     const registry = new Registry();
     const m = registerEtcdMetrics(registry, { endpoints: [etcd.clientUrl, full.clientUrl, deadUrl], metricsUrls: [etcd.metricsUrl!, `${full.clientUrl}/metrics`, deadUrl], timeoutMs: 1500 });
-    await m.refresh();
+    const first = await m.refresh();
+    assert.deepEqual(first?.endpoints.map((e) => [e.endpoint, e.ok]), [[etcd.clientUrl, true], [full.clientUrl, true], [deadUrl, false]], "refresh resolves to the status it read");
     await m.refresh();
     const text = await registry.metrics();
     promtoolCheck(text);

@@ -56,7 +56,7 @@ describe("controlplane etcd-usage (CLI)", () => {
     assert.match(r.stdout, /^By namespace \(cluster-scoped objects: \d+ keys, /m);
     assert.match(r.stdout, /^pods\s+ns-a\s+2\s/m);
     assert.match(r.stdout, /^Largest objects\n\s*BYTES\s+KEY\n\s*93\.8 KiB\s+\/registry\/configmaps\/ns-b\/big$/m);
-    assert.match(r.stdout, /^etcd latency \(serializable get every 100 ms\): idle p50 [\d.]+ ms/m);
+    assert.match(r.stdout, /^etcd latency \(serializable get every 50 ms\): idle p50 [\d.]+ ms/m);
   });
 
   test("over mTLS with --etcd-cacert/--etcd-cert/--etcd-key; without the client certificate it fails with exit 1 and a hint", async () => {

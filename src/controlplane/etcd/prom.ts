@@ -4,15 +4,18 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import { checkConnection } from "./connection.js";
 import { etcdStatus } from "./status.js";
-import type { EtcdConnection, EtcdUsage } from "./types.js";
+import type { EtcdConnection, EtcdStatusReport, EtcdUsage } from "./types.js";
 
 const P = "watch_auditor_controlplane_etcd_";
 /** The alarm types of etcd 3.4 (etcdserverpb.AlarmType), always exported so that 0 is visible. */
 export const ALARM_TYPES = ["NOSPACE", "CORRUPT"] as const;
 
 export interface EtcdMetrics {
-  /** Reads the status of every endpoint and sets the gauges; never rejects. */
-  refresh(): Promise<void>;
+  /**
+   * Reads the status of every endpoint and sets the gauges; never rejects. Resolves to the status
+   * it read (so a caller that also needs it does not ask etcd twice), undefined when it failed.
+   */
+  refresh(): Promise<EtcdStatusReport | undefined>;
   /** Sets the per-resource usage gauges from a scan (a partial scan too: see _etcd_usage_complete). */
   recordUsage(usage: EtcdUsage): void;
 }
@@ -50,7 +53,7 @@ export function registerEtcdMetrics(registry: Registry, conn: EtcdConnection): E
           up.set({ endpoint: e }, 0);
           errors.inc({ endpoint: e, what: "status" });
         }
-        return;
+        return undefined;
       }
       const active = new Set(report.alarms.map((a) => a.alarm));
       for (const s of report.endpoints) {
@@ -73,6 +76,7 @@ export function registerEtcdMetrics(registry: Registry, conn: EtcdConnection): E
           errors.inc({ endpoint: s.endpoint, what: "metrics" });
         }
       }
+      return report;
     },
     recordUsage(usage) {
       usageBytes.reset();

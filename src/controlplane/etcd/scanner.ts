@@ -21,7 +21,7 @@ export const SCAN_DEFAULTS = {
   /** A page is cut to about this many value bytes (from the mean value size seen so far). */
   pageBytes: 4 << 20,
   top: 20,
-  probeIntervalMs: 100,
+  probeIntervalMs: 50,
   idleProbeMs: 1000,
   retries: 1,
 } as const;

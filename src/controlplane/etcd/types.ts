@@ -120,7 +120,7 @@ export interface ScanOptions {
   maxKeysPerSecond?: number;
   /** How many largest objects to keep (default 20). */
   top?: number;
-  /** Latency probe interval, ms (default 100; 0 = no probe). */
+  /** Latency probe interval, ms (default 50; 0 = no probe). */
   probeIntervalMs?: number;
   /** How long to probe before the scan for the idle baseline, ms (default 1000). */
   idleProbeMs?: number;
