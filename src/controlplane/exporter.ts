@@ -101,6 +101,8 @@ export class ControlplaneExporter {
   ) {
     const r = (this.registry = opts.registry ?? new Registry());
     this.quota = effectiveQuota(undefined, opts.quotaBytes);
+    // With etcd given, its size is the one (the API server's only stands in when etcd stops answering).
+    if (opts.extras?.some((x) => x.source === "etcd")) this.etcdSizeAt = Date.now();
     this.up = new Gauge({ name: `${P}apiserver_up`, help: "1 when the API server answered /livez at all (any HTTP status), 0 when it could not be reached.", registers: [r] });
     this.check = new Gauge({ name: `${P}health_check`, help: "One /livez or /readyz check: 1 ok (excluded counts as ok), 0 failed.", labelNames: ["endpoint", "check"], registers: [r] });
     this.statusCode = new Gauge({ name: `${P}health_status_code`, help: "HTTP status of the last /livez or /readyz answer (0: no answer).", labelNames: ["endpoint"], registers: [r] });
@@ -173,7 +175,8 @@ export class ControlplaneExporter {
           this.namesFound.reset();
           for (const n of versionedNamesFound(s)) this.namesFound.set({ name: n }, 1);
           const db = databaseSize(s);
-          if (db && !this.etcdSize) this.addSize({ t: s.takenAt, bytes: db.sizeBytes });
+          // etcd's own size wins while it is fresh; when etcd stops answering, the API server's figure.
+          if (db && Date.now() - this.etcdSizeAt > 3 * this.opts.intervalMs) this.addSize({ t: s.takenAt, bytes: db.sizeBytes });
           this.ok("metrics");
         } catch (err) {
           this.failed("metrics", err);
@@ -203,7 +206,7 @@ export class ControlplaneExporter {
           const r = await x.refresh();
           if (r?.quota) this.quota = r.quota;
           if (r?.dbSize) {
-            this.etcdSize = true;
+            this.etcdSizeAt = Date.now();
             this.addSize({ t: Date.now(), bytes: r.dbSize.bytes });
           }
           this.ok(x.source);
@@ -217,7 +220,7 @@ export class ControlplaneExporter {
   }
 
   private readonly checkNames = new Map<string, string[]>();
-  private etcdSize = false;
+  private etcdSizeAt = 0;
 
   private addSize(s: SizeSample): void {
     this.ownSamples.push(s);
