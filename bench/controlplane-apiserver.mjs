@@ -86,7 +86,12 @@ const split = () => {
   if (n === 0) throw new Error("empty");
   return performance.now() - t0;
 };
-for (let i = 0; i < 2; i++) parse(REPORT_FAMILIES), parse(SERVE_FAMILIES), split();
+// Warm-up (JIT), not counted.
+for (let i = 0; i < 2; i++) {
+  parse(REPORT_FAMILIES);
+  parse(SERVE_FAMILIES);
+  split();
+}
 const parseReport = [];
 const parseServe = [];
 const splits = [];
