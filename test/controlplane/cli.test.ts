@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../support/cli.js";
-import { reportJson } from "./support.js";
+import { reportJson, startCluster } from "./support.js";
 
 /** A loopback port nothing listens on (bound, then closed). */
 function closedPort(): Promise<number> {
@@ -75,5 +75,23 @@ test("usage errors exit 2 naming the flag or file", async () => {
     });
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a token the server rejects: reachable, every endpoint an 'error' naming HTTP 401, exit 1 (not 3)", async () => {
+  const cluster = await startCluster({ authz: "rbac" });
+  try {
+    const kc = cluster.api.writeKubeconfig(cluster.dir, { token: "not-a-known-token", user: "stranger" });
+    const { r, json } = await reportJson(kc);
+    assert.ok(json, r.stderr);
+    assert.equal(json.reachable, true);
+    for (const e of ["livez", "readyz"]) {
+      assert.equal(json.checks[e].state, "error");
+      assert.equal(json.checks[e].status, 401);
+      assert.match(json.checks[e].error, /^HTTP 401/);
+    }
+    assert.equal(r.code, 1);
+  } finally {
+    await cluster.close();
   }
 });
