@@ -90,7 +90,7 @@ export function whoLoadsReportExtra(auditDb: string, opts: { top: number; since?
  * (0: never) feeds the per-resource usage gauges.
  */
 export async function etcdExporterExtra(registry: Registry, conn: EtcdConnection, opts: { usageIntervalMs: number }): Promise<ExporterExtra & { stop(): void }> {
-  const { etcdStatus, registerEtcdMetrics, scanEtcdUsage } = await import("./etcd/index.js");
+  const { registerEtcdMetrics, scanEtcdUsage } = await import("./etcd/index.js");
   const metrics = registerEtcdMetrics(registry, conn);
   let lastScan = 0;
   let scanning: Promise<void> | undefined;
@@ -99,9 +99,9 @@ export async function etcdExporterExtra(registry: Registry, conn: EtcdConnection
   return {
     source: "etcd",
     async refresh() {
-      // The etcd side's gauges, and the figures the database gauges need (a second Status round:
-      // its refresh() keeps what it read to itself).
-      const [status] = await Promise.all([etcdStatus(conn), metrics.refresh()]);
+      // The etcd side's gauges; the status it read gives the database figures.
+      const status = await metrics.refresh();
+      if (!status) throw new Error("etcd status could not be read");
       if (opts.usageIntervalMs > 0 && !scanning && !stopped && Date.now() - lastScan >= opts.usageIntervalMs) {
         lastScan = Date.now();
         scanning = scanEtcdUsage(conn, { signal: abort.signal })
