@@ -504,6 +504,12 @@ describe("test API server controllers: garbage collector", () => {
   it("deletes in the foreground: the owner waits with its finalizer until its dependents are gone", async () => {
     assert.equal((await call(api.url, "POST", "/apis/apps/v1/namespaces/gc/deployments", web())).status, 201);
     const uid = (await call(api.url, "GET", "/apis/apps/v1/namespaces/gc/deployments/web")).body.metadata.uid;
+    // Listening before the delete: the garbage collector may act before the next request returns.
+    const seen: string[] = [];
+    const off = api.store.onChange((e) => {
+      if (e.resource.resource === "replicasets" && e.object.metadata.finalizers?.includes("foregroundDeletion") && !e.oldObject?.metadata.finalizers) seen.push("rs-foreground");
+      if (e.type === "DELETED") seen.push(`${e.resource.resource}-deleted`);
+    });
     const del = await call(api.url, "DELETE", "/apis/apps/v1/namespaces/gc/deployments/web?propagationPolicy=Foreground");
     assert.equal(del.status, 200);
     assert.deepEqual(del.body.metadata.finalizers, ["foregroundDeletion"]);
@@ -515,11 +521,6 @@ describe("test API server controllers: garbage collector", () => {
     assert.equal((await call(api.url, "GET", "/apis/apps/v1/namespaces/gc/replicasets")).body.items.length, 1);
 
     // Meanwhile the ReplicaSet goes in the foreground too (it has pods), the pods in the background.
-    const seen: string[] = [];
-    const off = api.store.onChange((e) => {
-      if (e.resource.resource === "replicasets" && e.object.metadata.finalizers?.includes("foregroundDeletion") && !e.oldObject?.metadata.finalizers) seen.push("rs-foreground");
-      if (e.type === "DELETED") seen.push(`${e.resource.resource}-deleted`);
-    });
     await waitFor("the deployment to go", async () => (await call(api.url, "GET", "/apis/apps/v1/namespaces/gc/deployments/web")).status === 404);
     off();
     assert.equal(seen[0], "rs-foreground");
