@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { linearForecast } from "../../src/controlplane/forecast.js";
 import { histogramQuantile } from "../../src/controlplane/apiserver-metrics.js";
-import { eventually } from "../support/cli.js";
+import { eventually, spawnCli, stopCli } from "../support/cli.js";
 import { reportJson, startCluster } from "./support.js";
 
 const MiB = 1024 * 1024;
@@ -115,6 +115,26 @@ test("report --prometheus: history from a real Prometheus (backfilled: 3 h at 2 
     assert.equal(json.database.quotaBytes, quota);
     assert.equal(json.database.quotaSource, "flag");
     assert.match(f.statement, /Prometheus history/);
+
+    // serve: the same history gives database_full_seconds.
+    const serve = spawnCli(["controlplane", "serve", "--kubeconfig", cluster.kubeconfig, "--port", "0", "--host", "127.0.0.1", "--interval", "500ms", "--prometheus", `http://127.0.0.1:${port}`, "--forecast-window", "4h", "--etcd-quota-bytes", "512MiB"]);
+    try {
+      const servePort = await eventually(() => {
+        if (serve.exitCode !== null) throw new Error(`serve exited: ${serve.output.stderr}`);
+        const line = serve.output.stderr.split("\n").find((l) => l.includes('"listening"'));
+        return line ? (JSON.parse(line) as { port: number }).port : undefined;
+      }, { timeoutMs: 30_000, what: "serve listening" });
+      const full = await eventually(async () => {
+        const text = await (await fetch(`http://127.0.0.1:${servePort}/metrics`)).text();
+        const m = /^watch_auditor_controlplane_database_full_seconds (\S+)$/m.exec(text);
+        return m ? Number(m[1]) : undefined;
+      }, { timeoutMs: 30_000, what: "database_full_seconds from Prometheus history" });
+      const expectedNow = (quota - lastSize) / rate - (Date.now() / 1000 - (now - 30));
+      assert.ok(Math.abs(full / expectedNow - 1) < 0.05, `${full} vs ${expectedNow}`);
+    } finally {
+      const s = await stopCli(serve);
+      assert.equal(s.code, 0, s.stderr.slice(-1000));
+    }
 
     // Prometheus gone: the failure is named, the forecast falls back to the samples and says so.
     prom.kill("SIGTERM");
