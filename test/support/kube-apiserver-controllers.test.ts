@@ -447,6 +447,8 @@ describe("test API server controllers: deployment and replicaset", () => {
     const priv = web(1) as Any;
     priv.metadata.name = "priv";
     priv.spec.template.spec.hostNetwork = true;
+    // Retries start with the create: the time they had is counted from here.
+    const since = Date.now();
     assert.equal((await call(api.url, "POST", "/apis/apps/v1/namespaces/strict/deployments", priv)).status, 201);
     const rs = (await call(api.url, "GET", "/apis/apps/v1/namespaces/strict/replicasets")).body.items[0];
     assert.equal(rs.status.replicas, 0);
@@ -460,7 +462,6 @@ describe("test API server controllers: deployment and replicaset", () => {
     const d = (await call(api.url, "GET", "/apis/apps/v1/namespaces/strict/deployments/priv")).body;
     assert.equal(d.status.conditions.find((c: Any) => c.type === "ReplicaFailure")?.reason, "FailedCreate");
     // Retried with backoff, not in a tight loop: the event's count grows, slowly.
-    const since = Date.now();
     const again = await waitFor("a retry", async () => {
       const e = (await call(api.url, "GET", "/api/v1/namespaces/strict/events?fieldSelector=reason=FailedCreate")).body.items[0];
       return e.count >= 2 ? e : undefined;
