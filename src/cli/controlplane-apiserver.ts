@@ -8,6 +8,8 @@ import { createLogger, LOG_LEVELS, type LogLevel } from "../core/logger.js";
 import { durationParser, envOption, intParser, sizeParser } from "../core/options.js";
 import { untilTerminated } from "../core/signals.js";
 import type { EtcdConnection } from "../controlplane/etcd/index.js";
+import type { HttpAuth, HttpAuthConfig } from "../core/http-auth.js";
+import type { RouteHandler } from "../core/http-server.js";
 import type { ReportExtra } from "../controlplane/report.js";
 
 const E = (name: string): string => `WATCH_AUDITOR_CONTROLPLANE_${name}`;
@@ -39,6 +41,8 @@ interface ReportCliOptions extends CommonOptions {
 }
 
 interface ServeCliOptions extends CommonOptions {
+  auth?: "kubernetes" | "token-file" | "none";
+  authTokenFile?: string;
   port: number;
   host: string;
   interval: number;
@@ -94,7 +98,7 @@ function addCommonOptions(cmd: Command): Command {
     .addOption(envOption("--etcd-cert <file>", "client certificate for etcd", E("ETCD_CERT")))
     .addOption(envOption("--etcd-key <file>", "client certificate's private key for etcd", E("ETCD_KEY")))
     .addOption(envOption("--etcd-quota-bytes <size>", "etcd's --quota-backend-bytes when etcd is not given (default: assume etcd's 2GiB)", E("ETCD_QUOTA_BYTES")).argParser(quotaParser))
-    .addOption(envOption("--audit-db <file>", "audit store (audit ingest/serve --db) for who loads the API server (report)", E("AUDIT_DB")))
+    .addOption(envOption("--audit-db <file>", "audit store (audit ingest/serve --db) for who loads the API server (report; serve: GET /who-loads behind --auth)", E("AUDIT_DB")))
     .addOption(envOption("--audit-since <duration>", "who loads it: only audit events this recent (default: the whole store)", E("AUDIT_SINCE")).argParser(durationParser({ min: 1000 })))
     .addOption(envOption("--prometheus <url>", "Prometheus base URL: database-size history for the forecast (query_range)", E("PROMETHEUS")).argParser(urlParser))
     .addOption(envOption("--prometheus-query <promql>", "PromQL for the size history (default: the largest DB-size metric of any version)", E("PROMETHEUS_QUERY")))
@@ -178,17 +182,37 @@ export function registerControlplaneApiServer(controlplane: Command): void {
     .addOption(envOption("--port <n>", "port for /metrics, /healthz, /readyz", E("PORT")).argParser(intParser(0, 65535)).default(9466))
     .addOption(envOption("--host <addr>", "address to listen on", E("HOST")).default("0.0.0.0"))
     .addOption(envOption("--interval <duration>", "how often every source is read", E("INTERVAL")).argParser(durationParser({ min: 100 })).default(30_000, "30s"))
+    .addOption(new Option("--auth <mode>", "with --audit-db: who may call GET /who-loads: kubernetes (TokenReview + SubjectAccessReview: get services/proxy on watch-auditor-controlplane), token-file, none (default: kubernetes, token-file with --auth-token-file)").choices(["kubernetes", "token-file", "none"]).env(E("AUTH")))
+    .addOption(envOption("--auth-token-file <file>", 'with --auth=token-file: CSV lines token,user,uid[,"group1,group2"]; mode 0600', E("AUTH_TOKEN_FILE")))
     .addOption(envOption("--etcd-usage-interval <duration>", "with --etcd-endpoints: how often the rate-limited /registry/ usage scan runs (0: never)", E("ETCD_USAGE_INTERVAL")).argParser(durationParser({ allowZero: true })).default(6 * 3600_000, "6h"))
     .addOption(envOption("--log-level <level>", "debug, info, warn or error", E("LOG_LEVEL")).choices(LOG_LEVELS).default("info"))
     .action(async (o: ServeCliOptions) => {
       const { ControlplaneExporter } = await import("../controlplane/exporter.js");
       const { Registry } = await import("prom-client");
       const log = createLogger(o.logLevel, "controlplane");
-      if (o.auditDb) throw new UsageError("--audit-db: who loads the API server is a ranking of users, not a bounded metric: use `controlplane report --audit-db` (or `audit top`)");
+      if ((o.auth || o.authTokenFile) && !o.auditDb) throw new UsageError("--auth/--auth-token-file protect GET /who-loads, which needs --audit-db");
+      if (o.auditDb && !existsSync(o.auditDb)) throw new UsageError(`--audit-db: ${o.auditDb} does not exist`);
       const etcdConn = o.etcdEndpoints ? await etcdConnection(o) : undefined;
       const kube = await connect(o);
       const registry = new Registry();
       const etcdExtra = etcdConn ? await (await import("../controlplane/extras.js")).etcdExporterExtra(registry, etcdConn, { usageIntervalMs: o.etcdUsageInterval }) : undefined;
+      // Who loads it names users: served only behind the bearer-token gate (like audit serve's API).
+      let gate: { auth?: HttpAuth; close: () => void } | undefined;
+      let routes: Record<string, RouteHandler> | undefined;
+      if (o.auditDb) {
+        const mode = o.auth ?? (o.authTokenFile !== undefined ? "token-file" : "kubernetes");
+        if (mode !== "token-file" && o.authTokenFile !== undefined) throw new UsageError(`--auth-token-file is only used with --auth=token-file, not --auth=${mode}`);
+        if (mode === "token-file" && o.authTokenFile === undefined) throw new UsageError("--auth=token-file needs --auth-token-file FILE");
+        const { createHttpAuth } = await import("../core/http-auth.js");
+        const config: HttpAuthConfig =
+          mode === "none"
+            ? { mode }
+            : mode === "token-file"
+              ? { mode, file: o.authTokenFile!, protectMetrics: false }
+              : { mode, ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), attributes: {}, defaultServiceName: "watch-auditor-controlplane", allowedTtlMs: 30_000, deniedTtlMs: 10_000, maxEntries: 1024, protectMetrics: false };
+        gate = await createHttpAuth(config, registry, log);
+        routes = { "/who-loads": (await import("../controlplane/extras.js")).whoLoadsRoute(o.auditDb, { top: 5 }) };
+      }
       const exporter = new ControlplaneExporter(
         kube,
         {
@@ -201,6 +225,8 @@ export function registerControlplaneApiServer(controlplane: Command): void {
           forecastWindowMs: o.forecastWindow,
           registry,
           extras: etcdExtra ? [etcdExtra] : [],
+          ...(routes ? { routes } : {}),
+          ...(gate?.auth ? { auth: gate.auth } : {}),
           ...(o.prometheus ? { prometheus: { url: o.prometheus, query: o.prometheusQuery, windowMs: o.forecastWindow } } : {}),
         },
         log,
@@ -210,6 +236,7 @@ export function registerControlplaneApiServer(controlplane: Command): void {
       log.info({ reason: why }, "stopping");
       etcdExtra?.stop();
       await exporter.stop();
+      gate?.close();
       kube.close();
     });
 }

@@ -5,7 +5,8 @@
 // re-exported: dashboards read them from the API server's scrape.
 import { Counter, Gauge, Registry } from "prom-client";
 import { errorMessage } from "../core/errors.js";
-import { OpsServer } from "../core/http-server.js";
+import type { HttpAuth } from "../core/http-auth.js";
+import { OpsServer, type RouteHandler } from "../core/http-server.js";
 import type { KubeClient } from "../core/kube/index.js";
 import type { Logger } from "../core/logger.js";
 import { databaseSize, fetchApiserverMetrics, objectCounts, SERVE_FAMILIES, versionedNamesFound } from "./apiserver-metrics.js";
@@ -34,6 +35,9 @@ export interface ExporterOptions {
   forecastWindowMs?: number;
   extras?: ExporterExtra[];
   registry?: Registry;
+  /** Extra GET routes (/who-loads) and the bearer-token gate in front of them. */
+  routes?: Record<string, RouteHandler>;
+  auth?: HttpAuth;
 }
 
 const P = "watch_auditor_controlplane_";
@@ -139,6 +143,8 @@ export class ControlplaneExporter {
       },
       // Ready once the first round was attempted: a failing source is a metric, not unreadiness.
       readyz: () => ({ ok: this.refreshes > 0, detail: { refreshes: this.refreshes } }),
+      ...(opts.routes ? { routes: opts.routes } : {}),
+      ...(opts.auth ? { auth: opts.auth } : {}),
     });
   }
 

@@ -2,7 +2,9 @@
 // (src/controlplane/etcd, with --etcd-endpoints) and who loads the API server (src/controlplane/load,
 // with --audit-db). Loaded only when asked for: etcd3/gRPC and DuckDB stay out of the default path.
 import type { Registry } from "prom-client";
+import { parseDuration } from "../core/duration.js";
 import { errorMessage } from "../core/errors.js";
+import { sendJson, type RouteHandler } from "../core/http-server.js";
 import type { EtcdConnection, EtcdStatusReport, EtcdUsage } from "./etcd/index.js";
 import type { ExporterExtra } from "./exporter.js";
 import type { ReportExtra } from "./report.js";
@@ -120,5 +122,36 @@ export async function etcdExporterExtra(registry: Registry, conn: EtcdConnection
       stopped = true;
       abort.abort();
     },
+  };
+}
+
+/**
+ * `serve --audit-db`: GET /who-loads[?since=1h&top=5] answers the who-loads ranking as JSON (behind
+ * the bearer-token gate: it names users). Bad parameters are a 400 naming the parameter.
+ */
+export function whoLoadsRoute(auditDb: string, defaults: { top: number }): RouteHandler {
+  return async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const bad = (message: string) => sendJson(res, 400, { error: message });
+    let since: Date | undefined;
+    const s = url.searchParams.get("since");
+    if (s !== null) {
+      let ms: number;
+      try {
+        ms = parseDuration(s);
+      } catch (err) {
+        return bad(`since: ${errorMessage(err)}`);
+      }
+      since = new Date(Date.now() - ms);
+    }
+    const t = url.searchParams.get("top");
+    const top = t === null ? defaults.top : Number(t);
+    if (!Number.isInteger(top) || top < 1 || top > 100) return bad(`top: expected an integer from 1 to 100, got ${JSON.stringify(t)}`);
+    try {
+      const { whoLoads } = await import("./load/index.js");
+      sendJson(res, 200, await whoLoads(auditDb, { top, ...(since ? { since } : {}) }));
+    } catch (err) {
+      sendJson(res, 500, { error: `audit store ${auditDb}: ${errorMessage(err)}` });
+    }
   };
 }

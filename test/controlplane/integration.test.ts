@@ -4,6 +4,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { eventually, runCli, spawnCli, stopCli } from "../support/cli.js";
 import { startEtcd, type EtcdServer } from "../support/etcd.js";
@@ -130,5 +131,35 @@ describe("with etcd and the audit store", () => {
     const missing = await runCli(["controlplane", "report", "--kubeconfig", cluster.kubeconfig, "--audit-db", join(cluster.dir, "nope.duckdb")]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--audit-db: .*nope\.duckdb does not exist/);
+
+    // serve --audit-db: GET /who-loads, behind the bearer-token gate; /metrics stays open.
+    const tokens = join(cluster.dir, "tokens.csv");
+    await writeFile(tokens, "who-loads-reader,alice,u1\n", { mode: 0o600 });
+    const serve = spawnCli(["controlplane", "serve", "--kubeconfig", cluster.kubeconfig, "--audit-db", db, "--auth-token-file", tokens, "--port", "0", "--host", "127.0.0.1", "--interval", "1s"]);
+    try {
+      const port = await eventually(() => {
+        if (serve.exitCode !== null) throw new Error(`serve exited: ${serve.output.stderr}`);
+        const line = serve.output.stderr.split("\n").find((l) => l.includes('"listening"'));
+        return line ? (JSON.parse(line) as { port: number }).port : undefined;
+      }, { timeoutMs: 30_000, what: "listening" });
+      const url = `http://127.0.0.1:${port}`;
+      assert.equal((await fetch(`${url}/who-loads`)).status, 401, "no token");
+      assert.equal((await fetch(`${url}/who-loads`, { headers: { authorization: "Bearer wrong" } })).status, 401);
+      const ok = await fetch(`${url}/who-loads?top=2`, { headers: { authorization: "Bearer who-loads-reader" } });
+      assert.equal(ok.status, 200);
+      const body = (await ok.json()) as Json;
+      assert.equal(body.requests, ids.size);
+      assert.ok(body.busiest.length <= 2);
+      const bad = await fetch(`${url}/who-loads?top=0`, { headers: { authorization: "Bearer who-loads-reader" } });
+      assert.equal(bad.status, 400);
+      assert.match(((await bad.json()) as Json).error, /^top: /);
+      assert.equal((await fetch(`${url}/metrics`)).status, 200, "metrics need no token");
+    } finally {
+      const s = await stopCli(serve);
+      assert.equal(s.code, 0, s.stderr.slice(-1000));
+    }
+    const noDb = await runCli(["controlplane", "serve", "--kubeconfig", cluster.kubeconfig, "--auth", "none"]);
+    assert.equal(noDb.code, 2);
+    assert.match(noDb.stderr, /needs --audit-db/);
   });
 });
