@@ -190,13 +190,13 @@ test("controlplane live: Prometheus scrapes etcd, the recorded kube-apiserver, t
   const servers: Server[] = [];
   try {
     etcd = await startEtcd({ metrics: true, quotaBackendBytes: QUOTA });
-    // A write every 2 s keeps etcd's WAL fsync and backend commit histograms moving while the
-    // database grows slowly (~1 KB/s: far from filling 64 MiB within 4 h). The first writes,
-    // which grow a fresh database fastest, happen before anyone watches.
+    // A write every 5 s keeps etcd's WAL fsync and backend commit histograms moving while the
+    // database grows slowly (a 4 KiB page now and then: far from filling 64 MiB within 4 h). The
+    // first writes, which grow a fresh database fastest, happen before anyone watches.
     let i = 0;
     const put = () => etcd!.client.put(`/registry/configmaps/live/cm-${i++ % 50}`, "x".repeat(512)).catch(() => undefined);
     for (let k = 0; k < 20; k++) await put();
-    writer = setInterval(() => void put(), 2000);
+    writer = setInterval(() => void put(), 5000);
 
     const apiserverProm = readFileSync(join(RECORDED, "metrics", "kube-apiserver.prom"), "utf8");
     const cluster = readFileSync(FIXTURE, "utf8");
