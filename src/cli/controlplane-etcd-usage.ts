@@ -76,7 +76,7 @@ export function registerEtcdUsage(controlplane: Command): void {
     .description(
       "what fills etcd: a paced, paged, serializable scan of /registry/ keys and value sizes (values are not kept) → keys and bytes per resource, namespace, (resource, namespace), and the largest objects; exit 1 when the scan could not finish",
     )
-    .option("--etcd-endpoints <urls>", "etcd client URLs, comma-separated (https://host:2379,...); the scan reads from the first")
+    .option("--etcd-endpoints <urls>", "etcd client URLs, comma-separated (https://host:2379,...); the scan reads from the first that answers")
     .option("--etcd-cacert <file>", "CA bundle (PEM) that signed etcd's serving certificate")
     .option("--etcd-cert <file>", "client certificate (PEM) for etcd's --client-cert-auth")
     .option("--etcd-key <file>", "private key (PEM) of --etcd-cert")

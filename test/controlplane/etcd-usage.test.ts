@@ -143,6 +143,17 @@ describe("etcd-usage scan on a real etcd", () => {
     await etcd.client.deleteRange("/registry/zzz/", { prefix: true });
   });
 
+  test("the first endpoint down: the next one is scanned, the skipped one named in the warnings", async () => {
+    const [port] = await freePorts(1);
+    const dead = `http://127.0.0.1:${port}`;
+    const u = await scanEtcdUsage({ endpoints: [dead, etcd.clientUrl], timeoutMs: 1000 }, { idleProbeMs: 0 });
+    assert.equal(u.complete, true, u.error);
+    assert.equal(u.endpoint, etcd.clientUrl);
+    assert.equal(u.scannedKeys, (await etcdSays(etcd, "/registry/")).keys);
+    assert.equal(u.warnings.length, 1);
+    assert.match(u.warnings[0]!, new RegExp(`^etcd ${dead.replace(/\./g, "\\.")}: UNAVAILABLE: .*ECONNREFUSED.*: scanned ${etcd.clientUrl.replace(/\./g, "\\.")} instead$`));
+  });
+
   test("latency probe: idle and during-scan samples of etcd's answer time", async () => {
     const u = await scanEtcdUsage({ endpoints: [etcd.clientUrl] }, { pageSize: 2, maxKeysPerSecond: 60, idleProbeMs: 300, probeIntervalMs: 50 });
     assert.equal(u.latency.probeIntervalMs, 50);
@@ -195,6 +206,9 @@ describe("etcd-usage scan: failures are reported, never a hang", () => {
     assert.equal(u.complete, false);
     assert.equal(u.scannedKeys, 0);
     assert.match(u.error ?? "", new RegExp(`^etcd http://127\\.0\\.0\\.1:${port}: UNAVAILABLE: .*ECONNREFUSED`));
+    const two = await scanEtcdUsage({ endpoints: [`http://127.0.0.1:${port}`, `http://127.0.0.1:${port}`], timeoutMs: 1000 }, { idleProbeMs: 0 });
+    assert.equal(two.complete, false);
+    assert.equal(two.error!.split("; ").length, 2, "every endpoint tried is named");
   });
 
   test("bad options throw errors naming the option", async () => {

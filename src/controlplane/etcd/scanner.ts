@@ -175,22 +175,68 @@ const isRetryable = (err: unknown): boolean => {
   return code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED;
 };
 
+/** The first endpoint that answers a serializable one-key read within the deadline. */
+async function firstAnswering(urls: URL[], tls: TlsMaterial, key: Buffer, timeoutMs: number): Promise<{ endpoint?: URL; caller?: RangeCaller; failures: string[] }> {
+  const failures: string[] = [];
+  const req = encodeRangeRequest({ key, serializable: true, keysOnly: true });
+  for (const u of urls) {
+    const caller = new RangeCaller(u, tls);
+    try {
+      await caller.range(req, () => undefined, timeoutMs);
+      return { endpoint: u, caller, failures };
+    } catch (err) {
+      caller.close();
+      failures.push(`etcd ${u.origin}: ${describeError(err)}`);
+    }
+  }
+  return { failures };
+}
+
+function failedBeforeStart(endpoint: string, cfg: ReturnType<typeof scanSettings>, error: string): EtcdUsage {
+  const none = { samples: 0, failures: 0 };
+  return {
+    endpoint,
+    prefix: cfg.prefix,
+    complete: false,
+    error: `${error} (after 0 keys in 0 pages)`,
+    warnings: [],
+    scannedKeys: 0,
+    scannedBytes: 0,
+    unparsedKeys: 0,
+    clusterScoped: { keys: 0, bytes: 0 },
+    pages: 0,
+    durationMs: 0,
+    keysPerSecond: 0,
+    pageSize: cfg.pageSize,
+    maxKeysPerSecond: cfg.maxKeysPerSecond,
+    resources: [],
+    namespaces: [],
+    pairs: [],
+    largest: [],
+    latency: { probeIntervalMs: cfg.probeIntervalMs, idle: none, during: none },
+  };
+}
+
 /**
- * Scans `opts.prefix` on the first endpoint of `conn` (a serializable read is answered by that
- * member alone). Never throws for etcd failures: the result says `complete: false` and why.
- * Throws only for bad options.
+ * Scans `opts.prefix` on the first endpoint of `conn` that answers (a serializable read is
+ * answered by that member alone; endpoints that did not answer are named in `warnings`). Never
+ * throws for etcd failures: the result says `complete: false` and why. Throws only for bad options.
  */
 export async function scanEtcdUsage(conn: EtcdConnection, opts: ScanOptions = {}): Promise<EtcdUsage> {
   const urls = checkConnection(conn);
   const cfg = scanSettings(opts);
   const tls = readTls(conn);
   const timeoutMs = conn.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const endpoint = urls[0]!;
   const prefix = Buffer.from(cfg.prefix, "utf8");
   const rangeEnd = prefixRangeEnd(prefix);
   const agg = new UsageAggregator(parseRoot(cfg.prefix), cfg.top);
   const warnings: string[] = [];
-  const caller = new RangeCaller(endpoint, tls);
+  // The first endpoint that answers a one-key read is scanned; the others are named when skipped.
+  const pick = await firstAnswering(urls, tls, prefix, timeoutMs);
+  if (pick.endpoint === undefined) return failedBeforeStart(urls[0]!.origin, cfg, pick.failures.join("; "));
+  const endpoint = pick.endpoint;
+  for (const f of pick.failures) warnings.push(`${f}: scanned ${endpoint.origin} instead`);
+  const caller = pick.caller!;
   // its own channel (grpc.use_local_subchannel_pool): the probe does not queue behind scan pages
   const probeCaller = new RangeCaller(endpoint, tls);
   const probe = new LatencyProbe(probeCaller, prefix, cfg.probeIntervalMs, timeoutMs);
