@@ -196,6 +196,22 @@ describe("API-server /metrics, version-aware", () => {
     assert.deepEqual(json.metricNames.found, ["apiserver_flowcontrol_rejected_requests_total", "apiserver_dropped_requests_total"]);
   });
 
+  test("database at or over --db-threshold of the quota: named, exit 1; a higher threshold passes; at the quota the forecast says so", async () => {
+    const size = 1.8 * 1024 ** 3; // 90% of etcd's 2 GiB default (assumed: no quota given)
+    cluster.api.metrics.setMetrics(`# TYPE etcd_db_total_size_in_bytes gauge\netcd_db_total_size_in_bytes{endpoint="https://10.0.0.1:2379"} ${size}\n`);
+    const over = await reportJson(cluster.kubeconfig);
+    assert.ok(over.json, over.r.stderr);
+    assert.equal(over.r.code, 1);
+    assert.ok((over.json.problems as string[]).some((p) => /^database 1843\.2 MiB is 90% of its quota \(etcd's 2 GiB default, assumed\), at or over the 85% threshold$/.test(p)), JSON.stringify(over.json.problems));
+    assert.ok(Math.abs(over.json.database.usedRatio - 0.9) < 1e-9);
+    const under = await reportJson(cluster.kubeconfig, ["--db-threshold", "95"]);
+    assert.equal(under.r.code, 0, JSON.stringify(under.json?.problems));
+    const full = await reportJson(cluster.kubeconfig, ["--etcd-quota-bytes", "1GiB"]);
+    assert.equal(full.json!.database.forecast.status, "at-or-over-quota");
+    assert.equal(full.json!.database.quotaBytes, 1024 ** 3);
+    assert.equal(full.r.code, 1);
+  });
+
   test("bad /metrics text: the error names the line; counted as a failed source, never a crash (exit 1)", async () => {
     // Lines of the families the report reads are parsed (others are not read at all).
     cluster.api.metrics.setMetrics('# HELP x a metric\nx 1\napiserver_storage_objects{resource="pods" 1\n');
