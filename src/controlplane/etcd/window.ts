@@ -10,7 +10,9 @@
 // window, so the next window's size follows the density: grown (at most ×16) through sparse key
 // space, shrunk where keys are dense. Windows are contiguous, so no key is missed or read twice.
 
-const WIDTH = 64;
+// Kubernetes keys are /registry/ + group + resource + namespace (≤ 63) + name (≤ 253): 320 bytes
+// tell nearly all of them apart, so windows can narrow inside one namespace of long names too.
+const WIDTH = 320;
 const MAX = (1n << BigInt(WIDTH * 8)) - 1n;
 
 /** The first WIDTH bytes of `k` as an unsigned big-endian number (shorter keys padded with zeros). */
