@@ -120,17 +120,22 @@ class RangeCaller {
       "grpc.use_local_subchannel_pool": 1,
     });
   }
-  range(req: Buffer, visit: KvVisitor, timeoutMs: number): Promise<RangePage> {
-    return new Promise((resolve, reject) => {
+  /**
+   * One Range call; the answer's bytes are decoded (and counted) only once the call succeeded, so
+   * a page that arrives and then fails (deadline) and is retried is never counted twice.
+   */
+  async range(req: Buffer, visit: KvVisitor, timeoutMs: number): Promise<RangePage> {
+    const raw = await new Promise<Buffer>((resolve, reject) => {
       this.client.makeUnaryRequest(
         "/etcdserverpb.KV/Range",
         (b: Buffer) => b,
-        (b: Buffer) => decodeRangeResponse(b, visit),
+        (b: Buffer) => b,
         req,
         { deadline: Date.now() + timeoutMs },
-        (err, page) => (err ? reject(err) : resolve(page!)),
+        (err, b) => (err ? reject(err) : resolve(b!)),
       );
     });
+    return decodeRangeResponse(raw, visit);
   }
   close(): void {
     this.client.close();
