@@ -147,7 +147,9 @@ describe("etcd status on a real etcd", () => {
       const registry = new Registry();
       const m = registerEtcdMetrics(registry, { endpoints: [frozen.clientUrl], timeoutMs: 700 });
       await m.refresh();
-      assert.equal(sample(await registry.metrics(), "watch_auditor_controlplane_etcd_up", `{endpoint="${frozen.clientUrl}"}`), 1);
+      const before = await registry.metrics();
+      assert.equal(sample(before, "watch_auditor_controlplane_etcd_up", `{endpoint="${frozen.clientUrl}"}`), 1);
+      assert.equal(sample(before, "watch_auditor_controlplane_etcd_alarm", `{endpoint="${frozen.clientUrl}",alarm="NOSPACE"}`), 0);
       await frozen.pause();
       const t0 = Date.now();
       await m.refresh();
@@ -155,6 +157,8 @@ describe("etcd status on a real etcd", () => {
       const text = await registry.metrics();
       assert.equal(sample(text, "watch_auditor_controlplane_etcd_up", `{endpoint="${frozen.clientUrl}"}`), 0);
       assert.equal(sample(text, "watch_auditor_controlplane_etcd_errors_total", `{endpoint="${frozen.clientUrl}",what="status"}`), 1);
+      assert.equal(sample(text, "watch_auditor_controlplane_etcd_alarm", `{endpoint="${frozen.clientUrl}",alarm="NOSPACE"}`), undefined, "no stale alarm state for a member that does not answer");
+      assert.equal(sample(text, "watch_auditor_controlplane_etcd_db_size_bytes", `{endpoint="${frozen.clientUrl}"}`), undefined);
       const r = await etcdStatus({ endpoints: [frozen.clientUrl], timeoutMs: 700 });
       assert.match(r.endpoints[0]!.error ?? "", /DEADLINE_EXCEEDED/);
       await frozen.resume();

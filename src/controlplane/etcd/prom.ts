@@ -36,6 +36,8 @@ export function registerEtcdMetrics(registry: Registry, conn: EtcdConnection): E
   const usageKeys = g("usage_keys", "Keys per resource type in the last etcd-usage scan", ["resource"]);
   const usageComplete = new Gauge({ name: P + "usage_complete", help: "1 when the last etcd-usage scan covered the whole prefix, 0 when it stopped early", registers: reg });
   const usageTime = new Gauge({ name: P + "usage_scan_timestamp_seconds", help: "When the last etcd-usage scan ended (Unix time)", registers: reg });
+  /** Alarm types ever seen (etcd's two, plus any a newer etcd reports): 0 once cleared, not dropped. */
+  const seenAlarms = new Set<string>(ALARM_TYPES);
   for (const e of endpoints) {
     up.set({ endpoint: e }, 0);
     errors.inc({ endpoint: e, what: "status" }, 0);
@@ -63,12 +65,14 @@ export function registerEtcdMetrics(registry: Registry, conn: EtcdConnection): E
           errors.inc({ endpoint: s.endpoint, what: "status" });
           // stale values would read as current: drop them
           for (const m of [dbSize, dbInUse, leader, raftIndex]) m.remove(l);
+          for (const a of seenAlarms) alarm.remove({ endpoint: s.endpoint, alarm: a });
         } else {
           dbSize.set(l, s.dbSizeBytes ?? 0);
           dbInUse.set(l, s.dbSizeInUseBytes ?? 0);
           leader.set(l, s.isLeader ? 1 : 0);
           raftIndex.set(l, s.raftIndex ?? 0);
-          for (const a of new Set<string>([...ALARM_TYPES, ...active])) alarm.set({ endpoint: s.endpoint, alarm: a }, active.has(a) ? 1 : 0);
+          for (const a of active) seenAlarms.add(a);
+          for (const a of seenAlarms) alarm.set({ endpoint: s.endpoint, alarm: a }, active.has(a) ? 1 : 0);
         }
         if (s.quotaBytes !== undefined) quota.set(l, s.quotaBytes);
         else {
