@@ -2,6 +2,7 @@ import type { IpMetadata } from "../core/kube-metadata/metadata-index.js";
 import { matchCidr, type NamedCidr } from "../core/kube-metadata/cidr.js";
 import { guessWorkloadFromPodName, HELM_INSTANCE_LABEL } from "../core/kube-metadata/owners.js";
 import type { EventPod, HubbleEndpoint } from "./events.js";
+import { Doorkeeper } from "./doorkeeper.js";
 
 /** What the flow processor needs from the metadata cache (KubeMetadataCache satisfies it). */
 export interface IpResolver {
@@ -21,6 +22,12 @@ export interface Peer {
   release?: string;
   services: readonly string[];
   ignored: boolean;
+  /**
+   * Set on peers the enricher memoised: the same object comes back for the same key within a
+   * generation, so callers may key their own caches by it. Transient peers (first sightings of a
+   * key) are new objects every time and must not be.
+   */
+  memo?: true;
 }
 
 export const WORLD = "world";
@@ -56,6 +63,8 @@ export class Enricher {
   // Pods from the Tetragon parser's head cache are the same object for every event of a process.
   private podMemo = new Map<EventPod, Peer>();
   private memoGeneration = 0;
+  // Admission: a key is memoised on its second sighting (see Doorkeeper).
+  private readonly admit = new Doorkeeper(1 << 16);
 
   constructor(
     private readonly resolver: IpResolver | undefined,
@@ -96,7 +105,7 @@ export class Enricher {
       if (peer === undefined) {
         const m = this.cached()?.lookup(ip);
         peer = m ? fromMetadata(m) : { namespace: "", workload: node ?? "host", kind: "Host", services: [], ignored: false };
-        memo.set(key, peer);
+        if (this.admit.seen(key)) memo.set(key, ((peer.memo = true), peer));
       }
       return peer;
     }
@@ -107,6 +116,8 @@ export class Enricher {
     if (peer === undefined) {
       const m = this.cached()?.lookupPod(pod.namespace, pod.name);
       peer = m ? fromMetadata(m) : fromEventPod(pod);
+      if (!this.admit.seen(key)) return peer;
+      peer.memo = true;
       memo.set(key, peer);
     }
     // Pods parsed afresh are new objects every time: bound the map without dropping the peers.
@@ -126,7 +137,7 @@ export class Enricher {
       const named = matchCidr(this.cidrs, ip);
       peer = { namespace: "", workload: named ? named.name : WORLD, kind: named ? "Network" : "World", services: [], ignored: false };
     }
-    memo.set(ip, peer);
+    if (this.admit.seen(ip)) memo.set(ip, ((peer.memo = true), peer));
     return peer;
   }
 

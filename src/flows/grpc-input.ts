@@ -7,6 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import type protobuf from "protobufjs";
 import type { Logger } from "../core/logger.js";
 import { UsageError } from "../core/errors.js";
+export { parseGrpcAddress } from "./grpc-address.js";
 import { GRPC_PATHS } from "./grpc-protos.js";
 import { flowToJson, messageType, tetragonToJson, type Json } from "./grpc-codec.js";
 
@@ -43,14 +44,6 @@ export interface GrpcInputOptions {
   onConnected(up: boolean): void;
   log: Logger;
   backoff?: { initialMs: number; maxMs: number };
-}
-
-/** Checks an address flag: unix:// socket path or host:port. */
-export function parseGrpcAddress(flag: string, v: string): string {
-  if (/^unix:(\/\/)?\/./.test(v)) return v.startsWith("unix://") ? v : `unix://${v.slice(5)}`;
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(v);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`${flag}: expected unix:///path/to.sock or host:port, got "${v}"`);
-  return v;
 }
 
 function credentials(tls: GrpcTls | undefined, flag: string): grpc.ChannelCredentials {

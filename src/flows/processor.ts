@@ -276,6 +276,11 @@ export class FlowProcessor {
    * the identity cache is dropped whenever the enricher starts a new memo generation.
    */
   private tcpRow(src: Peer, dst: Peer, service: string): Row {
+    // Transient peers (first sightings) are new objects: find the row by its labels, and keep them
+    // out of the identity cache, which they would only churn.
+    if (src.memo !== true || dst.memo !== true) {
+      return this.tcp.row(this.tcpKey(src, dst, service), () => (this.podLabels ? [src.namespace, src.workload, dst.namespace, dst.workload, service, src.pod ?? "", dst.pod ?? ""] : [src.namespace, src.workload, dst.namespace, dst.workload, service]));
+    }
     if (this.rowCacheGeneration !== this.enricher.generation || this.rowCacheSize > ROW_CACHE_MAX) {
       this.rowCache = new Map();
       this.rowCacheSize = 0;

@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from "node:fs";
-import { Gauge, Registry } from "prom-client";
+import { Gauge, type Registry } from "prom-client";
 import type { Logger } from "../core/logger.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { OpsServer, sendJson } from "../core/http-server.js";
@@ -10,8 +10,8 @@ import { Enricher, type IpResolver } from "./enrich.js";
 import { FlowProcessor, type FlowSource } from "./processor.js";
 import { FileFollower, readLines, type LineHandlers } from "./lines.js";
 import { InvalidEventError } from "./events.js";
-import { KeyedCounter } from "./series.js";
-import { GrpcInput, type GrpcTls } from "./grpc-input.js";
+import { KeyedCounter, TableRegistry } from "./series.js";
+import type { GrpcInput, GrpcTls } from "./grpc-input.js";
 
 export interface FlowsOptions {
   tetragon?: string;
@@ -89,7 +89,7 @@ class RateLimitedLog {
  * cache (or what events carry), serves /metrics and optionally writes aggregated flows.
  */
 export class FlowsService {
-  readonly registry = new Registry();
+  readonly registry: Registry = new TableRegistry();
   readonly processor: FlowProcessor;
   private server: OpsServer | undefined;
   private authClose: (() => void) | undefined;
@@ -168,8 +168,11 @@ export class FlowsService {
     }
   }
 
-  private startGrpc(source: FlowSource, address: string): void {
+  private async startGrpc(source: FlowSource, address: string): Promise<void> {
     const s = this.grpcStats;
+    // Loaded only when used: @grpc/grpc-js and protobufjs cost ~10 MiB of RSS a file-only agent does not need.
+    const { GrpcInput } = await import("./grpc-input.js");
+    if (this.stopping) return;
     const input = new GrpcInput({
       source,
       address,
@@ -330,8 +333,9 @@ export class FlowsService {
       this.followers.push(f);
       f.start();
     }
-    if (this.opts.tetragonGrpc) this.startGrpc("tetragon", this.opts.tetragonGrpc);
-    if (this.opts.hubbleRelay) this.startGrpc("hubble", this.opts.hubbleRelay);
+    const failed = (err: unknown): void => this.log.error({ error: (err as Error).message }, "cannot start the gRPC input");
+    if (this.opts.tetragonGrpc) this.startGrpc("tetragon", this.opts.tetragonGrpc).catch(failed);
+    if (this.opts.hubbleRelay) this.startGrpc("hubble", this.opts.hubbleRelay).catch(failed);
     this.startInputs();
   }
 

@@ -1,3 +1,4 @@
+import { Doorkeeper } from "./doorkeeper.js";
 import { InvalidEventError, parseJsonLine, type EventPod, type IoEvent, type SkippedEvent, type TcpEvent, type TcpEventType } from "./events.js";
 
 // Tetragon's JSON export is protobuf's JSON mapping: 64-bit integers are strings and fields equal
@@ -266,7 +267,8 @@ export interface TetragonLineParserOptions {
 export class TetragonLineParser {
   private heads = new Map<string, KnownHead>();
   private headChars = 0;
-  private readonly seenOnce = new Set<string>();
+  // Processes seen once (by exec_id hash): a head is remembered on the second sighting.
+  private readonly seenOnce = new Doorkeeper(SEEN_ONCE_MAX);
   private readonly maxHeadChars: number;
   /** Lines whose head was remembered (the process/parent objects were not parsed again). */
   headHits = 0;
@@ -305,11 +307,7 @@ export class TetragonLineParser {
     // Only a process seen twice is remembered: a stream of one-event processes would otherwise
     // pay for checking and storing heads that never pay back.
     if (line.startsWith(KPROBE_HEAD)) {
-      if (known !== undefined || this.seenOnce.has(id)) this.remember(id, line, obj);
-      else {
-        if (this.seenOnce.size >= SEEN_ONCE_MAX) this.seenOnce.clear();
-        this.seenOnce.add(detached(id));
-      }
+      if (known !== undefined || this.seenOnce.seen(id)) this.remember(id, line, obj);
     }
     return ev;
   }
@@ -349,7 +347,6 @@ export class TetragonLineParser {
       const tail = this.parseTail(line, cut);
       if (tail === undefined || (tail.process_kprobe as Json).function_name !== obj.process_kprobe.function_name) return;
     }
-    this.seenOnce.delete(id);
     if (this.headChars + line.length > this.maxHeadChars) {
       this.heads = new Map();
       this.headChars = 0;

@@ -1,0 +1,41 @@
+// The TableRegistry writes table-backed metrics itself (one cached label string per row): its
+// exposition must be byte-for-byte what prom-client's own Registry writes for the same tables.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { Registry } from "prom-client";
+import { FlowProcessor } from "../../src/flows/processor.js";
+import { Enricher } from "../../src/flows/enrich.js";
+import { TableRegistry } from "../../src/flows/series.js";
+import { SAMPLES_DIR, hubbleResponse, tetragonTcp } from "./samples.js";
+import { promtoolCheck } from "./promtool.js";
+
+function feed(registry: Registry): FlowProcessor {
+  const p = new FlowProcessor({ registry, enricher: new Enricher(undefined), maxSeries: 3, podLabels: true });
+  for (const f of ["hubble-otel_basic-sample-348-http-flows.jsonl", "hubble-otel_basic-sample-330-dns-flows.jsonl", "cilium-docs_hubble-exporter-dropped-flows.jsonl"]) {
+    for (const line of readFileSync(`${SAMPLES_DIR}/${f}`, "utf8").split("\n")) if (line) p.handleLine("hubble", line);
+  }
+  for (const line of readFileSync(`${SAMPLES_DIR}/kovenant_example_tetragon_log.jsonl`, "utf8").split("\n")) if (line) p.handleLine("tetragon", line);
+  // Label values that need escaping: a quote, a backslash and a newline (from a pod name an event carries).
+  p.handleLine("tetragon", tetragonTcp({ fn: "tcp_connect", saddr: "10.0.0.1", daddr: "10.0.0.2", sport: 40000, dport: 80, ns: 'we"ird\\ns', pod: "a\nb", workload: 'x"y' }));
+  p.handleLine("hubble", hubbleResponse({ srcIp: "10.0.0.9", srcPort: 80, dstIp: "10.0.0.1", dstPort: 5555, code: 200, latencyNs: "20000000", ns: "shop", pod: "api-5c7d8b9f6-x2z4w" }));
+  return p;
+}
+
+test("TableRegistry's exposition equals prom-client's for the same tables (counters, histograms, overflow, escaping), twice", async () => {
+  const plain = new Registry();
+  const fast = new TableRegistry();
+  feed(plain);
+  const p = feed(fast);
+  const [a, b] = [await plain.metrics(), await fast.metrics()];
+  assert.ok(a.includes("watch_auditor_flows_dns_request_duration_seconds_bucket{"), "histograms present");
+  assert.ok(a.includes('src_namespace="overflow"'), "an overflow row present (max 3 series)");
+  assert.ok(a.includes('we\\"ird\\\\ns'), "escaped label present");
+  assert.equal(b, a);
+  // Cached label text stays right after values change.
+  p.handleLine("tetragon", tetragonTcp({ fn: "tcp_connect", saddr: "10.0.0.1", daddr: "10.0.0.2", sport: 40001, dport: 80, ns: 'we"ird\\ns', pod: "a\nb", workload: 'x"y' }));
+  const again = await fast.metrics();
+  assert.notEqual(again, b);
+  assert.match(again, /watch_auditor_flows_tcp_connections_total\{src_namespace="we\\"ird\\\\ns",src_workload="x\\"y",dst_namespace="",dst_workload="world",dst_service="",src_pod="a\\nb",dst_pod=""\} 2/);
+  assert.equal(promtoolCheck(again), "");
+});
