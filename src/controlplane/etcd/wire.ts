@@ -88,7 +88,8 @@ class Reader {
   constructor(
     readonly buf: Buffer,
     start: number,
-    readonly end: number,
+    /** Mutable: one Reader is reused for every key-value of a page (no allocation per key). */
+    public end: number,
   ) {
     this.pos = start;
   }
@@ -175,6 +176,7 @@ function decodeHeader(buf: Buffer, start: number, end: number): RangeHeader {
 /** Walks an etcdserverpb.RangeResponse, calling `visit` for each key-value. */
 export function decodeRangeResponse(buf: Buffer, visit: KvVisitor): RangePage {
   const r = new Reader(buf, 0, buf.length);
+  const kv = new Reader(buf, 0, 0);
   const page: RangePage = { header: { clusterId: 0n, memberId: 0n, revision: 0, raftTerm: 0 }, kvCount: 0, more: false, count: 0 };
   let lastKeyStart = -1;
   let lastKeyEnd = -1;
@@ -186,19 +188,27 @@ export function decodeRangeResponse(buf: Buffer, visit: KvVisitor): RangePage {
       const [s, e] = r.span();
       page.header = decodeHeader(buf, s, e);
     } else if (field === 2 && wt === 2) {
-      const [s, e] = r.span();
-      const kv = new Reader(buf, s, e);
-      let keyStart = s;
-      let keyEnd = s;
+      const len = r.uvarint();
+      kv.pos = r.pos;
+      r.pos += len;
+      if (r.pos > r.end) throw new Error("etcd RangeResponse: truncated bytes field");
+      kv.end = r.pos;
+      let keyStart = kv.pos;
+      let keyEnd = kv.pos;
       let valueLength = 0;
       while (kv.pos < kv.end) {
         const t = kv.uvarint();
         const f = t >>> 3;
         const w = t & 7;
-        if (f === 1 && w === 2) [keyStart, keyEnd] = kv.span();
-        else if (f === 5 && w === 2) {
-          const [vs, ve] = kv.span();
-          valueLength = ve - vs;
+        if (w === 2 && (f === 1 || f === 5)) {
+          const len = kv.uvarint();
+          const at = kv.pos;
+          kv.pos += len;
+          if (kv.pos > kv.end) throw new Error("etcd RangeResponse: truncated bytes field");
+          if (f === 1) {
+            keyStart = at;
+            keyEnd = kv.pos;
+          } else valueLength = len;
         } else kv.skip(w);
       }
       page.kvCount++;
