@@ -105,3 +105,20 @@ export function makeCerts(dir: string): { ca: string; serverCert: string; server
   return { ca: p("ca.crt"), serverCert: p("server.crt"), serverKey: p("server.key"), clientCert: p("client.crt"), clientKey: p("client.key"), otherCa: p("other-ca.crt") };
 }
 
+
+/**
+ * Waits until etcd's DB size and size in use stop moving (writes reach the bolt file in batches up
+ * to 100 ms after they were acknowledged), so that figures read at different moments agree.
+ */
+export async function settled(etcd: EtcdServer, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    const s = await etcd.client.status();
+    const now = `${s.dbSize}/${s.dbSizeInUse}/${s.raftIndex}`;
+    if (now === last) return;
+    if (Date.now() > deadline) throw new Error(`etcd's DB size did not settle within ${timeoutMs} ms (last ${now})`);
+    last = now;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Registry } from "prom-client";
 import { startEtcd, freePorts, type EtcdServer } from "../support/etcd.js";
 import { etcdStatus, registerEtcdMetrics, scanEtcdUsage } from "../../src/controlplane/etcd/index.js";
-import { fill, makeCerts } from "./etcd-data.js";
+import { fill, makeCerts, settled } from "./etcd-data.js";
 
 const hex = (decimal: string): string => BigInt(decimal).toString(16);
 
@@ -48,6 +48,7 @@ describe("etcd status on a real etcd", () => {
       assert.ok(i < 100, "etcd never said its quota was exceeded");
     }
     deadUrl = `http://127.0.0.1:${(await freePorts(1))[0]}`;
+    await Promise.all([settled(etcd), settled(full)]);
   });
   after(async () => {
     await Promise.all([etcd?.close(), full?.close()]);
@@ -177,6 +178,7 @@ describe("etcd over mTLS (etcd --client-cert-auth, certificates from openssl)", 
     certs = makeCerts(dir);
     etcd = await startEtcd({ tls: { certFile: certs.serverCert, keyFile: certs.serverKey, trustedCaFile: certs.ca, clientCertAuth: true } });
     await fill(etcd);
+    await settled(etcd);
   });
   after(async () => {
     await etcd?.close();

@@ -178,7 +178,7 @@ describe("etcd-usage scan: failures are reported, never a hang", () => {
         {
           pageSize: 5,
           idleProbeMs: 0,
-          maxKeysPerSecond: 50,
+          maxKeysPerSecond: 20,
           onProgress: (p) => {
             if (p.pages !== 1) return;
             // SIGSTOP now (synchronously, before the next page is asked for); pause() waits until every thread stopped
@@ -191,8 +191,10 @@ describe("etcd-usage scan: failures are reported, never a hang", () => {
       await paused;
       assert.equal(u.complete, false);
       assert.match(u.error ?? "", /DEADLINE_EXCEEDED/);
-      assert.match(u.error ?? "", /after 5 keys in 1 pages/);
-      assert.equal(u.scannedKeys, 5);
+      // The bucket allows one page of burst, so the page asked for right after the SIGSTOP may
+      // still be answered while etcd's threads are being stopped; the one after waits ≥ 150 ms.
+      assert.ok(u.scannedKeys >= 5 && u.scannedKeys <= 10, `stopped after ${u.scannedKeys} of ${KEYS.length - 2} keys`);
+      assert.match(u.error ?? "", new RegExp(`after ${u.scannedKeys} keys in [12] pages\\)$`));
       assert.ok(took < 8000, `gave up after ${took} ms (deadline 800 ms, one retry)`);
       await etcd.resume();
     } finally {
