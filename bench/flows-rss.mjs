@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const CLI = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+// --cli PATH: another build of main.js (e.g. the previous commit, for a before/after in one session).
+const CLI = process.argv.includes("--cli") ? process.argv[process.argv.indexOf("--cli") + 1] : fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
 if (!existsSync(CLI)) {
   console.error("dist/ is missing: run `npm run build` first");
   process.exit(1);

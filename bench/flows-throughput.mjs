@@ -138,6 +138,7 @@ async function child(scenario, events, flows) {
     rssMiB: Math.round(rssMiB),
     rssSamplesMiB: [...rssSamples, Math.round(rssMiB)],
     heapMiB: Math.round(heapMiB),
+    headHits: proc.tetragon.headHits,
   };
 }
 

@@ -1,7 +1,8 @@
 /**
- * "Seen recently?" without allocating: a fixed table of 32-bit string hashes (FNV-1a), one slot
- * per hash bucket. `seen(key)` answers whether the key's hash sits in its slot, and puts it there.
- * A collision can only make a key look seen (an early admission), never the reverse.
+ * "Seen recently?" without allocating: a fixed table of 32-bit string hashes (FNV-1a, mixed), two
+ * candidate slots per key. `seen(key)` is true when the key's hash sits in one of them (and then
+ * removes it: the key is admitted), else puts it in a free one, or over the first. A hash
+ * collision can only make a key look seen (an early admission).
  *
  * Used as the admission rule of the per-event caches: a key enters a cache only on its second
  * sighting while still in the table. Under a working set larger than the caches (100k distinct
@@ -27,9 +28,17 @@ export class Doorkeeper {
     h = Math.imul(h, 0x2c1b3c6d);
     h ^= h >>> 12;
     h = (h | 1) >>> 0; // never 0 (the empty slot); unsigned, as the table stores it
-    const slot = h & this.mask;
-    if (this.table[slot] === h) return true;
-    this.table[slot] = h;
+    // Two candidate slots: two keys sharing one slot would otherwise evict each other forever.
+    const a = h & this.mask;
+    const b = (Math.imul(h, 0x9e3779b1) >>> 7) & this.mask;
+    const t = this.table;
+    // A key seen again is admitted and leaves the table: the table then holds only keys waiting for
+    // their second sighting, which keeps it sparse when the working set fits the caches.
+    if (t[a] === h) return ((t[a] = 0), true);
+    if (t[b] === h) return ((t[b] = 0), true);
+    if (t[a] === 0) t[a] = h;
+    else if (t[b] === 0) t[b] = h;
+    else t[a] = h;
     return false;
   }
 

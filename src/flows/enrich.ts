@@ -64,7 +64,7 @@ export class Enricher {
   private podMemo = new Map<EventPod, Peer>();
   private memoGeneration = 0;
   // Admission: a key is memoised on its second sighting (see Doorkeeper).
-  private readonly admit = new Doorkeeper(1 << 16);
+  private readonly admit = new Doorkeeper(1 << 14);
 
   constructor(
     private readonly resolver: IpResolver | undefined,

@@ -240,7 +240,9 @@ function decodeCommonTail(line: string, cut: number, pod: EventPod | null): TcpE
   return ev;
 }
 
-const SEEN_ONCE_MAX = 65_536;
+// Slots of the seen-once table: a process whose events come further apart than ~this many other
+// processes' first sightings is rarely admitted (its head would be evicted before it paid back).
+const SEEN_ONCE_MAX = 16_384;
 
 /** A copy of a short slice that does not keep its (much longer) line alive. */
 function detached(s: string): string {
