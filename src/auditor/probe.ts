@@ -12,13 +12,17 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
 /** "watch-auditor-" + probe + "-" + 6 random chars must fit a 63-char DNS label. */
 export const MAX_PROBE_NAME = 42;
 
-export interface ProbeConfig {
+/** What every probe kind has: its name and schedule, and when it may roll its controller. */
+export interface ProbeSchedule {
   name: string;
   mode: Mode;
   everyMs: number;
   failureThreshold: number;
   cooldownMs: number;
   maxRollsPerHour: number;
+}
+
+export interface ProbeConfig extends ProbeSchedule {
   canary: {
     namespace: string;
     image: string;

@@ -1,7 +1,7 @@
 // Reaction probes: a stimulus (create, update or delete of any object), the reactions it must
 // cause (conditions on the stimulus or on other objects), a deadline, cleanup, and what to roll.
 // Kept free of the YAML and schema libraries (config.ts validates and builds these).
-import type { Mode, ProbeConfig } from "./probe.js";
+import type { ProbeConfig, ProbeSchedule } from "./probe.js";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROBE_LABEL, RUN_ID_LABEL } from "./canary.js";
 import { expandPlaceholders } from "./expr.js";
 
@@ -39,14 +39,8 @@ export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 export type RollTarget = { namespace: string; selector: string } | { namespace: string; kind: WorkloadKind; name: string };
 
-export interface ReactionProbeConfig {
+export interface ReactionProbeConfig extends ProbeSchedule {
   kind: "reaction";
-  name: string;
-  mode: Mode;
-  everyMs: number;
-  failureThreshold: number;
-  cooldownMs: number;
-  maxRollsPerHour: number;
   stimulus: Stimulus;
   expect: Expectation[];
   deadlineMs: number;
