@@ -5,13 +5,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { linearForecast } from "../../src/controlplane/forecast.js";
 import { histogramQuantile } from "../../src/controlplane/apiserver-metrics.js";
 import { eventually, spawnCli, stopCli } from "../support/cli.js";
 import { reportJson, startCluster } from "./support.js";
+import { freePort } from "../support/ports.js";
 
 const MiB = 1024 * 1024;
 const HOUR = 3600_000;
@@ -66,15 +66,6 @@ test("histogram quantile as Prometheus computes it (linear within the bucket), b
   assert.equal(histogramQuantile(0.99, [{ le: Infinity, count: 0 }]), undefined);
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test("report --prometheus: history from a real Prometheus (backfilled: 3 h at 2 MiB/h) → growing at that rate, days to full against --etcd-quota-bytes", async () => {
   const dir = await mkdtemp(join(tmpdir(), "controlplane-prom-"));

@@ -14,7 +14,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -26,6 +25,8 @@ import { allRecordingRules, allRuleExpressions, renderRules } from "../../src/da
 import { expandGrafanaVariables, metricNames } from "../../src/dashboards/promql.js";
 import { FS, MEMORY, POD_WORKLOAD } from "../../src/dashboards/cluster.js";
 import { DB_QUOTA, DB_SIZE, OBJECTS, REJECTED } from "../../src/dashboards/controlplane.js";
+import type { AddressInfo } from "node:net";
+import { freePort } from "../support/ports.js";
 
 const RECORDED = join(SHARED_KUBE_DIR, "recorded-v1.25");
 const FIXTURE = new URL("./fixtures/cluster-metrics.prom", import.meta.url);
@@ -50,16 +51,6 @@ const MAY_BE_EMPTY_WHEN_HEALTHY: Record<string, string> = {
   [`min(watch_auditor_controlplane_database_full_seconds{namespace=~"$namespace"})`]: "controlplane serve forecasts after 60 s of samples (src/controlplane/forecast.ts)",
 };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Sample {
   metric: Record<string, string>;

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, request as httpRequest, type Server } from "node:http";
-import { createConnection, createServer as createNetServer, type AddressInfo } from "node:net";
+import { createConnection, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
@@ -20,6 +20,7 @@ import { allDashboardQueries as allQueries, dashboardSpecs as allSpecs } from ".
 import { allRuleExpressions as allRules } from "../../src/dashboards/rules.js";
 import { expandGrafanaVariables, metricNames, selectorLabels } from "../../src/dashboards/promql.js";
 import { SAMPLES_ROOT } from "../support/samples.js";
+import { freePort } from "../support/ports.js";
 
 const SAMPLES = SAMPLES_ROOT;
 
@@ -43,16 +44,6 @@ const TARGET_LABELS = new Set(["namespace", "pod", "job", "instance"]);
 /** Labels a rule selects on that no component exposes yet, and why. Keep this empty. */
 const PENDING_LABELS: Record<string, string> = {};
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function logPort(child: Child, marker: string, field: string): Promise<number> {
   return eventually(

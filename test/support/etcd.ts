@@ -3,10 +3,10 @@
 // etcd's v3 JSON gRPC-gateway. See test/support/ETCD.md.
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants as fsConstants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { freePorts } from "./ports.js";
 
 export const DEFAULT_ETCD_BIN = "/usr/bin/etcd";
 
@@ -254,23 +254,6 @@ async function getHealth(baseUrl: string, timeoutMs: number): Promise<{ status: 
   return { status: res.status, body, healthy };
 }
 
-/** Distinct free TCP ports on 127.0.0.1 (all held open at once, then released). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const srv = createServer();
-      servers.push(srv);
-      await new Promise<void>((resolve, reject) => {
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => resolve());
-      });
-    }
-    return servers.map((s) => (s.address() as AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r()))));
-  }
-}
 
 /** Polls the /proc states of all threads of `pid` until `ok` holds (Linux; elsewhere a no-op). */
 async function waitForThreads(pid: number, ok: (states: string[]) => boolean, what: string, timeoutMs = 2000): Promise<void> {
@@ -606,3 +589,5 @@ export class EtcdClient {
     };
   }
 }
+
+export { freePorts };

@@ -1,7 +1,8 @@
 // A real nats-server with JetStream for tests (Debian package nats-server, installed by .ci/run).
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, connect as netConnect, type AddressInfo } from "node:net";
+import { connect as netConnect } from "node:net";
 import { eventually } from "../../support/cli.js";
+import { freePort } from "../../support/ports.js";
 
 const NATS_SERVER = "/usr/sbin/nats-server";
 
@@ -46,10 +47,4 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+export { freePort };
