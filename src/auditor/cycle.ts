@@ -64,10 +64,37 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** A new check's run id: time-ordered, with a random part so that two auditors never collide. */
+export const newRunId = (): string => `${Date.now().toString(36)}-${randomSuffix(4)}`;
+
+export const ABORTED_REASON = "cycle aborted (shutdown or lost leadership)";
+
+/** What every probe kind's check records: which run, of what, when and how long, and the outcome. */
+export function checkResult(
+  run: { probe: string; runId: string; canary: string; namespace: string; t0: number; end: number; timings: CheckResult["timings"] },
+  result: CheckOutcome,
+  reason: string,
+  rest: Pick<CheckResult, "cleanup"> & Partial<CheckResult>,
+): CheckResult {
+  return {
+    probe: run.probe,
+    runId: run.runId,
+    canary: run.canary,
+    namespace: run.namespace,
+    result,
+    reason,
+    startedAt: new Date(run.t0).toISOString(),
+    endedAt: new Date(run.end).toISOString(),
+    durationMs: run.end - run.t0,
+    timings: run.timings,
+    ...rest,
+  };
+}
+
 export async function runCycle(p: ProbeConfig, signal: AbortSignal, deps: CycleDeps): Promise<CheckResult> {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? abortableSleep;
-  const runId = deps.newRunId?.() ?? `${Date.now().toString(36)}-${randomSuffix(4)}`;
+  const runId = deps.newRunId?.() ?? newRunId();
   const name = canaryName(p.name);
   const ns = p.canary.namespace;
   const t0 = now();
@@ -85,24 +112,10 @@ export async function runCycle(p: ProbeConfig, signal: AbortSignal, deps: CycleD
         cleanupError = errorMessage(err);
       }
     }
-    const end = now();
-    return {
-      probe: p.name,
-      runId,
-      canary: name,
-      namespace: ns,
-      result,
-      reason,
-      startedAt: new Date(t0).toISOString(),
-      endedAt: new Date(end).toISOString(),
-      durationMs: end - t0,
-      timings,
-      cleanup,
-      ...(cleanupError ? { cleanupError } : {}),
-      ...extra,
-    };
+    const run = { probe: p.name, runId, canary: name, namespace: ns, t0, end: now(), timings };
+    return checkResult(run, result, reason, { cleanup, ...(cleanupError ? { cleanupError } : {}), ...extra });
   };
-  const aborted = () => finish("aborted", "cycle aborted (shutdown or lost leadership)");
+  const aborted = () => finish("aborted", ABORTED_REASON);
 
   try {
     await deps.api.createPod(ns, buildCanary(p, name, runId), signal);

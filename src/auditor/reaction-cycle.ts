@@ -3,8 +3,8 @@
 // doubt: API errors, a refused stimulus or a reaction that cannot be judged are inconclusive.
 import { errorMessage } from "../core/errors.js";
 import type { GVR } from "../core/kube/gvr.js";
-import { abortableSleep, type CheckOutcome, type CheckResult, type InconclusiveReason } from "./cycle.js";
-import { canaryName, randomSuffix, RUN_ID_LABEL } from "./canary.js";
+import { ABORTED_REASON, abortableSleep, checkResult, newRunId, type CheckOutcome, type CheckResult, type InconclusiveReason } from "./cycle.js";
+import { canaryName, RUN_ID_LABEL } from "./canary.js";
 import { evaluate, expandPlaceholders, parseCondition, type Condition, type Verdict } from "./expr.js";
 import { describeRef, expandRef, renderStimulus, stimulusRef, type JsonObject, type ObjectRef, type ReactionProbeConfig, type RunVars } from "./reaction-probe.js";
 
@@ -70,7 +70,7 @@ export function cleanupSelector(r: ObjectRef, runId: string): string {
 export async function runReactionCycle(p: ReactionProbeConfig, signal: AbortSignal, deps: ReactionCycleDeps): Promise<CheckResult> {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? abortableSleep;
-  const runId = deps.newRunId?.() ?? `${Date.now().toString(36)}-${randomSuffix(4)}`;
+  const runId = deps.newRunId?.() ?? newRunId();
   const vars: RunVars = { name: canaryName(p.name), runId };
   const api = deps.api;
   const ref = stimulusRef(p, vars);
@@ -113,24 +113,10 @@ export async function runReactionCycle(p: ReactionProbeConfig, signal: AbortSign
 
   const finish = async (result: CheckOutcome, reason: string, extra: Partial<CheckResult> = {}): Promise<CheckResult> => {
     const c = await cleanup();
-    const end = now();
-    return {
-      probe: p.name,
-      runId,
-      canary: ref.name,
-      namespace: ref.namespace ?? "",
-      result,
-      reason,
-      startedAt: new Date(t0).toISOString(),
-      endedAt: new Date(end).toISOString(),
-      durationMs: end - t0,
-      timings,
-      ...c,
-      reaction: detail,
-      ...extra,
-    };
+    const run = { probe: p.name, runId, canary: ref.name, namespace: ref.namespace ?? "", t0, end: now(), timings };
+    return checkResult(run, result, reason, { ...c, reaction: detail, ...extra });
   };
-  const aborted = () => finish("aborted", "cycle aborted (shutdown or lost leadership)");
+  const aborted = () => finish("aborted", ABORTED_REASON);
   const inconclusive = (why: InconclusiveReason, reason: string) => finish("inconclusive", reason, { inconclusive: why });
 
   // 1. The resources, through discovery.
