@@ -28,3 +28,12 @@ export async function openAuditStoreReadOnly(path: string): Promise<AuditStore> 
   }
   return store;
 }
+
+// For the web console (src/console): the request-completion predicate, one-connection serialization,
+// object history with diffs, output-side redaction and the detection rules.
+export { REQUEST_STAGE, ERROR_CODES_SQL, likelyCause, type QueryResult } from "./queries.js";
+export { serialized } from "./serial.js";
+export { objectHistory, AmbiguousObjectError, type History, type HistoryOptions, type Revision } from "./history/history.js";
+export { parseResource, type ResourceRef } from "./history/resource.js";
+export { redactBody, REDACTED, type BodyContext, type RedactionCounts } from "./redact.js";
+export { loadRules, fromRawEvent, matches, DETECT_STAGE_SQL, type Rule, type DetectEvent } from "./detect/rules.js";
