@@ -14,4 +14,11 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
+  {
+    // The web console's front end runs in the browser (bundled by scripts/build-console.mjs).
+    files: ["src/console/web/**/*.{ts,tsx}"],
+    languageOptions: {
+      globals: { window: "readonly", document: "readonly", location: "readonly", history: "readonly", sessionStorage: "readonly", navigator: "readonly", requestAnimationFrame: "readonly", cancelAnimationFrame: "readonly", DOMException: "readonly", ResizeObserver: "readonly", HTMLElement: "readonly", HTMLInputElement: "readonly", HTMLCanvasElement: "readonly", HTMLSelectElement: "readonly", MouseEvent: "readonly", KeyboardEvent: "readonly", WheelEvent: "readonly", Event: "readonly", devicePixelRatio: "readonly", getComputedStyle: "readonly", matchMedia: "readonly", URLSearchParams: "readonly" },
+    },
+  },
 );

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   dashboards: () => import("./dashboards.js"),
   install: () => import("./install.js"),
   controlplane: () => import("./controlplane.js"),
+  console: () => import("./console.js"),
 };
 
 export const COMMAND_NAMES = Object.keys(COMMANDS);

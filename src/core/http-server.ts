@@ -22,6 +22,13 @@ export interface OpsServerOptions {
   /** Extra GET routes, e.g. /status. */
   routes?: Record<string, RouteHandler>;
   /**
+   * GET routes served without the auth gate: only for content that holds no data (the web
+   * console's page and its script/style files, which then ask for a token themselves).
+   */
+  publicRoutes?: Record<string, RouteHandler>;
+  /** Headers set on every response (e.g. the console's X-Content-Type-Options, Referrer-Policy). */
+  headers?: Record<string, string>;
+  /**
    * When set, every path except /healthz and /readyz (and /metrics unless auth.protectMetrics)
    * needs a bearer token the gate allows (401/403/503 otherwise; unknown paths too, so a caller
    * without a token learns nothing about the routes).
@@ -59,8 +66,14 @@ export class OpsServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?")[0]!;
+    for (const [k, v] of Object.entries(this.opts.headers ?? {})) res.setHeader(k, v);
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
+      return;
+    }
+    const publicRoute = Object.hasOwn(this.opts.publicRoutes ?? {}, path) ? this.opts.publicRoutes![path] : undefined;
+    if (publicRoute) {
+      await publicRoute(req, res);
       return;
     }
     const open = path === "/healthz" || path === "/readyz" || (path === "/metrics" && !this.opts.auth?.protectMetrics);
@@ -77,7 +90,7 @@ export class OpsServer {
       sendJson(res, r.ok ? 200 : 503, { ok: r.ok, ...(r.detail !== undefined ? { detail: r.detail } : {}) });
       return;
     }
-    const route = this.opts.routes?.[path];
+    const route = Object.hasOwn(this.opts.routes ?? {}, path) ? this.opts.routes![path] : undefined;
     if (route) {
       await route(req, res);
       return;
