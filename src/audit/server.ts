@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { Counter, Histogram, Registry } from "prom-client";
-import { OpsServer } from "../core/http-server.js";
+import { OpsServer, type RouteHandler } from "../core/http-server.js";
 import { createLogger, type LogLevel, type Logger } from "../core/logger.js";
 import { openStore, type AuditStore } from "./store.js";
 import { ingestEvents } from "./ingest.js";
@@ -31,6 +31,12 @@ export interface AuditServerOptions {
   auth?: HttpAuthConfig;
   /** audit serve: detection rules counted live in watch_auditor_audit_detections_total (default: the built-ins). */
   detectRules?: Rule[];
+  /**
+   * audit serve: more routes on httpListen over the reader connection (the web console, wired by
+   * the CLI so that audit does not import it): public ones (the page) skip the gate, the rest
+   * are behind it like /api/v1; headers go on every response.
+   */
+  extraRoutes?: (reader: AuditStore) => { routes: Record<string, RouteHandler>; publicRoutes?: Record<string, RouteHandler>; headers?: Record<string, string> };
 }
 
 class BodyTooLarge extends Error {}
@@ -254,7 +260,18 @@ export async function runAuditServer(opts: AuditServerOptions): Promise<void> {
     if (opts.httpListen) {
       reader = await store.duplicate();
       const httpTls = opts.httpTls ? { cert: readFileSync(opts.httpTls.certFile), key: readFileSync(opts.httpTls.keyFile) } : undefined;
-      ops = new OpsServer({ registry, host: opts.httpListen.host, port: opts.httpListen.port, routes: apiRoutes(reader), readyz: () => ({ ok: true }), auth: gate?.auth, tls: httpTls });
+      const extra = opts.extraRoutes?.(reader);
+      ops = new OpsServer({
+        registry,
+        host: opts.httpListen.host,
+        port: opts.httpListen.port,
+        routes: { ...extra?.routes, ...apiRoutes(reader) },
+        ...(extra?.publicRoutes ? { publicRoutes: extra.publicRoutes } : {}),
+        ...(extra?.headers ? { headers: extra.headers } : {}),
+        readyz: () => ({ ok: true }),
+        auth: gate?.auth,
+        tls: httpTls,
+      });
       httpPort = await ops.listen();
     }
     if (!opts.tls) log.warn("webhook listens over plain HTTP: pass --tls-cert/--tls-key (and --client-ca for mTLS) outside a test setup");

@@ -216,16 +216,52 @@ export function register(program: Command): void {
       .requiredOption("--http-listen <addr>", "metrics, health and JSON API listen address HOST:PORT", parseListen)
       .option("--http-tls-cert <file>", "TLS certificate (PEM) for --http-listen; with --http-tls-key serves HTTPS (bearer tokens never cross the network in clear)")
       .option("--http-tls-key <file>", "TLS private key (PEM) for --http-listen")
-      .option("--detect-rules <file>", "YAML rule file merged over the built-in detection rules (watch_auditor_audit_detections_total)"),
+      .option("--detect-rules <file>", "YAML rule file merged over the built-in detection rules (watch_auditor_audit_detections_total)")
+      .option("--no-console", "do not serve the web console (the page at / and /api/console/...; same token as the JSON API)")
+      .option("--prometheus <url>", "console: Prometheus HTTP API base URL for the traffic and control-plane views")
+      .option("--auditor <url>", "console: the auditor's /status URL for the auditor view")
+      .option("--auditor-token-file <file>", "console: bearer token to read --auditor with")
+      .option("--etcd-usage <file>", "console: JSON of `controlplane etcd-usage --output json`"),
     AUDIT_SERVICE,
-  ).action(async (o: ServerCliOpts & AuthCliOpts & { detectRules?: string }) => {
+  ).action(async (o: ServerCliOpts & AuthCliOpts & ConsoleCliOpts & { detectRules?: string }) => {
     const [{ runAuditServer }, { loadRuleFile }] = await Promise.all([import("../audit/server.js"), import("../audit/detect/run.js")]);
-    await runAuditServer({ ...toServerOpts(o, true), auth: authConfigFrom(o, AUDIT_SERVICE), detectRules: await loadRuleFile(o.detectRules) });
+    const extraRoutes = o.console ? await consoleRoutesFor(o) : undefined;
+    await runAuditServer({ ...toServerOpts(o, true), auth: authConfigFrom(o, AUDIT_SERVICE), detectRules: await loadRuleFile(o.detectRules), ...(extraRoutes ? { extraRoutes } : {}) });
   });
 
   registerDetect(audit, dbOption);
   registerPolicy(audit);
   registerRbac(audit, dbOption);
+}
+
+interface ConsoleCliOpts {
+  console: boolean;
+  prometheus?: string;
+  auditor?: string;
+  auditorTokenFile?: string;
+  etcdUsage?: string;
+}
+
+/** `audit serve`'s web console over its reader connection (src/console, through its public entry). */
+async function consoleRoutesFor(o: ConsoleCliOpts & { logLevel: "debug" | "info" | "warn" | "error" }): Promise<NonNullable<Parameters<typeof runAuditServer>[0]["extraRoutes"]>> {
+  if (o.auditorTokenFile !== undefined && o.auditor === undefined) throw new UsageError("--auditor-token-file needs --auditor URL");
+  for (const [flag, v] of [["--prometheus", o.prometheus], ["--auditor", o.auditor]] as const) {
+    if (v !== undefined && !/^https?:\/\/[^\s@]+$/.test(v)) throw new UsageError(`${flag}: expected an http:// or https:// URL without credentials, got "${v}"`);
+  }
+  const [{ consoleRoutes, SECURITY_HEADERS, readTokenFile }, { createLogger }] = await Promise.all([import("../console/public.js"), import("../core/logger.js")]);
+  const token = o.auditorTokenFile !== undefined ? readTokenFile(o.auditorTokenFile, "--auditor-token-file") : undefined;
+  const log = createLogger(o.logLevel, "console");
+  return (reader) => {
+    const r = consoleRoutes({
+      store: reader,
+      log,
+      fetchTimeoutMs: 10_000,
+      ...(o.prometheus ? { prometheus: o.prometheus } : {}),
+      ...(o.auditor ? { auditor: { url: o.auditor, ...(token ? { token } : {}) } } : {}),
+      ...(o.etcdUsage ? { etcdUsageFile: o.etcdUsage } : {}),
+    });
+    return { routes: r.routes, publicRoutes: r.publicRoutes, headers: SECURITY_HEADERS };
+  };
 }
 
 interface ServerCliOpts {

@@ -3,3 +3,4 @@
 export { consoleRoutes, type ConsoleRoutes } from "./routes.js";
 export { SECURITY_HEADERS, CONTENT_SECURITY_POLICY } from "./static.js";
 export type { ConsoleContext } from "./context.js";
+export { readTokenFile } from "./server.js";

@@ -32,14 +32,15 @@ export interface RunningConsole {
   close(): Promise<void>;
 }
 
-function readToken(file: string): string {
+/** One bearer token from a file (trailing newline allowed); errors name the flag and file. */
+export function readTokenFile(file: string, flag: string): string {
   let text: string;
   try {
     text = readFileSync(file, "utf8").trim();
   } catch (err) {
-    throw new UsageError(`--auditor-token-file ${file}: ${(err as Error).message}`);
+    throw new UsageError(`${flag} ${file}: ${(err as Error).message}`);
   }
-  if (text === "" || /\s/.test(text)) throw new UsageError(`--auditor-token-file ${file}: expected one token (no spaces or newlines)`);
+  if (text === "" || /\s/.test(text)) throw new UsageError(`${flag} ${file}: expected one token (no spaces or newlines)`);
   return text;
 }
 
@@ -60,7 +61,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
       fetchTimeoutMs: opts.fetchTimeoutMs,
       ...(store ? { store } : {}),
       ...(opts.prometheus ? { prometheus: opts.prometheus } : {}),
-      ...(opts.auditor ? { auditor: { url: opts.auditor.url, ...(opts.auditor.tokenFile ? { token: readToken(opts.auditor.tokenFile) } : {}) } } : {}),
+      ...(opts.auditor ? { auditor: { url: opts.auditor.url, ...(opts.auditor.tokenFile ? { token: readTokenFile(opts.auditor.tokenFile, "--auditor-token-file") } : {}) } } : {}),
       ...(opts.etcdUsageFile ? { etcdUsageFile: opts.etcdUsageFile } : {}),
     };
     const r = consoleRoutes(ctx);
