@@ -88,6 +88,8 @@ export function register(program: Command): void {
       fetchTimeoutMs: o.fetchTimeout,
       log,
     });
+    // The address for a person at a terminal (the JSON log on stderr has it too).
+    process.stdout.write(`watch-auditor console: ${running.url}\n`);
     if (o.open) openBrowser(running.url, (m) => log.warn(m));
     log.info({ signal: await untilTerminated() }, "shutting down");
     await running.close();

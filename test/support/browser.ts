@@ -47,7 +47,7 @@ export interface RunningConsole {
   stop(): Promise<void>;
 }
 
-/** Starts the real `watch-auditor console` (default --listen 127.0.0.1:0) and waits for its "console listening" line. */
+/** Starts the real `watch-auditor console` (default --listen 127.0.0.1:0) and waits for its "console listening" log line (stderr). */
 export async function startConsole(args: string[], opts: { env?: Record<string, string> } = {}): Promise<RunningConsole> {
   const withListen = args.includes("--listen") ? args : [...args, "--listen", "127.0.0.1:0"];
   const child = spawnCli(["console", ...withListen], opts.env ? { env: opts.env } : {});
@@ -56,7 +56,7 @@ export async function startConsole(args: string[], opts: { env?: Record<string, 
   const url = await eventually(
     () => {
       if (exited) throw new Error(`console exited: ${child.output.stderr}${child.output.stdout}`);
-      for (const line of child.output.stdout.split("\n")) {
+      for (const line of child.output.stderr.split("\n")) {
         if (!line.includes('"console listening"')) continue;
         return (JSON.parse(line) as { url: string }).url;
       }
