@@ -1,0 +1,125 @@
+// The `console` command and `audit serve`'s console through the real CLI: usage errors, the page
+// public and the data behind the token, and the shell in a real Chromium (token prompt, navigation,
+// a view whose source is missing says which flag adds it).
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { eventually, runCli, spawnCli, stopCli } from "../support/cli.js";
+import { freePorts } from "../support/ports.js";
+import { buildStore, SECURITY_SCENARIO } from "../support/audit-store.js";
+import { launchBrowser, newPage, startConsole } from "../support/browser.js";
+
+let dir: string;
+let db: string;
+let tokens: string;
+let browser: Browser;
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "console-cli-"));
+  db = await buildStore(dir, [SECURITY_SCENARIO]);
+  tokens = join(dir, "tokens.csv");
+  writeFileSync(tokens, "s3cret-console-token,alice,uid-1\n");
+  chmodSync(tokens, 0o600);
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("console without any source is a usage error naming the flags", async () => {
+  const r = await runCli(["console", "--listen", "127.0.0.1:0"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--audit-db FILE, --prometheus URL, --auditor URL/);
+});
+
+test("console on a non-loopback address refuses --auth=none and names --listen", async () => {
+  const r = await runCli(["console", "--audit-db", db, "--listen", "0.0.0.0:0", "--auth", "none"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--listen 0\.0\.0\.0: not a loopback address/);
+});
+
+test("console rejects a bad --prometheus URL and a token file without --auditor", async () => {
+  const bad = await runCli(["console", "--audit-db", db, "--prometheus", "ftp://x"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--prometheus: must be http:\/\/ or https:\/\//);
+  const stray = await runCli(["console", "--audit-db", db, "--auditor-token-file", tokens]);
+  assert.equal(stray.code, 2);
+  assert.match(stray.stderr, /--auditor-token-file needs --auditor URL/);
+});
+
+test("console on a store that does not exist fails naming the file", async () => {
+  const missing = join(dir, "nope.duckdb");
+  const r = await runCli(["console", "--audit-db", missing, "--listen", "127.0.0.1:0"]);
+  assert.notEqual(r.code, 0);
+  assert.ok(r.stderr.includes(missing), r.stderr);
+});
+
+test("audit serve serves the page publicly and /api/console behind its token; --no-console removes both", async () => {
+  const serveDb = join(dir, "serve.duckdb");
+  for (const withConsole of [true, false]) {
+    const [hook, http] = await freePorts(2);
+    const child = spawnCli([
+      "audit", "serve", "--db", serveDb, "--listen", `127.0.0.1:${hook}`, "--http-listen", `127.0.0.1:${http}`, "--auth-token-file", tokens,
+      ...(withConsole ? [] : ["--no-console"]),
+    ]);
+    try {
+      const base = `http://127.0.0.1:${http}`;
+      const page = await eventually(async () => {
+        try {
+          return await fetch(`${base}/`);
+        } catch {
+          return undefined;
+        }
+      }, { what: "audit serve http" });
+      const auth = { authorization: "Bearer s3cret-console-token" };
+      if (withConsole) {
+        assert.equal(page.status, 200);
+        assert.match(page.headers.get("content-security-policy") ?? "", /default-src 'none'/);
+        const html = await page.text();
+        const js = /src="(\/assets\/app-[0-9a-f]+\.js)"/.exec(html)?.[1];
+        assert.ok(js, html);
+        assert.equal((await fetch(base + js)).status, 200);
+        assert.equal((await fetch(`${base}/api/console/info`)).status, 401);
+        const info = (await (await fetch(`${base}/api/console/info`, { headers: auth })).json()) as { sources: Record<string, boolean> };
+        assert.deepEqual(info.sources, { audit: true, prometheus: false, auditor: false, etcdUsage: false });
+        // the JSON API is still there, behind the same token
+        assert.equal((await fetch(`${base}/api/v1/top?by=user`, { headers: auth })).status, 200);
+      } else {
+        // no page, and an unknown path answers the gate's 401 like any other
+        assert.equal(page.status, 401);
+        assert.equal((await fetch(`${base}/api/console/info`, { headers: auth })).status, 404);
+      }
+    } finally {
+      await stopCli(child);
+    }
+  }
+});
+
+test("in Chromium: a console behind a token asks for it, then shows the views; a view without its source names the flag", async () => {
+  const c = await startConsole(["--audit-db", db, "--auth-token-file", tokens]);
+  const page = await newPage(browser);
+  try {
+    await page.goto(c.url);
+    await page.waitForSelector("[data-testid=token-prompt]");
+    await page.fill("[data-testid=token-prompt] input", "s3cret-console-token");
+    await Promise.all([page.waitForEvent("load"), page.click("[data-testid=token-prompt] button")]);
+    await page.waitForSelector("[data-testid=view-audit]");
+    await eventually(async () => ((await page.locator("[data-testid=token-prompt]").count()) === 0 ? true : undefined), { what: "token accepted" });
+    await page.click("[data-testid=nav-auditor]");
+    await page.waitForSelector("[data-testid=source-missing]");
+    assert.match(await page.textContent("[data-testid=source-missing]") ?? "", /--auditor URL/);
+    assert.match(page.url(), /[?&]view=auditor/);
+    // back to the audit view with the browser's back button
+    await page.goBack();
+    await page.waitForSelector("[data-testid=view-audit]");
+    // the token lives in sessionStorage only: no cookie is ever set
+    assert.deepEqual(await page.context().cookies(), []);
+    assert.deepEqual(page.errors.filter((e) => !/401/.test(e)), []);
+  } finally {
+    await page.close();
+    await c.stop();
+  }
+});
