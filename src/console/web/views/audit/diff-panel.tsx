@@ -2,7 +2,7 @@
 // (what `audit history -o json` prints), the revision matched by audit_id, its changes as text.
 import { useEffect, useState } from "preact/hooks";
 import { getJson, isAbort } from "../../api.js";
-import { errorText, parseObjectKey, shortTime } from "./filters.js";
+import { errorText, parseObjectKey, qualifiedResource, shortTime } from "./filters.js";
 import type { HistoryResult, Lane, SetState } from "./types.js";
 
 /** A changed value as shown in the diff: JSON (strings quoted), nothing when absent. */
@@ -14,7 +14,7 @@ export function DiffPanel({ sel, rev, lane, setState }: { sel: string; rev: stri
   const [history, setHistory] = useState<HistoryResult | null>(null);
   const [error, setError] = useState<string | null>(null);
   const obj = parseObjectKey(sel);
-  const resource = obj ? (lane?.apiGroup ? `${obj.resource}.${lane.apiGroup}` : obj.resource) : "";
+  const resource = obj ? qualifiedResource(obj.resource, lane?.apiGroup) : "";
   const hkey = `${resource}|${obj?.namespace ?? ""}|${obj?.name ?? ""}`;
   useEffect(() => {
     setHistory(null);

@@ -43,6 +43,12 @@ export function parseObjectKey(key: string): { resource: string; namespace: stri
   return { resource: key.slice(0, a), namespace: ns === "-" || ns === "" ? null : ns, name: key.slice(b + 1) };
 }
 
+/** The resource as `audit history` takes it: `deployments.apps` (the API may already include the group). */
+export function qualifiedResource(resource: string, apiGroup: string | null | undefined): string {
+  if (!apiGroup || resource.endsWith(`.${apiGroup}`)) return resource;
+  return `${resource}.${apiGroup}`;
+}
+
 /** "2026-12-07T11:38:04.959Z" → "2026-12-07 11:38:04.959" (UTC, as the store keeps it). */
 export function shortTime(iso: string | null | undefined): string {
   if (!iso) return "";

@@ -41,6 +41,7 @@ export function Histogram({ state, setState }: { state: State; setState: SetStat
       width,
       height: 140,
       legend: { show: false },
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
       scales: { x: { time: true, range: () => [Date.parse(data.from) / 1000, Date.parse(data.to) / 1000] } },

@@ -102,7 +102,8 @@ export function InsightsTab({ state, setState }: { state: State; setState: SetSt
                       )}
                     </td>
                     {data.columns.map((c) => {
-                      const text = valueText(row[c]);
+                      const v = row[c];
+                      const text = v === null || v === undefined ? "" : valueText(v);
                       return (
                         <td key={c} title={text} class={c === "likely_cause" || c === "cause" ? "wrap" : ""}>
                           {text}

@@ -1,5 +1,6 @@
 // Drawing of the timeline canvas (no DOM besides the canvas): a time axis, group headers
 // (kind · namespace), one lane per object with its revisions as bars and marks as shapes.
+import { qualifiedResource } from "./filters.js";
 import type { Lane, MarkType } from "./types.js";
 
 export const LANE_H = 22;
@@ -23,7 +24,7 @@ export function buildRows(lanes: Lane[], toMs: number): Row[] {
   let group = "";
   let header: { kind: "group"; label: string; count: number } | null = null;
   for (const lane of lanes) {
-    const kind = lane.apiGroup ? `${lane.resource}.${lane.apiGroup}` : lane.resource;
+    const kind = qualifiedResource(lane.resource, lane.apiGroup);
     const g = `${kind} · ${lane.namespace ?? "(cluster)"}`;
     if (g !== group || header === null) {
       group = g;
@@ -78,6 +79,11 @@ export interface DrawResult {
 export function xOf(t: number, fromMs: number, toMs: number, width: number): number {
   const span = Math.max(1, toMs - fromMs);
   return LABEL_W + ((t - fromMs) / span) * (width - LABEL_W - 12);
+}
+
+export function tOf(x: number, fromMs: number, toMs: number, width: number): number {
+  const plotW = Math.max(1, width - LABEL_W - 12);
+  return fromMs + ((Math.min(Math.max(x, LABEL_W), LABEL_W + plotW) - LABEL_W) / plotW) * Math.max(1, toMs - fromMs);
 }
 
 function drawMark(ctx: CanvasRenderingContext2D, type: MarkType, x: number, y: number, selected: boolean): void {

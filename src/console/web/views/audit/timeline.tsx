@@ -8,7 +8,7 @@ import { getJson, isAbort } from "../../api.js";
 import { DiffPanel } from "./diff-panel.js";
 import { EventPanel } from "./event-panel.js";
 import { errorText, filterParams, parseObjectKey, shortTime } from "./filters.js";
-import { AXIS_H, LANE_H, MARK_STYLE, buildRows, draw, hitTest, type Row } from "./timeline-draw.js";
+import { AXIS_H, LABEL_W, LANE_H, MARK_STYLE, buildRows, draw, hitTest, tOf, type Row } from "./timeline-draw.js";
 import type { Lane, MarkType, SetState, State, TimelineResult } from "./types.js";
 
 const LANE_LIMITS = [300, 1000, 2000];
@@ -154,9 +154,35 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
     }
   }, [rows, state.sel]);
 
+  // Dragging across the lanes selects a time range (`from`/`to`), as on the search histogram.
+  const drag = useRef<{ x0: number; moved: boolean } | null>(null);
+  const suppressClick = useRef(false);
+  const [band, setBand] = useState<{ left: number; width: number; top: number } | null>(null);
+  const canvasX = (e: MouseEvent): number => e.clientX - (canvas.current?.getBoundingClientRect().left ?? 0);
+  const onDown = (e: MouseEvent): void => {
+    const x = canvasX(e);
+    if (e.button !== 0 || x < LABEL_W) return;
+    drag.current = { x0: x, moved: false };
+  };
+  const onUp = (e: MouseEvent): void => {
+    const d = drag.current;
+    drag.current = null;
+    setBand(null);
+    if (!d || !d.moved) return;
+    const x1 = canvasX(e);
+    const a = tOf(Math.min(d.x0, x1), fromMs, toMs, width);
+    const b = tOf(Math.max(d.x0, x1), fromMs, toMs, width);
+    suppressClick.current = true;
+    if (b - a >= 1) setState({ from: new Date(Math.floor(a)).toISOString(), to: new Date(Math.ceil(b)).toISOString() });
+  };
+
   const onClick = (e: MouseEvent): void => {
     const c = canvas.current;
     const s = scroller.current;
+    if (suppressClick.current) {
+      suppressClick.current = false;
+      return;
+    }
     if (!c || !s) return;
     const box = c.getBoundingClientRect();
     const hit = hitTest(rows, e.clientX - box.left, e.clientY - box.top, s.scrollTop, width, fromMs, toMs);
@@ -169,6 +195,13 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
     const c = canvas.current;
     const s = scroller.current;
     if (!c || !s) return;
+    const d = drag.current;
+    if (d) {
+      const x = Math.max(LABEL_W, canvasX(e));
+      if (Math.abs(x - d.x0) > 4) d.moved = true;
+      if (d.moved) setBand({ left: Math.min(d.x0, x), width: Math.abs(x - d.x0), top: s.scrollTop });
+      return;
+    }
     const box = c.getBoundingClientRect();
     const hit = hitTest(rows, e.clientX - box.left, e.clientY - box.top, s.scrollTop, width, fromMs, toMs);
     let text = "";
@@ -220,6 +253,11 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
             </select>
           </label>
         )}
+        {(state.from || state.to) && (
+          <button type="button" data-testid="timeline-reset" onClick={() => setState({ from: undefined, to: undefined })}>
+            reset time range
+          </button>
+        )}
         <Legend />
       </div>
       {error !== null && <p class="error">{error}</p>}
@@ -234,11 +272,18 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
               aria-label="timeline of objects: revisions and marks; use the list of buttons below for keyboard access"
               onClick={onClick}
               onMouseMove={onMove}
+              onMouseDown={onDown}
+              onMouseUp={onUp}
+              onMouseLeave={() => {
+                drag.current = null;
+                setBand(null);
+              }}
             />
+            {band && <div class="tl-band" style={{ left: `${band.left}px`, width: `${band.width}px`, top: `${band.top}px`, height: `${viewH}px` }} />}
             <div class="tl-spacer" style={{ height: `${Math.max(0, contentH - viewH)}px` }} />
           </div>
           <p class="tl-hover hint" data-testid="timeline-hover">
-            {hover || (selLane ? `selected: ${selLane.key}` : "click a bar (revision) for its diff, a mark for its raw event, a name to select the object")}
+            {hover || (selLane ? `selected: ${selLane.key}` : "click a bar (revision) for its diff, a mark for its raw event, a name to select the object; drag across the lanes to zoom in time")}
           </p>
           <nav class="visually-hidden" aria-label="visible revisions and marks" data-testid="timeline-a11y">
             {visibleLanes.map((lane) => (
