@@ -37,3 +37,4 @@ export { objectHistory, AmbiguousObjectError, type History, type HistoryOptions,
 export { parseResource, type ResourceRef } from "./history/resource.js";
 export { redactBody, REDACTED, type BodyContext, type RedactionCounts } from "./redact.js";
 export { loadRules, fromRawEvent, matches, DETECT_STAGE_SQL, type Rule, type DetectEvent } from "./detect/rules.js";
+export { prefilterSql } from "./detect/run.js";

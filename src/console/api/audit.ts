@@ -1,7 +1,61 @@
-// Placeholder until its owner lands the routes (replace the whole file).
+// The audit area of the console's JSON API: GET /api/console/audit/<what> (docs/console.md,
+// "Audit API"). Every route reads the one shared store connection through serialized(); every
+// user-supplied value reaches DuckDB as a bound parameter.
+import { serialized, type AuditStore } from "../../audit/public.js";
 import type { RouteHandler } from "../../core/http-server.js";
 import type { ConsoleContext } from "../context.js";
+import { NotConfigured, int, jsonRoute, required, str } from "../http.js";
+import { parseFilter } from "./audit-filter.js";
+import { events, histogram, summary } from "./audit-search.js";
+import { auditEvent, history } from "./audit-event.js";
+import { timeline } from "./audit-timeline.js";
+import { INSIGHTS, insight } from "./audit-insights.js";
 
-export function auditRoutes(_ctx: ConsoleContext): Record<string, RouteHandler> {
-  return {};
+const PREFIX = "/api/console/audit";
+
+export function auditRoutes(ctx: ConsoleContext): Record<string, RouteHandler> {
+  const withStore = <T>(fn: (store: AuditStore) => Promise<T>): Promise<T> => {
+    const store = ctx.store;
+    if (!store) throw new NotConfigured("no audit store: start the console with --audit-db FILE");
+    return serialized(store, () => fn(store));
+  };
+  const route = (fn: (u: URLSearchParams) => Promise<unknown>): RouteHandler => jsonRoute(async (u) => fn(u));
+  const routes: Record<string, RouteHandler> = {
+    [`${PREFIX}/summary`]: route(() => withStore((s) => summary(s))),
+    [`${PREFIX}/histogram`]: route((u) => {
+      const f = parseFilter(u);
+      const buckets = int(u, "buckets", 10, 400, 120);
+      return withStore((s) => histogram(s, f, buckets));
+    }),
+    [`${PREFIX}/events`]: route((u) => {
+      const f = parseFilter(u);
+      const offset = int(u, "offset", 0, 1_000_000_000, 0);
+      const limit = int(u, "limit", 1, 1000, 200);
+      return withStore((s) => events(s, f, offset, limit));
+    }),
+    [`${PREFIX}/event`]: route((u) => {
+      const id = required(u, "audit_id");
+      const stage = str(u, "stage");
+      return withStore((s) => auditEvent(s, id, stage));
+    }),
+    [`${PREFIX}/timeline`]: route((u) => {
+      const f = parseFilter(u);
+      const lanes = int(u, "lanes", 1, 2000, 300);
+      return withStore((s) => timeline(s, f, lanes));
+    }),
+    [`${PREFIX}/history`]: route((u) => {
+      const resource = required(u, "resource");
+      const name = required(u, "name");
+      const namespace = str(u, "namespace");
+      return withStore((s) => history(s, resource, namespace, name));
+    }),
+  };
+  for (const kind of INSIGHTS) {
+    routes[`${PREFIX}/insights/${kind}`] = route((u) => {
+      const f = parseFilter(u);
+      const limit = int(u, "limit", 1, 10_000, 1000);
+      return withStore((s) => insight(s, kind, f, limit));
+    });
+  }
+  return routes;
 }
