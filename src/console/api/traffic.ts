@@ -17,6 +17,8 @@ import { durationParam, namespaceParam, PrometheusClient, promString, type PromS
 
 const F = "watch_auditor_flows_";
 const PAIR = "src_namespace, src_workload, dst_namespace, dst_workload";
+/** The flows metrics labelled by (client, server) workload pair. */
+const PAIR_METRICS = ["tcp_connections_total", "tcp_sent_bytes_total", "tcp_received_bytes_total", "dns_requests_total", "drops_total"];
 /** DNS response codes that mean the lookup failed (not "no such name"). */
 export const DNS_ERROR_RCODES = ["SERVFAIL", "REFUSED", "FORMERR", "NOTIMP"];
 /** Edges sent to the page at most (the heaviest by bytes, then requests). */
@@ -64,15 +66,18 @@ export async function trafficGraph(ctx: ConsoleContext, opts: { ns?: string; win
   const when = opts.at ?? new Date();
   const w = opts.window;
   const q = (expr: string) => prom.query(expr, when);
-  const [bytes, conns, dns, dnsErrors, drops, httpAll, http5xx, nsRows] = await Promise.all([
-    q(pairQuery(`__name__=~"${F}tcp_(sent|received)_bytes_total"`, w, opts.ns)),
+  // Bytes sent and received are asked for apart: increase() drops the metric name, so one
+  // selector over both would give two series with one label set (a Prometheus error).
+  const [sent, received, conns, dns, dnsErrors, drops, httpAll, http5xx, nsRows] = await Promise.all([
+    q(pairQuery(`__name__="${F}tcp_sent_bytes_total"`, w, opts.ns)),
+    q(pairQuery(`__name__="${F}tcp_received_bytes_total"`, w, opts.ns)),
     q(pairQuery(`__name__="${F}tcp_connections_total"`, w, opts.ns)),
     q(pairQuery(`__name__="${F}dns_requests_total"`, w, opts.ns)),
     q(pairQuery(`__name__="${F}dns_requests_total", rcode=~"${DNS_ERROR_RCODES.join("|")}"`, w, opts.ns)),
     q(pairQuery(`__name__="${F}drops_total"`, w, opts.ns)),
     q(httpQuery("", w, opts.ns)),
     q(httpQuery(`status_code_class="5xx"`, w, opts.ns)),
-    q(`sum by (src_namespace, dst_namespace) (increase({__name__=~"${F}(tcp_connections|tcp_sent_bytes|tcp_received_bytes|dns_requests|drops)_total"}[${w}]))`),
+    q(PAIR_METRICS.map((m) => `sum by (src_namespace, dst_namespace) (increase(${F}${m}[${w}]))`).join(" or ")),
   ]);
 
   interface Acc {
@@ -103,7 +108,8 @@ export async function trafficGraph(ctx: ConsoleContext, opts: { ns?: string; win
       e[field] += r.value;
     }
   };
-  add(bytes, "bytes");
+  add(sent, "bytes");
+  add(received, "bytes");
   add(conns, "conns");
   add(dns, "dns");
   add(dnsErrors, "dnsErrors");
