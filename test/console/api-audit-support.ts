@@ -33,7 +33,7 @@ export async function serve(db: string | undefined): Promise<Served> {
     base,
     store: store!,
     async get(path, params = {}) {
-      const qs = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
+      const qs = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString();
       const r = await fetch(`${base}/api/console/audit/${path}${qs ? `?${qs}` : ""}`);
       const text = await r.text();
       let body: Ev;
