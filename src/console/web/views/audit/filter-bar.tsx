@@ -23,7 +23,7 @@ export function FilterBar({ state, setState, summary }: { state: State; setState
   const [draft, setDraft] = useState<Record<string, string>>({});
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const pending = useRef<Record<string, string>>({});
-  const lastCommit = useRef(0);
+  const lastCommit = useRef({ at: 0, keys: "" });
 
   // The URL changed from outside (back button, a link, reset): show it.
   const urlKey = FIELDS.map((f) => state[f.key] ?? "").join("\u0000");
@@ -36,9 +36,11 @@ export function FilterBar({ state, setState, summary }: { state: State; setState
     const patch: Record<string, string | undefined> = {};
     for (const [k, v] of Object.entries(pending.current)) patch[k] = v.trim() === "" ? undefined : v.trim();
     pending.current = {};
+    // Keystrokes continuing the same field's edit replace the entry its first change pushed.
     const now = Date.now();
-    const replace = now - lastCommit.current < EDIT_GAP_MS;
-    lastCommit.current = now;
+    const keys = Object.keys(patch).sort().join(",");
+    const replace = keys === lastCommit.current.keys && now - lastCommit.current.at < EDIT_GAP_MS;
+    lastCommit.current = { at: now, keys };
     setState({ ...patch, ev: undefined }, { replace });
     setDraft({});
   };
@@ -87,7 +89,7 @@ export function FilterBar({ state, setState, summary }: { state: State; setState
               spellcheck={false}
               onInput={(e) => onInput(f.key, (e.currentTarget as HTMLInputElement).value)}
               onBlur={() => {
-                lastCommit.current = 0;
+                lastCommit.current = { at: 0, keys: "" };
               }}
             />
           </label>

@@ -15,12 +15,18 @@ export const INSIGHTS: { id: string; label: string; about: string }[] = [
   { id: "detections", label: "detections", about: "built-in detection rules that matched" },
 ];
 
+/** The raw event a row names (audit_id and stage), for the event panel. */
+function rowEvent(row: Record<string, unknown>): string | undefined {
+  return typeof row.audit_id === "string" && typeof row.stage === "string" ? `${row.audit_id}:${row.stage}` : undefined;
+}
+
 function rowLink(row: Record<string, unknown>): Record<string, string | undefined> | null {
   const resource = typeof row.resource === "string" && row.resource !== "" ? row.resource : null;
   if (!resource) return null;
   const name = typeof row.name === "string" && row.name !== "" ? row.name : null;
   const namespace = typeof row.namespace === "string" && row.namespace !== "" ? row.namespace : null;
-  if (name) return { tab: "timeline", sel: objectKey(resource, namespace, name), rev: undefined, ev: undefined };
+  // The object's lane, with the row's own event opened next to it when the row names one.
+  if (name) return { tab: "timeline", sel: objectKey(resource, namespace, name), rev: undefined, ev: rowEvent(row) };
   // A row about a kind (latency, errors by resource): the timeline of that kind.
   return { tab: "timeline", resource, namespace: namespace ?? undefined, sel: undefined, rev: undefined, ev: undefined };
 }
@@ -85,6 +91,8 @@ export function InsightsTab({ state, setState }: { state: State; setState: SetSt
             <tbody>
               {data.rows.map((row, i) => {
                 const link = rowLink(row);
+                const ev = rowEvent(row);
+                const evLink = ev ? { tab: "search", ev } : null;
                 return (
                   <tr key={i} data-testid="insight-row">
                     <td>
@@ -98,6 +106,19 @@ export function InsightsTab({ state, setState }: { state: State; setState: SetSt
                           }}
                         >
                           timeline
+                        </a>
+                      )}
+                      {link && evLink && " · "}
+                      {evLink && (
+                        <a
+                          href={hrefFor(state, evLink)}
+                          data-testid="insight-event-link"
+                          onClick={(e) => {
+                            e.preventDefault();
+                            setState(evLink);
+                          }}
+                        >
+                          event
                         </a>
                       )}
                     </td>

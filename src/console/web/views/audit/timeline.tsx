@@ -268,6 +268,7 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
             <canvas
               ref={canvas}
               class="tl-canvas"
+              style={{ width: `${width}px`, height: `${viewH}px` }}
               data-testid="timeline-canvas"
               aria-label="timeline of objects: revisions and marks; use the list of buttons below for keyboard access"
               onClick={onClick}
