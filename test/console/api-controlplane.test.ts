@@ -15,60 +15,14 @@ import { OpsServer } from "../../src/core/http-server.js";
 import { createLogger } from "../../src/core/logger.js";
 import { controlplaneRoutes, type ControlPlaneOverview } from "../../src/console/api/controlplane.js";
 import type { ConsoleContext } from "../../src/console/context.js";
-import { eventually, runCli, spawnCli, stopCli } from "../support/cli.js";
-import { startEtcd } from "../support/etcd.js";
-import { freePort } from "../support/ports.js";
-import { STORAGE_PREFIXES, etcdSays, fill } from "../controlplane/etcd-data.js";
-import { startCluster } from "../controlplane/support.js";
-import { gaugeOpenMetrics, parseExposition, promQuery, startPrometheus } from "./prometheus-support.js";
-
-const MiB = 1024 * 1024;
-const QUOTA = 256 * MiB;
+import { STORAGE_PREFIXES, etcdSays } from "../controlplane/etcd-data.js";
+import { parseExposition } from "./prometheus-support.js";
+import { controlPlaneSources, QUOTA } from "./ops-sources.js";
 
 test("control-plane overview from real controlplane serve metrics in a real Prometheus, plus the etcd-usage file", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "console-controlplane-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const etcd = await startEtcd({ metrics: true, quotaBackendBytes: QUOTA });
-  t.after(() => etcd.close());
-  await fill(etcd);
-  const cluster = await startCluster();
-  t.after(() => cluster.close());
-  cluster.api.health.setCheck("etcd", false);
-
-  // The size history: one sample a minute for two hours, 20 MiB rising to 40 MiB, the last a minute ago.
-  const now = Math.floor(Date.now() / 1000);
-  const first = now - 7200;
-  const points: [number, number][] = [];
-  for (let t0 = first; t0 <= now - 60; t0 += 60) points.push([t0, 20 * MiB + ((t0 - first) / 7200) * 20 * MiB]);
-  const slope = (20 * MiB) / 7200; // bytes per second
-  const fullAt = first + (QUOTA - 20 * MiB) / slope; // where that line meets etcd's quota (unix s)
-
-  const exporterPort = await freePort();
-  const prom = await startPrometheus({ dir, backfill: gaugeOpenMetrics({ etcd_db_total_size_in_bytes: points }), scrape: [{ job: "watch-auditor-controlplane", targets: [`127.0.0.1:${exporterPort}`] }] });
-  t.after(() => prom.stop());
-  const serve = spawnCli(["controlplane", "serve", "--kubeconfig", cluster.kubeconfig, "--etcd-endpoints", etcd.clientUrl, "--etcd-usage-interval", "2s", "--port", String(exporterPort), "--host", "127.0.0.1", "--interval", "1s", "--prometheus", prom.url, "--forecast-window", "3h"]);
-  t.after(() => stopCli(serve, "SIGTERM"));
-
-  const usage = await runCli(["controlplane", "etcd-usage", "--etcd-endpoints", etcd.clientUrl, "--output", "json", "--top", "5"]);
-  assert.equal(usage.code, 0, usage.stderr);
-  const usageFile = join(dir, "etcd-usage.json");
-  writeFileSync(usageFile, usage.stdout);
-  const usageJson = JSON.parse(usage.stdout) as { namespaces: { namespace: string; bytes: number; keys: number }[]; largest: { key: string; bytes: number }[]; scannedKeys: number };
-
-  // Prometheus has every family the page reads once the exporter ran a scan and a forecast.
-  await eventually(
-    async () => {
-      if (serve.exitCode !== null) throw new Error(`controlplane serve exited: ${serve.output.stderr}`);
-      for (const m of ["health_check", "database_full_seconds", "database_size_bytes", "database_quota_bytes", "etcd_usage_bytes", "etcd_usage_complete"]) {
-        if ((await promQuery(prom.url, `watch_auditor_controlplane_${m}`)).length === 0) return undefined;
-      }
-      return true;
-    },
-    { timeoutMs: 60_000, intervalMs: 500, what: `the exporter's series in Prometheus; exporter: ${serve.output.stderr.slice(-1000)}` },
-  );
-  // two more scrapes: every series as of the same exporter state
-  await new Promise((r) => setTimeout(r, 2500));
-
+  const { etcd, prom, exporterPort, usageFile, usageJson, first, fullAt } = await controlPlaneSources(dir, (fn) => t.after(fn));
   const server = new OpsServer({ registry: new Registry(), port: 0, host: "127.0.0.1", routes: controlplaneRoutes({ prometheus: prom.url, etcdUsageFile: usageFile, log: createLogger("silent"), fetchTimeoutMs: 10_000 } satisfies ConsoleContext) });
   const port = await server.listen();
   t.after(() => server.close());

@@ -6,7 +6,7 @@
 // the flows' own /metrics text, read here with a plain parser.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { Registry } from "prom-client";
@@ -14,48 +14,8 @@ import { OpsServer } from "../../src/core/http-server.js";
 import { createLogger } from "../../src/core/logger.js";
 import { trafficRoutes, type TrafficGraph } from "../../src/console/api/traffic.js";
 import type { ConsoleContext } from "../../src/console/context.js";
-import { eventually, spawnCli, stopCli } from "../support/cli.js";
-import { FLOW_SAMPLES } from "../support/samples.js";
-import { freePort } from "../support/ports.js";
-import { parseExposition, rampOpenMetrics, startPrometheus, type Series } from "./prometheus-support.js";
-
-const HUBBLE = ["hubble-otel_basic-sample-400-tcp-flows.jsonl", "hubble-otel_basic-sample-330-dns-flows.jsonl", "hubble-otel_basic-sample-348-http-flows.jsonl", "cilium-docs_hubble-exporter-dropped-flows.jsonl"];
-const TETRAGON = "kovenant_example_tetragon_log.jsonl";
-const PAIR_METRICS = ["watch_auditor_flows_tcp_sent_bytes_total", "watch_auditor_flows_tcp_received_bytes_total", "watch_auditor_flows_tcp_connections_total", "watch_auditor_flows_dns_requests_total", "watch_auditor_flows_drops_total"];
-const RAMP_POINTS = 41;
-const STEP = 15; // seconds: the ramp spans 600 s
-
-/** The real flows CLI over the samples; its /metrics once every sample was read. */
-async function flowsMetrics(dir: string): Promise<Series[]> {
-  const hubble = join(dir, "hubble.jsonl");
-  // one file of the four Hubble samples, one Tetragon sample (TCP bytes)
-  writeFileSync(hubble, HUBBLE.map((f) => readFileSync(join(FLOW_SAMPLES, f), "utf8")).join(""));
-  copyFileSync(join(FLOW_SAMPLES, TETRAGON), join(dir, "tetragon.jsonl"));
-  const port = await freePort();
-  const child = spawnCli(["flows", "--hubble", hubble, "--tetragon", join(dir, "tetragon.jsonl"), "--from-start", "--no-kube", "--port", String(port), "--host", "127.0.0.1", "--poll-interval", "50ms"], {
-    env: { KUBECONFIG: "/nonexistent/kubeconfig", KUBERNETES_SERVICE_HOST: undefined, HOME: "/nonexistent" },
-  });
-  try {
-    let last = "";
-    // Read until two scrapes in a row agree and the last samples of both inputs are in.
-    return await eventually(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`flows exited ${child.exitCode}: ${child.output.stderr}`);
-        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.text();
-        if (text === undefined) return undefined;
-        const series = parseExposition(text).filter((s) => PAIR_METRICS.includes(s.name) || s.name === "http_server_requests_total");
-        const body = JSON.stringify(series);
-        const complete = series.some((s) => s.name === "watch_auditor_flows_tcp_received_bytes_total") && series.some((s) => s.name === "watch_auditor_flows_drops_total");
-        const stable = complete && body === last;
-        last = body;
-        return stable ? series : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 500, what: "flows metrics of every sample" },
-    );
-  } finally {
-    await stopCli(child, "SIGTERM");
-  }
-}
+import type { Series } from "./prometheus-support.js";
+import { flowsPrometheus, PAIR_METRICS } from "./ops-sources.js";
 
 interface Expected {
   edges: Map<string, { bytes: number; requests: number; drops: number; errors: number; errorRatio: number }>;
@@ -122,13 +82,9 @@ function assertGraph(g: TrafficGraph, want: Expected): void {
 test("traffic graph from real flows output in a real Prometheus: edges, bytes, requests, error ratios, namespace filter, bad input", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "console-traffic-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const series = await flowsMetrics(dir);
+  const { series, prom, end } = await flowsPrometheus(dir);
   // the samples give traffic of several kinds: TCP bytes (Tetragon), DNS, drops, HTTP with 5xx
   for (const m of ["watch_auditor_flows_tcp_received_bytes_total", "watch_auditor_flows_dns_requests_total", "watch_auditor_flows_drops_total", "http_server_requests_total"]) assert.ok(series.some((s) => s.name === m && s.value > 0), m);
-
-  const start = Math.floor(Date.now() / 1000 / 60) * 60 - 3600;
-  const end = start + (RAMP_POINTS - 1) * STEP;
-  const prom = await startPrometheus({ dir, backfill: rampOpenMetrics(series, start, STEP, RAMP_POINTS) });
   t.after(() => prom.stop());
 
   const server = new OpsServer({ registry: new Registry(), port: 0, host: "127.0.0.1", routes: trafficRoutes({ prometheus: prom.url, log: createLogger("silent"), fetchTimeoutMs: 10_000 } satisfies ConsoleContext) });
