@@ -87,14 +87,18 @@ export function ResultsTable({ params, selected, onSelect }: { params: Record<st
 
   const n = total ?? 0;
   const fullH = n * ROW_H;
+  const scaled = fullH > MAX_SPACER;
   const spacerH = Math.min(fullH, MAX_SPACER);
   const visibleRows = Math.ceil(viewH / ROW_H) + 1;
-  // Map the scroll position to a (fractional) first row; identity until the spacer is capped.
+  // Map the scroll position to a (fractional) first row: identity until the spacer is capped, then
+  // proportional, so that the end of the spacer shows the last row at the bottom of the view.
   const maxScroll = Math.max(1, spacerH - viewH);
-  const firstFloat = fullH <= MAX_SPACER ? scrollTop / ROW_H : (Math.min(scrollTop, maxScroll) / maxScroll) * Math.max(0, n - visibleRows + 1);
+  const clampedTop = Math.min(scrollTop, maxScroll);
+  const firstFloat = scaled ? (clampedTop / maxScroll) * Math.max(0, n - viewH / ROW_H) : scrollTop / ROW_H;
   const first = Math.max(0, Math.floor(firstFloat));
   const start = Math.max(0, first - OVERSCAN);
-  const end = total === null ? PAGE : Math.min(n, first + visibleRows + OVERSCAN);
+  // Scaled, rows never reach below the spacer's end (they would make it scroll further).
+  const end = total === null ? PAGE : Math.min(n, scaled ? Math.ceil(firstFloat + viewH / ROW_H) : first + visibleRows + OVERSCAN);
   const firstPage = Math.floor(start / PAGE);
   const lastPage = Math.max(firstPage, Math.floor(Math.max(start, end - 1) / PAGE));
 
@@ -141,7 +145,7 @@ export function ResultsTable({ params, selected, onSelect }: { params: Record<st
 
   const rows: JSX.Element[] = [];
   const c = cache.current;
-  const rowsTop = fullH <= MAX_SPACER ? start * ROW_H : scrollTop - (firstFloat - start) * ROW_H;
+  const rowsTop = scaled ? clampedTop - (firstFloat - start) * ROW_H : start * ROW_H;
   for (let i = start; i < end && (total === null || i < n); i++) {
     const page = c.pages.get(Math.floor(i / PAGE));
     const row = page?.[i % PAGE];

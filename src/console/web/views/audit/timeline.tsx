@@ -82,6 +82,8 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
   const frame = useRef(0);
   const [width, setWidth] = useState(900);
   const [range, setRange] = useState({ first: 0, last: -1 });
+  const shownRange = useRef({ first: 0, last: -1 });
+  const rangeTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const [hover, setHover] = useState<string>("");
 
   const fromMs = data ? Date.parse(data.from) : 0;
@@ -116,7 +118,15 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
     c.dataset.lanes = String(res.lanes);
     c.dataset.events = String(res.events);
     c.dataset.frames = String(Number(c.dataset.frames ?? "0") + 1);
-    setRange((r) => (r.first === res.first && r.last === res.last ? r : { first: res.first, last: res.last }));
+    // The accessible list of visible lanes follows once scrolling settles (not on every frame).
+    if (res.first !== shownRange.current.first || res.last !== shownRange.current.last) {
+      shownRange.current = { first: res.first, last: res.last };
+      if (rangeTimer.current !== null) clearTimeout(rangeTimer.current);
+      rangeTimer.current = setTimeout(() => {
+        rangeTimer.current = null;
+        setRange(shownRange.current);
+      }, 120);
+    }
   };
   const schedule = (): void => {
     if (frame.current === 0) frame.current = requestAnimationFrame(paint);
@@ -135,7 +145,13 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
     schedule();
   }, [rows, width, viewH, state.sel, state.rev, state.ev]);
 
-  useEffect(() => () => cancelAnimationFrame(frame.current), []);
+  useEffect(
+    () => () => {
+      cancelAnimationFrame(frame.current);
+      if (rangeTimer.current !== null) clearTimeout(rangeTimer.current);
+    },
+    [],
+  );
 
   // `sel` scrolls its lane into view (once per selection and data set).
   const scrolledFor = useRef("");
