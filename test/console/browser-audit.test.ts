@@ -280,6 +280,58 @@ test("timeline: a revision's diff equals `audit history -o json`, a mark opens i
   await page.close();
 });
 
+test("timeline: clicking a bar on the canvas itself selects that revision and shows its diff from `audit history`", async () => {
+  const r = await runCli(["audit", "history", "deployments.apps", "web", "-n", "rec", "--db", db, "-o", "json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const history = JSON.parse(r.stdout) as { revisions: { audit_id: string; changes: CliChange[] | null }[] };
+  const page = await open("/?view=audit&tab=timeline&sel=deployments.apps/rec/web");
+  const canvas = page.getByTestId("timeline-canvas");
+  await eventually(async () => Number(await canvas.getAttribute("data-lanes")) > 0, { what: "lanes drawn" });
+  // Zoom to the object's own span so its revisions are wide enough to aim at.
+  await page.getByTestId("timeline-zoom-object").click();
+  await eventually(() => urlState(page).get("from") && urlState(page).get("to"), { what: "from/to of the object's span" });
+  await page.getByTestId("timeline-summary").filter({ hasText: urlState(page).get("from")!.slice(11, 19) }).waitFor({ timeout: 15_000 });
+  const box = await canvas.boundingBox();
+  assert.ok(box);
+  const hover = page.getByTestId("timeline-hover");
+  // Find the lane by pointing at the names column, then a revision bar along that lane.
+  let laneY: number | null = null;
+  for (let y = 30; y < box.height && laneY === null; y += 5) {
+    await page.mouse.move(box.x + 40, box.y + y);
+    if ((await hover.getAttribute("data-hit")) === "lane" && (await hover.textContent()) === "deployments.apps/rec/web") laneY = y;
+  }
+  assert.ok(laneY !== null, "the selected lane is on screen");
+  let hitX: number | null = null;
+  for (let x = box.width - 20; x > 290 && hitX === null; x -= 3) {
+    await page.mouse.move(box.x + x, box.y + laneY);
+    if ((await hover.getAttribute("data-hit")) === "revision") hitX = x;
+  }
+  assert.ok(hitX !== null, "a revision bar lies along the lane");
+  await page.mouse.click(box.x + hitX, box.y + laneY);
+  await eventually(() => urlState(page).get("rev"), { what: "rev in the URL" });
+  const revId = urlState(page).get("rev")!;
+  const rev = history.revisions.find((v) => v.audit_id === revId);
+  assert.ok(rev, `the clicked revision ${revId} is one of the object's revisions in audit history`);
+  await page.getByTestId("diff-meta").waitFor({ timeout: 15_000 });
+  if (rev.changes === null) await page.getByTestId("diff-none").waitFor();
+  else if (rev.changes.length === 0) await page.getByTestId("diff-empty").waitFor();
+  else {
+    const shown = await page.getByTestId("diff-change").evaluateAll((rows) => rows.map((tr) => [tr.getAttribute("data-path"), tr.getAttribute("data-op")]));
+    assert.deepEqual(shown, rev.changes.map((c) => [c.path, c.op]));
+  }
+  assert.deepEqual(pageErrors(page), []);
+  await page.close();
+});
+
+test("a bad filter in the link shows the server's error naming the parameter", async () => {
+  const page = await open("/?view=audit&code=abc");
+  const results = page.getByTestId("audit-results");
+  await results.locator(".error").waitFor({ timeout: 15_000 });
+  assert.match((await results.locator(".error").textContent()) ?? "", /code.*abc/);
+  assert.deepEqual(pageErrors(page), []);
+  await page.close();
+});
+
 test("insights: who deleted lists the scenario's deletes and links into the object's timeline", async () => {
   const page = await open("/?view=audit&tab=insights&insight=who-deleted");
   const table = page.getByTestId("insight-table");

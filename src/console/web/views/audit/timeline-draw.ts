@@ -215,7 +215,8 @@ export function draw(d: DrawInput): DrawResult {
   for (let t = Math.ceil(fromMs / step) * step; t <= toMs; t += step) {
     const x = xOf(t, fromMs, toMs, width);
     ctx.fillRect(x, AXIS_H - 6, 1, 6);
-    ctx.fillText(tickLabel(t, step), x + 3, AXIS_H / 2 - 2);
+    const label = tickLabel(t, step);
+    if (x + 3 + ctx.measureText(label).width <= width) ctx.fillText(label, x + 3, AXIS_H / 2 - 2);
   }
   return { lanes, events, first, last };
 }

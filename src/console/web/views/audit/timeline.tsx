@@ -84,7 +84,7 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
   const [range, setRange] = useState({ first: 0, last: -1 });
   const shownRange = useRef({ first: 0, last: -1 });
   const rangeTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const [hover, setHover] = useState<string>("");
+  const [hover, setHover] = useState<{ text: string; kind: string }>({ text: "", kind: "" });
 
   const fromMs = data ? Date.parse(data.from) : 0;
   const toMs = data ? Date.parse(data.to) : 1;
@@ -228,7 +228,7 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
       const m = hit.lane.marks[hit.index]!;
       text = `${hit.lane.key} · ${shortTime(m.ts)} · ${m.type}: ${m.label}`;
     } else if (hit?.kind === "lane") text = hit.lane.key;
-    if (text !== hover) setHover(text);
+    if (text !== hover.text) setHover({ text, kind: hit?.kind ?? "" });
   };
   const selectRevision = (lane: Lane, index: number): void => {
     setState({ sel: lane.key, rev: lane.revisions[index]!.audit_id, ev: undefined });
@@ -236,6 +236,16 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
   const selectMark = (lane: Lane, index: number): void => {
     const m = lane.marks[index]!;
     setState({ sel: lane.key, ev: `${m.audit_id}:${m.stage}`, rev: undefined });
+  };
+
+  // The time range of one object's events, with a margin, as the filter's from/to.
+  const zoomTo = (lane: Lane): void => {
+    const ts = [...lane.revisions.map((r) => Date.parse(r.ts)), ...lane.marks.map((m) => Date.parse(m.ts))];
+    if (ts.length === 0) return;
+    const lo = Math.min(...ts);
+    const hi = Math.max(...ts);
+    const pad = Math.max(1000, (hi - lo) * 0.05);
+    setState({ from: new Date(lo - pad).toISOString(), to: new Date(hi + pad).toISOString() });
   };
 
   const visibleLanes: Lane[] = [];
@@ -269,6 +279,11 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
             </select>
           </label>
         )}
+        {selLane && (
+          <button type="button" data-testid="timeline-zoom-object" onClick={() => zoomTo(selLane)}>
+            zoom to {selLane.name}
+          </button>
+        )}
         {(state.from || state.to) && (
           <button type="button" data-testid="timeline-reset" onClick={() => setState({ from: undefined, to: undefined })}>
             reset time range
@@ -299,8 +314,8 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
             {band && <div class="tl-band" style={{ left: `${band.left}px`, width: `${band.width}px`, top: `${band.top}px`, height: `${viewH}px` }} />}
             <div class="tl-spacer" style={{ height: `${Math.max(0, contentH - viewH)}px` }} />
           </div>
-          <p class="tl-hover hint" data-testid="timeline-hover">
-            {hover || (selLane ? `selected: ${selLane.key}` : "click a bar (revision) for its diff, a mark for its raw event, a name to select the object; drag across the lanes to zoom in time")}
+          <p class="tl-hover hint" data-testid="timeline-hover" data-hit={hover.kind}>
+            {hover.text || (selLane ? `selected: ${selLane.key}` : "click a bar (revision) for its diff, a mark for its raw event, a name to select the object; drag across the lanes to zoom in time")}
           </p>
           <nav class="visually-hidden" aria-label="visible revisions and marks" data-testid="timeline-a11y">
             {visibleLanes.map((lane) => (
