@@ -293,14 +293,22 @@ function Sources({ o }: { o: Overview }) {
   );
 }
 
-export function ControlPlaneView(_props: ViewProps) {
-  const { data, error, at } = usePolled<Overview>("controlplane/overview", {}, REFRESH_MS);
+export function ControlPlaneView({ state, setState }: ViewProps) {
+  const { data, error, at } = usePolled<Overview>("controlplane/overview", { at: state.at }, REFRESH_MS);
   if (!data) return error ? <p class="error" data-testid="controlplane-error">{error}</p> : <p class="hint">loading…</p>;
   const noData = data.apiserverUp === null && data.health.length === 0 && data.database.sizeBytes === null;
   return (
     <div class="controlplane-view">
       <p class="hint">
         from Prometheus <span class="mono">{data.prometheus}</span> at {formatTime(data.at)}
+        {state.at && (
+          <>
+            {" "}
+            <button class="link" onClick={() => setState({ at: undefined })}>
+              show now
+            </button>
+          </>
+        )}
         {at ? `, refreshed ${formatTime(at.toISOString())}` : ""}
         {error && <span class="error"> — last refresh failed: {error}</span>}
       </p>

@@ -1,7 +1,8 @@
 // Workload traffic as a graph (like Hubble UI's service map), from the flows metrics in Prometheus:
 // nodes = workloads in one column per namespace (outside-the-cluster peers last), edges = client →
 // server with the bytes and requests of the window, red when more than 5 % of the flows failed
-// (dropped, or DNS lookups that failed). The namespace filter (`ns`) and the window are in the URL.
+// (dropped, or DNS lookups that failed). The namespace filter (`ns`), the window and the moment
+// (`at`, default now: a link to an incident keeps its time) are in the URL.
 // Data from GET /api/console/traffic/graph.
 import { useState } from "preact/hooks";
 import type { ViewProps } from "../types.js";
@@ -40,11 +41,11 @@ export const ERROR_RATIO_RED = 0.05;
 const WINDOWS = ["5m", "15m", "1h", "6h", "1d"];
 const REFRESH_MS = 30_000;
 
-const NODE_W = 190;
+const NODE_W = 170;
 const NODE_H = 34;
-const GAP_X = 120;
+const GAP_X = 64;
 const GAP_Y = 16;
-const HEAD = 28;
+const HEAD = 44;
 const MARGIN = 12;
 
 export interface Placed {
@@ -69,7 +70,7 @@ export function layout(nodes: TrafficNode[]): { placed: Map<string, Placed>; col
     rows = Math.max(rows, members.length);
     return { namespace, x };
   });
-  return { placed, columns, width: MARGIN * 2 + Math.max(1, names.length) * (NODE_W + GAP_X) - GAP_X, height: MARGIN * 2 + HEAD + Math.max(1, rows) * (NODE_H + GAP_Y) };
+  return { placed, columns, width: MARGIN * 2 + Math.max(1, names.length) * (NODE_W + GAP_X) - GAP_X + 60, height: MARGIN * 2 + HEAD + Math.max(1, rows) * (NODE_H + GAP_Y) };
 }
 
 function edgePath(a: Placed, b: Placed): string {
@@ -84,11 +85,21 @@ function edgePath(a: Placed, b: Placed): string {
   const forward = b.col > a.col;
   const x1 = forward ? a.x + NODE_W : a.x;
   const x2 = forward ? b.x : b.x + NODE_W;
-  const dx = (x2 - x1) / 2;
-  return `M${x1},${ay} C${x1 + dx},${ay} ${x2 - dx},${by} ${x2},${by}`;
+  if (Math.abs(b.col - a.col) === 1) {
+    const dx = (x2 - x1) / 2;
+    return `M${x1},${ay} C${x1 + dx},${ay} ${x2 - dx},${by} ${x2},${by}`;
+  }
+  // Across other columns: up into the band above the nodes, along it, and down, so the edge never
+  // seems to pass through a workload of a column in between.
+  const band = MARGIN + HEAD - 10;
+  const s = forward ? 1 : -1;
+  const h = GAP_X / 2;
+  return `M${x1},${ay} C${x1 + s * h},${ay} ${x1 + s * h},${band} ${x1 + s * GAP_X},${band} L${x2 - s * GAP_X},${band} C${x2 - s * h},${band} ${x2 - s * h},${by} ${x2},${by}`;
 }
 
 const nsLabel = (ns: string): string => (ns === "" ? "outside the cluster" : ns);
+/** A node id for people: "namespace/workload", or the bare name of a peer outside the cluster. */
+const display = (id: string): string => (id.startsWith("/") ? id.slice(1) : id);
 
 function GraphSvg({ graph, selected, onSelect, onNamespace }: { graph: Graph; selected: string | null; onSelect: (id: string | null) => void; onNamespace: (ns: string) => void }) {
   const { placed, columns, width, height } = layout(graph.nodes);
@@ -97,10 +108,10 @@ function GraphSvg({ graph, selected, onSelect, onNamespace }: { graph: Graph; se
   return (
     <svg class="traffic-graph" data-testid="traffic-graph" viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label="workload traffic graph">
       <defs>
-        <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
+        <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse">
           <path d="M0,0 L10,5 L0,10 z" class="arrowhead" />
         </marker>
-        <marker id="arrow-bad" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
+        <marker id="arrow-bad" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse">
           <path d="M0,0 L10,5 L0,10 z" class="arrowhead bad" />
         </marker>
       </defs>
@@ -128,7 +139,7 @@ function GraphSvg({ graph, selected, onSelect, onNamespace }: { graph: Graph; se
             data-target={e.target}
             data-bad={String(bad)}
           >
-            <title>{`${e.source} → ${e.target}: ${formatBytes(e.bytes)}, ${formatCount(e.requests)} requests, ${formatCount(e.drops)} dropped, ${formatPercent(e.errorRatio)} errors`}</title>
+            <title>{`${display(e.source)} → ${display(e.target)}: ${formatBytes(e.bytes)}, ${formatCount(e.requests)} requests, ${formatCount(e.drops)} dropped, ${formatPercent(e.errorRatio)} errors`}</title>
           </path>
         );
       })}
@@ -138,12 +149,12 @@ function GraphSvg({ graph, selected, onSelect, onNamespace }: { graph: Graph; se
           <g key={p.node.id} class={`node ${bad ? "bad" : ""} ${selected === p.node.id ? "selected" : ""}`} data-testid="node" data-id={p.node.id} onClick={() => onSelect(selected === p.node.id ? null : p.node.id)}>
             <rect x={p.x} y={p.y} width={NODE_W} height={NODE_H} rx={5} />
             <text x={p.x + 8} y={p.y + 14} class="workload">
-              {p.node.workload.length > 26 ? `${p.node.workload.slice(0, 25)}…` : p.node.workload}
+              {p.node.workload.length > 23 ? `${p.node.workload.slice(0, 22)}…` : p.node.workload}
             </text>
             <text x={p.x + 8} y={p.y + 28} class="sub">
               {p.node.httpRequests > 0 ? `HTTP ${formatCount(p.node.httpRequests)} req, ${formatPercent(p.node.httpErrorRatio)} 5xx` : nsLabel(p.node.namespace)}
             </text>
-            <title>{p.node.id}</title>
+            <title>{display(p.node.id)}</title>
           </g>
         );
       })}
@@ -155,7 +166,8 @@ export function TrafficView({ state, setState }: ViewProps) {
   const ns = state.ns ?? "";
   const win = state.window && WINDOWS.includes(state.window) ? state.window : "5m";
   const [selected, setSelected] = useState<string | null>(null);
-  const { data, error, loading } = usePolled<Graph>("traffic/graph", { ns: ns || undefined, window: win }, REFRESH_MS);
+  const at = state.at;
+  const { data, error, loading } = usePolled<Graph>("traffic/graph", { ns: ns || undefined, window: win, at }, REFRESH_MS);
   const current = data && (data.ns ?? "") === ns && data.window === win ? data : null;
   const edges = current ? (selected ? current.edges.filter((e) => e.source === selected || e.target === selected) : current.edges) : [];
   return (
@@ -182,6 +194,14 @@ export function TrafficView({ state, setState }: ViewProps) {
             ))}
           </select>
         </label>
+        {at && (
+          <span class="as-of" data-testid="as-of">
+            as of {formatTime(at)}{" "}
+            <button class="link" onClick={() => setState({ at: undefined })}>
+              now
+            </button>
+          </span>
+        )}
         {current && (
           <span class="hint" data-testid="traffic-summary">
             {current.nodes.length} workloads, {current.edges.length} edges{current.truncated ? " (the heaviest only)" : ""} — Prometheus {current.prometheus} at {formatTime(current.at)}
@@ -198,7 +218,7 @@ export function TrafficView({ state, setState }: ViewProps) {
           </div>
           <p class="hint legend">
             <span class="swatch ok" /> edge width: bytes · <span class="swatch bad" /> more than {formatPercent(ERROR_RATIO_RED)} of the flows dropped or failed (edges), or of the HTTP requests answered 5xx (workloads)
-            {selected ? ` — showing the edges of ${selected} (click it again for all)` : " — click a workload to show its edges"}
+            {selected ? ` — showing the edges of ${display(selected)} (click it again for all)` : " — click a workload to show its edges"}
           </p>
           <table class="edges" data-testid="edges-table">
             <thead>
@@ -214,8 +234,8 @@ export function TrafficView({ state, setState }: ViewProps) {
             <tbody>
               {edges.map((e) => (
                 <tr key={`${e.source}>${e.target}`} data-testid="edge-row" class={e.errorRatio > ERROR_RATIO_RED ? "bad" : ""}>
-                  <td class="mono">{e.source}</td>
-                  <td class="mono">{e.target}</td>
+                  <td class="mono">{display(e.source)}</td>
+                  <td class="mono">{display(e.target)}</td>
                   <td class="num">{formatBytes(e.bytes)}</td>
                   <td class="num">{formatCount(e.requests)}</td>
                   <td class="num">{formatCount(e.drops)}</td>
