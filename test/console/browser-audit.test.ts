@@ -220,6 +220,14 @@ test("search view: clicking a row shows its raw event; the link round-trips", as
   const again = await open(page.url());
   await waitTotal(again, deletes.length);
   assert.equal((await shownEvent(again)).auditID, expected.auditID);
+
+  // From the event to its object's timeline: the lane of the group-qualified resource is selected and on screen.
+  const ref = expected.objectRef!;
+  const key = `${ref.resource}${ref.apiGroup ? `.${ref.apiGroup}` : ""}/${ref.namespace ?? "-"}/${ref.name}`;
+  await page.getByTestId("event-timeline-link").click();
+  await eventually(() => urlState(page).get("tab") === "timeline", { what: "tab=timeline" });
+  assert.equal(urlState(page).get("sel"), key);
+  await page.getByTestId(`lane-${key}`).waitFor({ state: "attached", timeout: 15_000 });
   assert.deepEqual(pageErrors(page), []);
   assert.deepEqual(pageErrors(again), []);
   await again.close();

@@ -3,7 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { getJson, isAbort } from "../../api.js";
 import { JsonTree } from "./json-tree.js";
-import { errorText, hrefFor, objectKey } from "./filters.js";
+import { errorText, hrefFor, objectKey, qualifiedResource } from "./filters.js";
 import type { SetState, State } from "./types.js";
 
 interface RawEvent {
@@ -11,7 +11,7 @@ interface RawEvent {
   stage?: string;
   verb?: string;
   requestURI?: string;
-  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string; apiGroup?: string };
   [k: string]: unknown;
 }
 
@@ -43,7 +43,8 @@ export function EventPanel({ ev, state, setState }: { ev: string; state: State; 
   }, [ev]);
 
   const ref = event?.objectRef;
-  const sel = ref?.resource && ref.name ? objectKey(ref.resource, ref.namespace, ref.name) : null;
+  // Lanes name an object by its group-qualified resource (deployments.apps/ns/name).
+  const sel = ref?.resource && ref.name ? objectKey(qualifiedResource(ref.resource, ref.apiGroup), ref.namespace, ref.name) : null;
   const timelinePatch = sel ? { tab: "timeline", sel, rev: undefined } : null;
   return (
     <section class="audit-panel audit-event" data-testid="event-panel" data-ev={ev}>
