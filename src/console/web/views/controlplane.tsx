@@ -100,6 +100,30 @@ function Database({ db }: { db: Overview["database"] }) {
   );
 }
 
+function HealthTable({ rows }: { rows: Overview["health"] }) {
+  if (rows.length === 0) return null;
+  return (
+    <table class="health">
+      <thead>
+        <tr>
+          <th>endpoint</th>
+          <th>check</th>
+          <th>state</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((h) => (
+          <tr key={`${h.endpoint}/${h.check}`} data-testid="health-row" data-ok={String(h.ok)}>
+            <td>/{h.endpoint}</td>
+            <td class="mono check">{h.check}</td>
+            <td class={h.ok ? "ok" : "bad"}>{h.ok ? "ok" : "failed"}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 function Health({ o }: { o: Overview }) {
   const failed = o.health.filter((h) => !h.ok).length;
   return (
@@ -122,24 +146,13 @@ function Health({ o }: { o: Overview }) {
           <p class={failed > 0 ? "bad" : "ok"} data-testid="health-summary">
             {failed > 0 ? `${failed} of ${o.health.length} checks failing` : `all ${o.health.length} checks ok`}
           </p>
-          <table class="health">
-            <thead>
-              <tr>
-                <th>endpoint</th>
-                <th>check</th>
-                <th>state</th>
-              </tr>
-            </thead>
-            <tbody>
-              {o.health.map((h) => (
-                <tr key={`${h.endpoint}/${h.check}`} data-testid="health-row" data-ok={String(h.ok)}>
-                  <td>/{h.endpoint}</td>
-                  <td class="mono">{h.check}</td>
-                  <td class={h.ok ? "ok" : "bad"}>{h.ok ? "ok" : "failed"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <HealthTable rows={o.health.filter((h) => !h.ok)} />
+          {o.health.some((h) => h.ok) && (
+            <details class="ok-checks">
+              <summary>{o.health.filter((h) => h.ok).length} checks ok</summary>
+              <HealthTable rows={o.health.filter((h) => h.ok)} />
+            </details>
+          )}
         </>
       )}
     </section>
