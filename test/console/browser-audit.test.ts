@@ -98,9 +98,12 @@ async function waitTotal(page: Page, want: number): Promise<void> {
   );
 }
 
-/** Page errors (uncaught exceptions) only: a missing favicon is a console error too. */
+/**
+ * Uncaught exceptions and console errors (a refused inline style or script under the CSP is one),
+ * except the browser's note of an HTTP error status: the favicon's 404, and the 400 a bad filter earns.
+ */
 function pageErrors(page: { errors: string[] }): string[] {
-  return page.errors.filter((e) => e.startsWith("pageerror"));
+  return page.errors.filter((e) => !/^console\.error: Failed to load resource: the server responded with a status of (404|400) /.test(e));
 }
 
 /** The raw event the event panel shows, as its text view. */
