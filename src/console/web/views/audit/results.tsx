@@ -58,22 +58,27 @@ export function ResultsTable({ params, selected, onSelect }: { params: Record<st
   const key = new URLSearchParams(params).toString();
   const scroller = useRef<HTMLDivElement>(null);
   const cache = useRef<PageCache>({ key: "", pages: new Map(), inflight: new Map() });
-  const [total, setTotal] = useState<number | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [scrollTop, setScrollTop] = useState(0);
+  // Total, error and scroll position belong to one filter set: a new set starts with none, at the top.
+  const [totalOf, setTotalOf] = useState<{ key: string; total: number } | null>(null);
+  const [errorOf, setErrorOf] = useState<{ key: string; error: string } | null>(null);
+  const [scrollOf, setScrollOf] = useState({ key: "", top: 0 });
+  const total = totalOf?.key === key ? totalOf.total : null;
+  const error = errorOf?.key === key ? errorOf.error : null;
+  const scrollTop = scrollOf.key === key ? scrollOf.top : 0;
   const [viewH, setViewH] = useState(480);
   const [, setVersion] = useState(0);
 
+  // The previous filter set's rows, shown dimmed until the new set's first page arrives (no blank flash).
+  const stale = useRef<{ pages: Map<number, EventRow[]>; total: number } | null>(null);
+  const lastTotal = useRef<number | null>(null);
   // A new filter set: drop the cache, abort what is in flight, go back to the top.
   if (cache.current.key !== key) {
     for (const ac of cache.current.inflight.values()) ac.abort();
+    if (cache.current.pages.size > 0 && lastTotal.current !== null) stale.current = { pages: cache.current.pages, total: lastTotal.current };
     cache.current = { key, pages: new Map(), inflight: new Map() };
   }
   useLayoutEffect(() => {
-    setTotal(null);
-    setError(null);
     if (scroller.current) scroller.current.scrollTop = 0;
-    setScrollTop(0);
   }, [key]);
 
   useLayoutEffect(() => {
@@ -85,7 +90,8 @@ export function ResultsTable({ params, selected, onSelect }: { params: Record<st
     return () => ro.disconnect();
   }, []);
 
-  const n = total ?? 0;
+  const showStale = total === null && stale.current !== null;
+  const n = total ?? (showStale ? stale.current!.total : 0);
   const fullH = n * ROW_H;
   const scaled = fullH > MAX_SPACER;
   const spacerH = Math.min(fullH, MAX_SPACER);
@@ -98,7 +104,7 @@ export function ResultsTable({ params, selected, onSelect }: { params: Record<st
   const first = Math.max(0, Math.floor(firstFloat));
   const start = Math.max(0, first - OVERSCAN);
   // Scaled, rows never reach below the spacer's end (they would make it scroll further).
-  const end = total === null ? PAGE : Math.min(n, scaled ? Math.ceil(firstFloat + viewH / ROW_H) : first + visibleRows + OVERSCAN);
+  const end = total === null && !showStale ? PAGE : Math.min(n, scaled ? Math.ceil(firstFloat + viewH / ROW_H) : first + visibleRows + OVERSCAN);
   const firstPage = Math.floor(start / PAGE);
   const lastPage = Math.max(firstPage, Math.floor(Math.max(start, end - 1) / PAGE));
 
@@ -128,13 +134,18 @@ export function ResultsTable({ params, selected, onSelect }: { params: Record<st
               if (!wanted.has(old)) c.pages.delete(old);
             }
           }
-          setTotal(res.total);
-          setError(null);
+          stale.current = null;
+          lastTotal.current = res.total;
+          setTotalOf({ key: c.key, total: res.total });
+          setErrorOf(null);
           setVersion((v) => v + 1);
         })
         .catch((err: unknown) => {
           if (cache.current === c) c.inflight.delete(p);
-          if (!isAbort(err) && cache.current === c) setError(errorText(err));
+          if (!isAbort(err) && cache.current === c) {
+            stale.current = null;
+            setErrorOf({ key: c.key, error: errorText(err) });
+          }
         });
     }
   }, [key, firstPage, lastPage]);
@@ -144,10 +155,10 @@ export function ResultsTable({ params, selected, onSelect }: { params: Record<st
   }, []);
 
   const rows: JSX.Element[] = [];
-  const c = cache.current;
+  const pages = showStale ? stale.current!.pages : cache.current.pages;
   const rowsTop = scaled ? clampedTop - (firstFloat - start) * ROW_H : start * ROW_H;
-  for (let i = start; i < end && (total === null || i < n); i++) {
-    const page = c.pages.get(Math.floor(i / PAGE));
+  for (let i = start; i < end && i < (total === null && !showStale ? PAGE : n); i++) {
+    const page = pages.get(Math.floor(i / PAGE));
     const row = page?.[i % PAGE];
     const top = rowsTop + (i - start) * ROW_H;
     if (!row) {
@@ -165,7 +176,7 @@ export function ResultsTable({ params, selected, onSelect }: { params: Record<st
         key={id}
         role="row"
         tabIndex={0}
-        class={`audit-row${selected === id ? " selected" : ""}`}
+        class={`audit-row${selected === id ? " selected" : ""}${showStale ? " stale" : ""}`}
         style={{ top: `${top}px` }}
         data-testid="event-row"
         data-row={i}
@@ -205,7 +216,7 @@ export function ResultsTable({ params, selected, onSelect }: { params: Record<st
         role="table"
         aria-rowcount={n}
         data-testid="results-scroller"
-        onScroll={(e) => setScrollTop((e.currentTarget as HTMLDivElement).scrollTop)}
+        onScroll={(e) => setScrollOf({ key, top: (e.currentTarget as HTMLDivElement).scrollTop })}
       >
         <div class="audit-spacer" style={{ height: `${Math.max(spacerH, 1)}px` }} />
         {rows}
