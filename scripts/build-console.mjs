@@ -4,6 +4,7 @@
 // the page fetches nothing from anywhere else, so it works offline and under a strict CSP.
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
+import { gzipSync, constants as zlib } from "node:zlib";
 import { mkdirSync, readFileSync, rmSync, writeFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,12 +37,18 @@ for (const f of result.outputFiles) {
   const hash = createHash("sha256").update(f.contents).digest("hex").slice(0, 12);
   const name = `app-${hash}.${ext}`;
   writeFileSync(join(out, "assets", name), f.contents);
+  // Pre-compressed once here, so the server never compresses per request.
+  writeFileSync(join(out, "assets", `${name}.gz`), gzipSync(f.contents, { level: zlib.Z_BEST_COMPRESSION }));
   names[ext] = name;
 }
 if (!names.js || !names.css) throw new Error(`build-console: expected one .js and one .css output, got ${Object.keys(names).join(", ")}`);
 const html = readFileSync(join(src, "index.html"), "utf8").replace("__JS__", names.js).replace("__CSS__", names.css);
 writeFileSync(join(out, "index.html"), html);
 const size = (n) => statSync(join(out, "assets", n)).size;
-const manifest = { js: names.js, css: names.css, bytes: { js: size(names.js), css: size(names.css) } };
+const manifest = {
+  js: names.js,
+  css: names.css,
+  bytes: { js: size(names.js), css: size(names.css), jsGzip: size(`${names.js}.gz`), cssGzip: size(`${names.css}.gz`) },
+};
 writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
 if (process.argv.includes("--verbose")) console.log(JSON.stringify(manifest));

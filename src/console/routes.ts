@@ -18,7 +18,7 @@ export interface ConsoleRoutes {
   /** /api/console/...: data, behind the gate. */
   routes: Record<string, RouteHandler>;
   /** Bytes of the page's script and style (said in the start log). */
-  size: { js: number; css: number };
+  size: { js: number; css: number; jsGzip: number; cssGzip: number };
 }
 
 export function consoleRoutes(ctx: ConsoleContext): ConsoleRoutes {

@@ -33,7 +33,7 @@ export const WEB_ROOT = fileURLToPath(new URL("../../dist/console/web/", import.
 interface Manifest {
   js: string;
   css: string;
-  bytes: { js: number; css: number };
+  bytes: { js: number; css: number; jsGzip: number; cssGzip: number };
 }
 
 export interface StaticAssets {
@@ -46,25 +46,31 @@ function send(res: ServerResponse, req: IncomingMessage, body: Buffer, headers: 
   res.end(req.method === "HEAD" ? undefined : body);
 }
 
+const acceptsGzip = (req: IncomingMessage): boolean => /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
+
+/** A hashed file, gzip-compressed at build time for clients that take it. */
+function asset(plain: Buffer, gzipped: Buffer, type: string): RouteHandler {
+  // Content-hashed names: a new build has new names, so these can be cached for good.
+  const headers = { "content-type": type, "cache-control": "public, max-age=31536000, immutable", vary: "accept-encoding" };
+  return (req, res) => (acceptsGzip(req) ? send(res, req, gzipped, { ...headers, "content-encoding": "gzip" }) : send(res, req, plain, headers));
+}
+
 /** Reads the build once at start; throws naming the directory when the page was not built. */
 export function loadStaticAssets(root: string = WEB_ROOT): StaticAssets {
   const manifestFile = `${root}manifest.json`;
   if (!existsSync(manifestFile)) throw new Error(`the web console is not built: ${manifestFile} is missing (run npm run build)`);
   const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as Manifest;
   const html = readFileSync(`${root}index.html`);
-  const js = readFileSync(`${root}assets/${manifest.js}`);
-  const css = readFileSync(`${root}assets/${manifest.css}`);
+  const file = (name: string): Buffer => readFileSync(`${root}assets/${name}`);
   const page: RouteHandler = (req, res) =>
     send(res, req, html, { "content-type": "text/html; charset=utf-8", "content-security-policy": CONTENT_SECURITY_POLICY, "cache-control": "no-cache" });
-  // Content-hashed names: a new build has new names, so these can be cached for good.
-  const immutable = "public, max-age=31536000, immutable";
   return {
     manifest,
     routes: {
       "/": page,
       "/index.html": page,
-      [`/assets/${manifest.js}`]: (req, res) => send(res, req, js, { "content-type": "text/javascript; charset=utf-8", "cache-control": immutable }),
-      [`/assets/${manifest.css}`]: (req, res) => send(res, req, css, { "content-type": "text/css; charset=utf-8", "cache-control": immutable }),
+      [`/assets/${manifest.js}`]: asset(file(manifest.js), file(`${manifest.js}.gz`), "text/javascript; charset=utf-8"),
+      [`/assets/${manifest.css}`]: asset(file(manifest.css), file(`${manifest.css}.gz`), "text/css; charset=utf-8"),
     },
   };
 }

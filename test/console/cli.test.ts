@@ -3,7 +3,7 @@
 // a view whose source is missing says which flag adds it).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
@@ -11,6 +11,7 @@ import { eventually, runCli, spawnCli, stopCli } from "../support/cli.js";
 import { freePorts } from "../support/ports.js";
 import { buildStore, SECURITY_SCENARIO } from "../support/audit-store.js";
 import { launchBrowser, newPage, startConsole } from "../support/browser.js";
+import { WEB_ROOT } from "../../src/console/static.js";
 
 let dir: string;
 let db: string;
@@ -81,7 +82,11 @@ test("audit serve serves the page publicly and /api/console behind its token; --
         const html = await page.text();
         const js = /src="(\/assets\/app-[0-9a-f]+\.js)"/.exec(html)?.[1];
         assert.ok(js, html);
-        assert.equal((await fetch(base + js)).status, 200);
+        const script = await fetch(base + js);
+        assert.equal(script.status, 200);
+        // compressed at build time; fetch decompresses it back to the file in dist/
+        assert.equal(script.headers.get("content-encoding"), "gzip");
+        assert.equal(await script.text(), readFileSync(join(WEB_ROOT, js!), "utf8"));
         assert.equal((await fetch(`${base}/api/console/info`)).status, 401);
         const info = (await (await fetch(`${base}/api/console/info`, { headers: auth })).json()) as { sources: Record<string, boolean> };
         assert.deepEqual(info.sources, { audit: true, prometheus: false, auditor: false, etcdUsage: false });
