@@ -27,17 +27,24 @@ export interface DetectionScan {
   truncated: boolean;
 }
 
-/** Runs the rules over the candidates matching `w` (conditions over `events` columns), newest first. */
+/**
+ * Runs the rules over the candidates matching `w` (conditions over `events` columns), newest first.
+ * The newest maxScan candidates are found in two steps so DuckDB never sorts wide rows: the time of
+ * the oldest of them (an ORDER BY over ts alone), then the candidates at or after it (a range the
+ * scan prunes by zone maps), streamed with their bodies.
+ */
 export async function scanDetections(store: AuditStore, w: Where, opts: { maxScan: number; maxHits: number }): Promise<DetectionScan> {
   const active = rules();
   const out: DetectionScan = { hits: [], scanned: 0, truncated: false };
   if (active.length === 0) return out;
+  const candidates = `${DETECT_STAGE_SQL} AND ${prefilterSql(active)} AND ${w.and()}`;
+  const [bound] = await store.query(`SELECT CAST(ts AS VARCHAR) AS ts FROM events WHERE ${candidates} ORDER BY ts DESC LIMIT 1 OFFSET ?`, [...w.values, opts.maxScan - 1]);
+  const since = bound?.ts === null || bound?.ts === undefined ? "" : " AND ts >= CAST(? AS TIMESTAMPTZ)";
   const sql = `SELECT ${EVENT_SELECT}
-       FROM (SELECT * FROM events WHERE ${DETECT_STAGE_SQL} AND ${prefilterSql(active)} AND ${w.and()}) e
+       FROM (SELECT * FROM events WHERE ${candidates}${since} ORDER BY ts DESC, audit_id, stage LIMIT ?) e
        LEFT JOIN bodies b ON b.audit_id = e.audit_id AND b.stage = e.stage
-      ORDER BY e.ts DESC, e.audit_id, e.stage
-      LIMIT ?`;
-  const result = await store.connection.stream(sql, [...w.values, opts.maxScan + 1]);
+      ORDER BY e.ts DESC, e.audit_id, e.stage`;
+  const result = await store.connection.stream(sql, [...w.values, ...(since ? [String(bound!.ts)] : []), opts.maxScan + 1]);
   for await (const batch of result.yieldRowObjectJs()) {
     for (const row of batch) {
       if (out.scanned === opts.maxScan) {

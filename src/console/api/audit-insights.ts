@@ -17,7 +17,7 @@ export interface InsightResult {
 }
 
 /** Candidate events the detection rules run on for insights/detections (newest first). */
-export const MAX_DETECTION_SCAN = 50_000;
+export const MAX_DETECTION_SCAN = 20_000;
 
 function shape(columns: string[], rows: Record<string, unknown>[], extra: Partial<InsightResult> = {}): InsightResult {
   return { columns, rows: rows.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] ?? null]))), ...extra };
