@@ -6,6 +6,17 @@ import { getJson, isAbort } from "../../api.js";
 import { errorText, filterParams } from "./filters.js";
 import type { HistogramResult, SetState, State } from "./types.js";
 
+/** UTC tick labels: time of day, with the date when the range spans days. */
+function axisLabels(splits: number[]): string[] {
+  const span = splits.length > 1 ? splits[splits.length - 1]! - splits[0]! : 0;
+  const step = splits.length > 1 ? splits[1]! - splits[0]! : 0;
+  return splits.map((s) => {
+    const iso = new Date(s * 1000).toISOString();
+    if (span >= 2 * 86400) return `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
+    return step < 60 ? iso.slice(11, 19) : iso.slice(11, 16);
+  });
+}
+
 export function Histogram({ state, setState }: { state: State; setState: SetState }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -45,7 +56,7 @@ export function Histogram({ state, setState }: { state: State; setState: SetStat
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
       scales: { x: { time: true, range: () => [Date.parse(data.from) / 1000, Date.parse(data.to) / 1000] } },
-      axes: [{ space: 80 }, { size: 50 }],
+      axes: [{ space: 90, values: (_u, splits) => axisLabels(splits) }, { size: 50 }],
       series: [
         {},
         { label: "requests", stroke: "#2463eb", fill: "rgba(36,99,235,0.35)", paths: uPlot.paths.bars!({ size: [0.9, 40], align: 1 }), points: { show: false } },
