@@ -65,8 +65,6 @@ test("control-plane view: failing health checks first, DB size against the quota
   const largest = page.getByTestId("largest-row");
   assert.equal(await largest.count(), src.usageJson.largest.length);
   assert.deepEqual(await largest.first().evaluate((e) => [...e.children].slice(0, 3).map((c) => c.textContent)), ["configmaps", "ns-b", "big"]);
-  await page.getByTestId("usage-file").scrollIntoViewIfNeeded();
-  await page.evaluate(() => scrollTo(0, 0));
   await screenshot(page, "controlplane");
 
   // As of a moment before the exporter ran (the URL's `at`): no exporter data then, and the page says so.

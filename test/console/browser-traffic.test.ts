@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { launchBrowser, newPage, screenshot, startConsole } from "../support/browser.js";
 import type { TrafficGraph } from "../../src/console/api/traffic.js";
 import { flowsPrometheus } from "./ops-sources.js";
-import { watchProblems } from "./browser-support-c.js";
+import { countIs, watchProblems } from "./browser-support-c.js";
 
 test("traffic view: workload graph, red edges, namespace filter in the URL, back button, link round trip, edges of a clicked workload", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "console-traffic-ui-"));
@@ -52,12 +52,12 @@ test("traffic view: workload graph, red edges, namespace filter in the URL, back
   // The namespace filter: into the URL (a history entry), the graph of that namespace.
   await page.getByTestId("ns-filter").selectOption("kube-system");
   await page.waitForURL(/[?&]ns=kube-system/);
-  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="edge"]').length === n, kube.edges.length);
+  await countIs(page, "edge", kube.edges.length);
   assert.deepEqual(await drawn(), want(kube));
   const link = page.url();
   // Back: all namespaces again.
   await page.goBack();
-  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="edge"]').length === n, all.edges.length);
+  await countIs(page, "edge", all.edges.length);
   assert.doesNotMatch(page.url(), /ns=/);
   assert.equal(await page.getByTestId("ns-filter").inputValue(), "");
   // The link, pasted into a new page: the same filtered view.
@@ -72,9 +72,9 @@ test("traffic view: workload graph, red edges, namespace filter in the URL, back
   const busiest = all.edges[0]!.source;
   await page.locator(`[data-testid="node"][data-id="${busiest}"]`).click();
   const mine = all.edges.filter((e) => e.source === busiest || e.target === busiest).length;
-  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="edge-row"]').length === n, mine);
+  await countIs(page, "edge-row", mine);
   await page.locator(`[data-testid="node"][data-id="${busiest}"]`).click();
-  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="edge-row"]').length === n, all.edges.length);
+  await countIs(page, "edge-row", all.edges.length);
 
   // Bad URL state reaches the server as a 400 and is shown, not drawn.
   await page.goto(`${con.url}?view=traffic&ns=${encodeURIComponent('x"}')}`);
