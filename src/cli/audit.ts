@@ -251,7 +251,7 @@ async function consoleRoutesFor(o: ConsoleCliOpts & { logLevel: "debug" | "info"
   const [{ consoleRoutes, SECURITY_HEADERS, readTokenFile }, { createLogger }] = await Promise.all([import("../console/public.js"), import("../core/logger.js")]);
   const token = o.auditorTokenFile !== undefined ? readTokenFile(o.auditorTokenFile, "--auditor-token-file") : undefined;
   const log = createLogger(o.logLevel, "console");
-  return (reader) => {
+  return (reader, registry) => {
     const r = consoleRoutes({
       store: reader,
       log,
@@ -259,7 +259,7 @@ async function consoleRoutesFor(o: ConsoleCliOpts & { logLevel: "debug" | "info"
       ...(o.prometheus ? { prometheus: o.prometheus } : {}),
       ...(o.auditor ? { auditor: { url: o.auditor, ...(token ? { token } : {}) } } : {}),
       ...(o.etcdUsage ? { etcdUsageFile: o.etcdUsage } : {}),
-    });
+    }, registry);
     return { routes: r.routes, publicRoutes: r.publicRoutes, headers: SECURITY_HEADERS };
   };
 }

@@ -1,6 +1,7 @@
 // Every route of the console: the page (public: it holds no data) and the JSON under
 // /api/console/ (behind the same gate as the rest of the process's API).
 import { readFileSync } from "node:fs";
+import { Counter, Histogram, type Registry } from "prom-client";
 import type { RouteHandler } from "../core/http-server.js";
 import type { ConsoleContext } from "./context.js";
 import { jsonRoute } from "./http.js";
@@ -21,7 +22,35 @@ export interface ConsoleRoutes {
   size: { js: number; css: number; jsGzip: number; cssGzip: number };
 }
 
-export function consoleRoutes(ctx: ConsoleContext): ConsoleRoutes {
+/**
+ * Counts and times every data route (label `route` = its path: bounded by the route table). The
+ * duration is to the last byte, so a slow DuckDB query or Prometheus shows up per route.
+ */
+function instrument(routes: Record<string, RouteHandler>, registry: Registry): Record<string, RouteHandler> {
+  const requests = new Counter({ name: "watch_auditor_console_requests_total", help: "Console data requests (/api/console/...) by route and HTTP status code.", labelNames: ["route", "code"], registers: [registry] });
+  const seconds = new Histogram({
+    name: "watch_auditor_console_request_duration_seconds",
+    help: "Time to answer a console data request, by route (to the last byte).",
+    labelNames: ["route"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const out: Record<string, RouteHandler> = {};
+  for (const [route, handler] of Object.entries(routes)) {
+    out[route] = (req, res) => {
+      const end = seconds.startTimer({ route });
+      res.once("close", () => {
+        end();
+        requests.inc({ route, code: String(res.statusCode) });
+      });
+      return handler(req, res);
+    };
+  }
+  return out;
+}
+
+/** With a registry, the data routes are counted and timed (watch_auditor_console_*). */
+export function consoleRoutes(ctx: ConsoleContext, registry?: Registry): ConsoleRoutes {
   const assets = loadStaticAssets();
   const info = {
     version: VERSION,
@@ -34,5 +63,5 @@ export function consoleRoutes(ctx: ConsoleContext): ConsoleRoutes {
     ...controlplaneRoutes(ctx),
     ...trafficRoutes(ctx),
   };
-  return { publicRoutes: assets.routes, routes, size: assets.manifest.bytes };
+  return { publicRoutes: assets.routes, routes: registry ? instrument(routes, registry) : routes, size: assets.manifest.bytes };
 }

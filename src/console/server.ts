@@ -64,7 +64,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
       ...(opts.auditor ? { auditor: { url: opts.auditor.url, ...(opts.auditor.tokenFile ? { token: readTokenFile(opts.auditor.tokenFile, "--auditor-token-file") } : {}) } } : {}),
       ...(opts.etcdUsageFile ? { etcdUsageFile: opts.etcdUsageFile } : {}),
     };
-    const r = consoleRoutes(ctx);
+    const r = consoleRoutes(ctx, registry);
     const server = new OpsServer({
       registry,
       host: opts.listen.host,

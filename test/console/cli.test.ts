@@ -92,6 +92,14 @@ test("audit serve serves the page publicly and /api/console behind its token; --
         assert.deepEqual(info.sources, { audit: true, prometheus: false, auditor: false, etcdUsage: false });
         // the JSON API is still there, behind the same token
         assert.equal((await fetch(`${base}/api/v1/top?by=user`, { headers: auth })).status, 200);
+        // a bad parameter is a 400 naming it, and each answer is counted by route and code
+        const bad = await fetch(`${base}/api/console/audit/events?limit=0`, { headers: auth });
+        assert.equal(bad.status, 400);
+        assert.match(((await bad.json()) as { error: string }).error, /limit/);
+        const metrics = await (await fetch(`${base}/metrics`)).text();
+        assert.match(metrics, /^watch_auditor_console_requests_total\{route="\/api\/console\/info",code="200"\} 1$/m);
+        assert.match(metrics, /^watch_auditor_console_requests_total\{route="\/api\/console\/audit\/events",code="400"\} 1$/m);
+        assert.match(metrics, /^watch_auditor_console_request_duration_seconds_count\{route="\/api\/console\/info"\} 1$/m);
       } else {
         // no page, and an unknown path answers the gate's 401 like any other
         assert.equal(page.status, 401);
