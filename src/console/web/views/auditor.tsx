@@ -127,8 +127,17 @@ export function rollCause(probe: Probe, roll: Roll): Check[] {
 }
 
 function Rolls({ probe }: { probe: Probe }) {
-  if (probe.rolls.length === 0) return <p class="hint">No rolls ({probe.rollsLastHour} in the last hour).</p>;
+  if (probe.rolls.length === 0) {
+    return (
+      <p class="hint">
+        No rolls.
+        {probe.mode === "audit" ? " Audit mode: the auditor never rolls; the rolls it would have made count in watch_auditor_rolls_skipped_total{reason=\"audit_mode\"}." : ""}
+      </p>
+    );
+  }
   return (
+    <>
+    <p class="hint">{probe.rollsLastHour} in the last hour</p>
     <table class="rolls">
       <thead>
         <tr>
@@ -160,6 +169,7 @@ function Rolls({ probe }: { probe: Probe }) {
         })}
       </tbody>
     </table>
+    </>
   );
 }
 
