@@ -137,38 +137,38 @@ function Rolls({ probe }: { probe: Probe }) {
   }
   return (
     <>
-    <p class="hint">{probe.rollsLastHour} in the last hour</p>
-    <table class="rolls">
-      <thead>
-        <tr>
-          <th>rolled at</th>
-          <th>how</th>
-          <th>what</th>
-          <th>why</th>
-        </tr>
-      </thead>
-      <tbody>
-        {probe.rolls.map((r) => {
-          const cause = rollCause(probe, r);
-          const targets = [...(r.workloads ?? r.deployments), ...r.podsDeleted.map((p) => `pod ${p}`)];
-          return (
-            <tr key={r.at + r.method} data-testid="roll-row">
-              <td class="mono">{formatTime(r.at)}</td>
-              <td>{r.method}</td>
-              <td class="wrap">
-                {targets.join(", ") || "—"}
-                {r.errors.length > 0 && <div class="bad">errors: {r.errors.join("; ")}</div>}
-              </td>
-              <td class="wrap" data-testid="roll-why">
-                {cause.length > 0
-                  ? `${cause.length >= probe.failureThreshold ? `${probe.failureThreshold} consecutive failed checks (threshold ${probe.failureThreshold})` : `${cause.length} failed check${cause.length === 1 ? "" : "s"} still in the history`}; last: ${cause[0]!.reason}`
-                  : `consecutive failures reached the threshold of ${probe.failureThreshold} (those checks are no longer in the status)`}
-              </td>
-            </tr>
-          );
-        })}
-      </tbody>
-    </table>
+      <p class="hint">{probe.rollsLastHour} in the last hour</p>
+      <table class="rolls">
+        <thead>
+          <tr>
+            <th>rolled at</th>
+            <th>how</th>
+            <th>what</th>
+            <th>why</th>
+          </tr>
+        </thead>
+        <tbody>
+          {probe.rolls.map((r) => {
+            const cause = rollCause(probe, r);
+            const targets = [...(r.workloads ?? r.deployments), ...r.podsDeleted.map((p) => `pod ${p}`)];
+            return (
+              <tr key={r.at + r.method} data-testid="roll-row">
+                <td class="mono">{formatTime(r.at)}</td>
+                <td>{r.method}</td>
+                <td class="wrap">
+                  {targets.join(", ") || "—"}
+                  {r.errors.length > 0 && <div class="bad">errors: {r.errors.join("; ")}</div>}
+                </td>
+                <td class="wrap" data-testid="roll-why">
+                  {cause.length > 0
+                    ? `${cause.length >= probe.failureThreshold ? `${probe.failureThreshold} consecutive failed checks (threshold ${probe.failureThreshold})` : `${cause.length} failed check${cause.length === 1 ? "" : "s"} still in the history`}; last: ${cause[0]!.reason}`
+                    : `consecutive failures reached the threshold of ${probe.failureThreshold} (those checks are no longer in the status)`}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
     </>
   );
 }
