@@ -357,6 +357,22 @@ test("insights: who deleted lists the scenario's deletes and links into the obje
   for (const cells of rows) assert.ok(cells.some((c) => deleteIds.has(c)), `every row is one of the delete requests: ${cells.join(" | ")}`);
   await screenshot(page, "audit-insights");
 
+  // Top callers: each user's request count equals a count over the files; back returns to who deleted.
+  await page.getByTestId("insight-top-callers").click();
+  await page.locator('[data-testid="insight-table"][data-kind="top-callers"]').waitFor({ timeout: 15_000 });
+  const header = await page.locator('[data-testid="insight-table"] th').allTextContents();
+  const [userCol, reqCol] = [header.indexOf("user"), header.indexOf("requests")];
+  assert.ok(userCol > 0 && reqCol > 0, `columns user and requests: ${header.join(", ")}`);
+  const callers = await page.getByTestId("insight-row").evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td") as ArrayLike<{ textContent: string | null }>, (td) => td.textContent ?? "")));
+  const perUser = new Map<string, number>();
+  for (const e of requests()) if (e.user.username) perUser.set(e.user.username, (perUser.get(e.user.username) ?? 0) + 1);
+  const named = callers.filter((cells) => cells[userCol] !== "");
+  assert.ok(named.length >= Math.min(5, perUser.size), `callers listed: ${named.length}`);
+  for (const cells of named) assert.equal(Number(cells[reqCol]), perUser.get(cells[userCol]!), `requests of ${cells[userCol]}`);
+  assert.equal(named[0]![userCol], [...perUser].sort((a, b) => b[1] - a[1])[0]![0], "the busiest caller first");
+  await page.goBack();
+  await page.locator('[data-testid="insight-table"][data-kind="who-deleted"]').waitFor({ timeout: 15_000 });
+
   await page.getByTestId("insight-row").nth(webRow).getByTestId("insight-timeline-link").click();
   await eventually(() => urlState(page).get("tab") === "timeline", { what: "tab=timeline" });
   assert.equal(urlState(page).get("sel"), "deployments.apps/rec/web");

@@ -11,23 +11,24 @@ export function diffValue(v: unknown): string {
 }
 
 export function DiffPanel({ sel, rev, lane, setState }: { sel: string; rev: string; lane: Lane | undefined; setState: SetState }) {
-  const [history, setHistory] = useState<HistoryResult | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const obj = parseObjectKey(sel);
   const resource = obj ? qualifiedResource(obj.resource, lane?.apiGroup) : "";
   const hkey = `${resource}|${obj?.namespace ?? ""}|${obj?.name ?? ""}`;
+  // The history and error belong to one object: another one shows neither until its own arrives.
+  const [historyOf, setHistoryOf] = useState<{ key: string; history: HistoryResult } | null>(null);
+  const [errorOf, setErrorOf] = useState<{ key: string; error: string } | null>(null);
+  const history = historyOf?.key === hkey ? historyOf.history : null;
+  const error = errorOf?.key === hkey ? errorOf.error : null;
   useEffect(() => {
-    setHistory(null);
-    setError(null);
     if (!obj) {
-      setError(`sel: expected resource/namespace/name, got ${sel}`);
+      setErrorOf({ key: hkey, error: `sel: expected resource/namespace/name, got ${sel}` });
       return;
     }
     const ac = new AbortController();
     getJson<HistoryResult>("audit/history", { resource, namespace: obj.namespace ?? undefined, name: obj.name }, ac.signal)
-      .then(setHistory)
+      .then((h) => setHistoryOf({ key: hkey, history: h }))
       .catch((err: unknown) => {
-        if (!isAbort(err)) setError(errorText(err));
+        if (!isAbort(err)) setErrorOf({ key: hkey, error: errorText(err) });
       });
     return () => ac.abort();
   }, [hkey]);

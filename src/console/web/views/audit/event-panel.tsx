@@ -22,22 +22,23 @@ export function splitEv(ev: string): { audit_id: string; stage: string } | null 
 }
 
 export function EventPanel({ ev, state, setState }: { ev: string; state: State; setState: SetState }) {
-  const [event, setEvent] = useState<RawEvent | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  // The event and error belong to one `ev`: another one shows neither until its own arrives.
+  const [eventOf, setEventOf] = useState<{ ev: string; event: RawEvent } | null>(null);
+  const [errorOf, setErrorOf] = useState<{ ev: string; error: string } | null>(null);
+  const event = eventOf?.ev === ev ? eventOf.event : null;
+  const error = errorOf?.ev === ev ? errorOf.error : null;
   const [asText, setAsText] = useState(false);
   useEffect(() => {
-    setEvent(null);
-    setError(null);
     const id = splitEv(ev);
     if (!id) {
-      setError(`ev: expected audit_id:stage, got ${ev}`);
+      setErrorOf({ ev, error: `ev: expected audit_id:stage, got ${ev}` });
       return;
     }
     const ac = new AbortController();
     getJson<RawEvent>("audit/event", id, ac.signal)
-      .then(setEvent)
+      .then((e) => setEventOf({ ev, event: e }))
       .catch((err: unknown) => {
-        if (!isAbort(err)) setError(errorText(err));
+        if (!isAbort(err)) setErrorOf({ ev, error: errorText(err) });
       });
     return () => ac.abort();
   }, [ev]);

@@ -33,19 +33,20 @@ function rowLink(row: Record<string, unknown>): Record<string, string | undefine
 
 export function InsightsTab({ state, setState }: { state: State; setState: SetState }) {
   const kind = INSIGHTS.some((i) => i.id === state.insight) ? state.insight! : INSIGHTS[0]!.id;
-  const [data, setData] = useState<InsightResult | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  // The answer and error belong to one question (kind + filters): a new one shows neither at once.
+  const [dataOf, setDataOf] = useState<{ key: string; data: InsightResult } | null>(null);
+  const [errorOf, setErrorOf] = useState<{ key: string; error: string } | null>(null);
   const params: Record<string, string> = {};
   for (const k of ["from", "to", "user", "useragent", "verb", "resource", "namespace", "name", "code", "q"]) if (state[k]) params[k] = state[k]!;
   const key = `${kind}?${new URLSearchParams(params).toString()}`;
+  const data = dataOf?.key === key ? dataOf.data : null;
+  const error = errorOf?.key === key ? errorOf.error : null;
   useEffect(() => {
-    setData(null);
-    setError(null);
     const ac = new AbortController();
     getJson<InsightResult>(`audit/insights/${kind}`, params, ac.signal)
-      .then(setData)
+      .then((d) => setDataOf({ key, data: d }))
       .catch((err: unknown) => {
-        if (!isAbort(err)) setError(errorText(err));
+        if (!isAbort(err)) setErrorOf({ key, error: errorText(err) });
       });
     return () => ac.abort();
   }, [key]);
