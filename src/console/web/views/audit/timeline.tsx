@@ -317,7 +317,7 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
           <p class="tl-hover hint" data-testid="timeline-hover" data-hit={hover.kind}>
             {hover.text || (selLane ? `selected: ${selLane.key}` : "click a bar (revision) for its diff, a mark for its raw event, a name to select the object; drag across the lanes to zoom in time")}
           </p>
-          <nav class="visually-hidden" aria-label="visible revisions and marks" data-testid="timeline-a11y">
+          <nav class="visually-hidden tl-a11y" aria-label="visible revisions and marks" data-testid="timeline-a11y">
             {visibleLanes.map((lane) => (
               <ul key={lane.key} aria-label={lane.key} data-testid={`lane-${lane.key}`}>
                 {lane.revisions.map((r, i) => (
