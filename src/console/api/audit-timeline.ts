@@ -76,45 +76,104 @@ function markLabel(type: MarkType, r: Record<string, unknown>): string {
   return why ? `${head}: ${why.length > 200 ? `${why.slice(0, 197)}...` : why}` : head;
 }
 
+/** Per-lane event quotas within `cap`: every lane gets its events up to a common level, the rest in lane order. */
+export function quotas(counts: number[], cap: number): number[] {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total <= cap) return counts;
+  let lo = 0;
+  let hi = Math.max(...counts);
+  const used = (q: number): number => counts.reduce((n, c) => n + Math.min(c, q), 0);
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (used(mid) <= cap) lo = mid;
+    else hi = mid - 1;
+  }
+  let extra = cap - used(lo);
+  return counts.map((c) => {
+    if (c <= lo) return c;
+    if (extra > 0) {
+      extra--;
+      return lo + 1;
+    }
+    return lo;
+  });
+}
+
 export async function timeline(store: AuditStore, f: AuditFilter, lanes: number, withDetections = true): Promise<Timeline> {
-  const w = filterWhere(f, { skipName: true }).add(REQUEST_STAGE).add("resource IS NOT NULL");
+  const w = filterWhere(f, { skipName: true }).add(REQUEST_STAGE).add("resource IS NOT NULL").add(`${KIND_SQL} IS NOT NULL`);
   const cols = `audit_id, stage, ts, verb, "user", code, subresource, status_reason, status_message, authz_reason, resource, coalesce(api_group, '') AS api_group,
                 coalesce(namespace, '') AS ns, ${KIND_SQL} AS kind`;
   // A create with generateName is logged without objectRef.name: the name is in its response body.
-  const values: (string | number)[] = [...w.values, ...w.values];
-  let nameSql = "";
-  if (f.name !== undefined) {
-    nameSql = "AND oname = ?";
-    values.push(f.name);
-  }
-  values.push(lanes, MAX_TIMELINE_EVENTS + 1);
-  const rows = await store.query(
-    `WITH c AS MATERIALIZED (
-       SELECT * FROM (
-         SELECT ${cols}, name AS oname FROM events ${w.sql()} AND name IS NOT NULL
+  const namedSql = (): string => `(SELECT ${cols}, name AS oname FROM events ${w.sql()} AND name IS NOT NULL
          UNION ALL
          SELECT e.*, json_extract_string(b.response_object, '$.metadata.name') AS oname
            FROM (SELECT ${cols} FROM events ${w.sql()} AND name IS NULL AND verb = 'create' AND code >= 200 AND code < 300) e
-           JOIN bodies b ON b.audit_id = e.audit_id AND b.stage = e.stage
-       ) WHERE kind IS NOT NULL AND oname IS NOT NULL ${nameSql}
-     ),
-     o AS (
-       SELECT resource, api_group, ns, oname, row_number() OVER (ORDER BY count(*) DESC, resource, api_group, ns, oname) AS orank, count(*) OVER () AS total
-         FROM c GROUP BY resource, api_group, ns, oname
-     ),
-     ev AS (
-       SELECT c.*, o.orank, o.total, row_number() OVER (PARTITION BY o.orank ORDER BY c.ts DESC, c.audit_id) AS rn
-         FROM c JOIN o ON o.resource = c.resource AND o.api_group = c.api_group AND o.ns = c.ns AND o.oname = c.oname
-        WHERE o.orank <= ?
-     )
-     SELECT audit_id, stage, ${TS("ts")} AS time, verb, "user", code, subresource, status_reason, status_message, authz_reason,
-            ${RESOURCE()} AS res, api_group, ns, oname, kind, total
-       FROM ev ORDER BY rn, ts DESC LIMIT ?`,
-    values,
+           JOIN bodies b ON b.audit_id = e.audit_id AND b.stage = e.stage)`;
+  let named = namedSql();
+  let namedValues = [...w.values, ...w.values];
+  const nameSql = f.name !== undefined ? "AND oname = ?" : "";
+  const nameValues = f.name !== undefined ? [f.name] : [];
+  // The objects shown: the busiest `lanes` of them.
+  const objects = await store.query(
+    `SELECT resource, api_group, ns, oname, count(*) AS n, count(*) OVER () AS total
+       FROM ${named} WHERE oname IS NOT NULL ${nameSql}
+      GROUP BY resource, api_group, ns, oname ORDER BY n DESC, resource, api_group, ns, oname LIMIT ?`,
+    [...namedValues, ...nameValues, lanes],
   );
-  const truncatedEvents = rows.length > MAX_TIMELINE_EVENTS;
-  if (truncatedEvents) rows.length = MAX_TIMELINE_EVENTS;
-  const totalObjects = Number(rows[0]?.total ?? 0);
+  const totalObjects = Number(objects[0]?.total ?? 0);
+  const counts = objects.map((o) => Number(o.n));
+  const quota = quotas(counts, MAX_TIMELINE_EVENTS);
+  const truncatedEvents = quota.some((q, i) => q < counts[i]!);
+  const lanesJson = (extra: (i: number) => Record<string, unknown>): string =>
+    JSON.stringify(objects.map((o, i) => ({ resource: o.resource, api_group: o.api_group, ns: o.ns, oname: o.oname, i, ...extra(i) })));
+  const LANES = (extraType: string): string =>
+    `lanes AS (SELECT unnest(from_json(CAST(? AS JSON), '[{"resource":"VARCHAR","api_group":"VARCHAR","ns":"VARCHAR","oname":"VARCHAR","i":"INTEGER"${extraType}}]'), recursive := true))`;
+  const JOIN = "JOIN lanes l ON l.resource = c.resource AND l.api_group = c.api_group AND l.ns = c.ns AND l.oname = c.oname";
+  // When the lanes hold more events than the cap, each keeps its newest `quota`: the time of its
+  // quota-th newest event is found by an aggregate (a window over wide rows costs seconds on 1M events).
+  let cutoffs: string[] | undefined;
+  if (truncatedEvents) {
+    const cut = await store.query(
+      `WITH ${LANES(`,"q":"BIGINT"`)}
+       SELECT i, CAST(cutoff AS VARCHAR) AS cutoff, epoch_us(cutoff) AS us
+         FROM (SELECT l.i, max(c.ts, CAST(? AS BIGINT))[any_value(l.q)] AS cutoff FROM ${named} c ${JOIN} GROUP BY l.i)`,
+      [lanesJson((i) => ({ q: quota[i] })), Math.max(...quota), ...namedValues],
+    );
+    cutoffs = new Array<string>(objects.length);
+    let oldest: { us: number; text: string } | undefined;
+    for (const r of cut) {
+      cutoffs[Number(r.i)] = String(r.cutoff);
+      if (!oldest || Number(r.us) < oldest.us) oldest = { us: Number(r.us), text: String(r.cutoff) };
+    }
+    // No lane keeps anything older than the oldest cut-off: a plain range on ts the scan prunes by zone maps.
+    if (oldest) {
+      w.add("ts >= CAST(? AS TIMESTAMPTZ)", oldest.text);
+      named = namedSql();
+      namedValues = [...w.values, ...w.values];
+    }
+  }
+  const rows = objects.length === 0 ? [] : await store.query(
+    `WITH ${LANES(cutoffs ? `,"cutoff":"VARCHAR"` : "")}
+     SELECT c.audit_id, c.stage, ${TS("c.ts")} AS time, epoch_us(c.ts) AS us, c.verb, c."user", c.code, c.subresource, c.status_reason, c.status_message, c.authz_reason,
+            ${RESOURCE("c")} AS res, c.api_group, c.ns, c.oname, c.kind, l.i
+       FROM ${named} c ${JOIN}
+     ${cutoffs ? "WHERE c.ts >= CAST(l.cutoff AS TIMESTAMPTZ)" : ""}`,
+    [lanesJson((i) => (cutoffs ? { cutoff: cutoffs[i] } : {})), ...namedValues],
+  );
+  if (cutoffs) {
+    // Events that share the cut-off time may overshoot a lane's quota: keep its newest (then by audit ID).
+    const perLane = new Map<number, typeof rows>();
+    for (const r of rows) {
+      const list = perLane.get(Number(r.i)) ?? [];
+      list.push(r);
+      perLane.set(Number(r.i), list);
+    }
+    rows.length = 0;
+    for (const [i, list] of perLane) {
+      list.sort((a, b) => Number(b.us) - Number(a.us) || cmp(String(a.audit_id), String(b.audit_id)));
+      rows.push(...list.slice(0, quota[i]));
+    }
+  }
   const byKey = new Map<string, Lane>();
   for (const r of rows) {
     const resource = String(r.res);
