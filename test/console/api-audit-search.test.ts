@@ -4,7 +4,7 @@
 // plain pass over the raw events.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildStore, RECORDED_V125, SECURITY_SCENARIO, V124_SCENARIO } from "../support/audit-store.js";
@@ -213,5 +213,23 @@ test("without an audit store the routes answer 503 naming --audit-db", async () 
     }
   } finally {
     await none.close();
+  }
+});
+
+test("an empty store: zero counts, no range, no buckets, no rows, no lanes (not errors)", async () => {
+  const file = join(dir, "empty.jsonl");
+  writeFileSync(file, "");
+  const empty = await serve(await buildStore(dir, [file], { name: "empty.duckdb" }));
+  try {
+    assert.deepEqual((await empty.get("summary")).body, { events: 0, from: null, to: null, verbs: [], resources: [], namespaces: [], codes: [] });
+    assert.deepEqual((await empty.get("histogram")).body, { from: null, to: null, stepMs: 0, buckets: [] });
+    const ranged = await empty.get("histogram", { from: "2026-01-01T00:00:00Z", to: "2026-01-01T01:00:00Z", buckets: 60 });
+    assert.equal(ranged.body.buckets.length, 60);
+    assert.ok(ranged.body.buckets.every((b: Ev) => b.count === 0 && b.errors === 0));
+    assert.deepEqual((await empty.get("events")).body, { total: 0, offset: 0, rows: [] });
+    assert.deepEqual((await empty.get("timeline")).body, { from: null, to: null, totalObjects: 0, truncated: false, events: 0, lanes: [] });
+    assert.deepEqual((await empty.get("insights/who-deleted")).body.rows, []);
+  } finally {
+    await empty.close();
   }
 });

@@ -16,14 +16,15 @@ export interface Summary {
 
 /** What the filter bar offers: the whole store's range and values (one request-completion row per request). */
 export async function summary(store: AuditStore): Promise<Summary> {
-  const [range] = await store.query(`SELECT count(*) AS n, ${TS("min(ts)")} AS lo, ${TS("max(ts)")} AS hi FROM events WHERE ${REQUEST_STAGE}`);
-  // One scan for the four value lists.
+  // One scan: the totals (the empty grouping set) and the four value lists.
   const rows = await store.query(
-    `SELECT verb, ${RESOURCE()} AS resource, namespace, code, count(*) AS n, grouping(verb) = 0 AS by_verb, grouping(resource, api_group) = 0 AS by_resource,
-            grouping(namespace) = 0 AS by_namespace, grouping(code) = 0 AS by_code
+    `SELECT verb, ${RESOURCE()} AS resource, namespace, code, count(*) AS n, ${TS("min(ts)")} AS lo, ${TS("max(ts)")} AS hi,
+            grouping(verb) = 0 AS by_verb, grouping(resource, api_group) = 0 AS by_resource, grouping(namespace) = 0 AS by_namespace,
+            grouping(code) = 0 AS by_code, grouping(verb, resource, api_group, namespace, code) = 31 AS total
        FROM events WHERE ${REQUEST_STAGE}
-      GROUP BY GROUPING SETS ((verb), (resource, api_group), (namespace), (code))`,
+      GROUP BY GROUPING SETS ((), (verb), (resource, api_group), (namespace), (code))`,
   );
+  const range = rows.find((r) => r.total === true);
   const pick = (flag: string, col: string): Record<string, unknown>[] => rows.filter((r) => r[flag] === true && r[col] !== null && r[col] !== undefined);
   const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
   const namespaces = pick("by_namespace", "namespace")
