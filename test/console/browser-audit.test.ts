@@ -334,11 +334,20 @@ test("timeline: clicking a bar on the canvas itself selects that revision and sh
   await page.close();
 });
 
-test("a bad filter in the link shows the server's error naming the parameter", async () => {
+test("a bad filter in the link shows the server's error naming the parameter; a filter nothing matches says so", async () => {
   const page = await open("/?view=audit&code=abc");
   const results = page.getByTestId("audit-results");
   await results.locator(".error").waitFor({ timeout: 15_000 });
   assert.match((await results.locator(".error").textContent()) ?? "", /code.*abc/);
+  await page.getByTestId("filter-code").fill("");
+  await waitTotal(page, requests().length);
+  assert.equal(await results.locator(".error").count(), 0, "the error goes with the bad filter");
+  const nobody = "no-such-user-in-the-scenario";
+  assert.equal(requests().filter((e) => e.user.username === nobody).length, 0);
+  await page.getByTestId("filter-user").fill(nobody);
+  await waitTotal(page, 0);
+  await page.getByTestId("results-empty").waitFor();
+  assert.equal(await page.getByTestId("event-row").count(), 0);
   assert.deepEqual(pageErrors(page), []);
   await page.close();
 });

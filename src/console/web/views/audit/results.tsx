@@ -202,6 +202,12 @@ export function ResultsTable({ params, selected, onSelect }: { params: Record<st
           {total === null ? "loading…" : `${total.toLocaleString("en-US")} events`}
         </strong>
         {error !== null && <span class="error"> {error}</span>}
+        {total === 0 && (
+          <span class="hint" data-testid="results-empty">
+            {" "}
+            No request matches these filters.
+          </span>
+        )}
       </div>
       <div class="audit-row header" role="row">
         {COLUMNS.map((col) => (
