@@ -71,7 +71,7 @@ function markLabel(type: MarkType, r: Record<string, unknown>): string {
   const verb = `${String(r.verb ?? "?")}${r.subresource ? `/${String(r.subresource)}` : ""}`;
   const user = r.user === null || r.user === undefined ? "an unknown user" : String(r.user);
   if (type === "delete") return `deleted by ${user}`;
-  const why = (r.status_message ?? r.status_reason ?? r.authz_reason ?? "") as string;
+  const why = (r.why ?? "") as string;
   const head = `${r.code === null || r.code === undefined ? "?" : String(r.code)} ${verb} by ${user}`;
   return why ? `${head}: ${why.length > 200 ? `${why.slice(0, 197)}...` : why}` : head;
 }
@@ -132,6 +132,7 @@ export async function timeline(store: AuditStore, f: AuditFilter, lanes: number,
   // When the lanes hold more events than the cap, each keeps its newest `quota`: the time of its
   // quota-th newest event is found by an aggregate (a window over wide rows costs seconds on 1M events).
   let cutoffs: string[] | undefined;
+  let oldestShown: string | undefined;
   if (truncatedEvents) {
     const cut = await store.query(
       `WITH ${LANES(`,"q":"BIGINT"`)}
@@ -147,6 +148,7 @@ export async function timeline(store: AuditStore, f: AuditFilter, lanes: number,
     }
     // No lane keeps anything older than the oldest cut-off: a plain range on ts the scan prunes by zone maps.
     if (oldest) {
+      oldestShown = oldest.text;
       w.add("ts >= CAST(? AS TIMESTAMPTZ)", oldest.text);
       named = namedSql();
       namedValues = [...w.values, ...w.values];
@@ -154,8 +156,8 @@ export async function timeline(store: AuditStore, f: AuditFilter, lanes: number,
   }
   const rows = objects.length === 0 ? [] : await store.query(
     `WITH ${LANES(cutoffs ? `,"cutoff":"VARCHAR"` : "")}
-     SELECT c.audit_id, c.stage, ${TS("c.ts")} AS time, epoch_us(c.ts) AS us, c.verb, c."user", c.code, c.subresource, c.status_reason, c.status_message, c.authz_reason,
-            ${RESOURCE("c")} AS res, c.api_group, c.ns, c.oname, c.kind, l.i
+     SELECT c.audit_id, c.stage, ${TS("c.ts")} AS time, ${cutoffs ? "epoch_us(c.ts)" : "NULL"} AS us, c.verb, c."user", c.code, c.subresource, c.kind, l.i,
+            CASE WHEN c.kind <> 'revision' THEN coalesce(c.status_message, c.status_reason, c.authz_reason) END AS why
        FROM ${named} c ${JOIN}
      ${cutoffs ? "WHERE c.ts >= CAST(l.cutoff AS TIMESTAMPTZ)" : ""}`,
     [lanesJson((i) => (cutoffs ? { cutoff: cutoffs[i] } : {})), ...namedValues],
@@ -174,17 +176,15 @@ export async function timeline(store: AuditStore, f: AuditFilter, lanes: number,
       rows.push(...list.slice(0, quota[i]));
     }
   }
-  const byKey = new Map<string, Lane>();
+  // Lane i is objects[i]: the lane's own columns come from there, not from every row.
+  const laneOf: Lane[] = objects.map((o) => {
+    const resource = o.api_group === "" ? String(o.resource) : `${String(o.resource)}.${String(o.api_group)}`;
+    const namespace = o.ns === "" ? null : String(o.ns);
+    const name = String(o.oname);
+    return { key: laneKey(resource, namespace, name), resource, apiGroup: String(o.api_group), namespace, name, revisions: [], marks: [] };
+  });
   for (const r of rows) {
-    const resource = String(r.res);
-    const namespace = r.ns === "" ? null : String(r.ns);
-    const name = String(r.oname);
-    const key = laneKey(resource, namespace, name);
-    let lane = byKey.get(key);
-    if (!lane) {
-      lane = { key, resource, apiGroup: String(r.api_group), namespace, name, revisions: [], marks: [] };
-      byKey.set(key, lane);
-    }
+    const lane = laneOf[Number(r.i)]!;
     const base = { ts: String(r.time), audit_id: String(r.audit_id), stage: String(r.stage) };
     if (r.kind === "revision") {
       lane.revisions.push({ ...base, verb: String(r.verb), subresource: (r.subresource as string | null) ?? null, user: (r.user as string | null) ?? null, code: (r.code as number | null) ?? null });
@@ -193,10 +193,13 @@ export async function timeline(store: AuditStore, f: AuditFilter, lanes: number,
       lane.marks.push({ ...base, type, label: markLabel(type, r) });
     }
   }
+  const byKey = new Map(laneOf.filter((l) => l.revisions.length + l.marks.length > 0).map((l) => [l.key, l]));
   let truncatedDetections = false;
   if (withDetections && byKey.size > 0) {
     // Detection marks for the lanes shown: the rules run on those objects' candidate events only.
     const dw = filterWhere(f, { skipName: true }).add("resource IS NOT NULL");
+    // When lanes keep only their newest events, detections older than all of them are left out too.
+    if (oldestShown !== undefined) dw.add("ts >= CAST(? AS TIMESTAMPTZ)", oldestShown);
     const keys = [...byKey.values()].map((l) => `${l.resource}\u001f${l.namespace ?? ""}\u001f${l.name}`);
     dw.add(
       `((name IS NOT NULL AND (${RESOURCE()} || chr(31) || coalesce(namespace, '') || chr(31) || name) IN (SELECT unnest(from_json(CAST(? AS JSON), '["VARCHAR"]'))))
