@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildStore, RECORDED_V125, SECURITY_SCENARIO, V124_SCENARIO } from "../support/audit-store.js";
 import { AUDIT_SAMPLES } from "../support/samples.js";
+import { serialized } from "../../src/audit/public.js";
 import { isRequest, isoMicros, micros, newestFirst, qualified, readEvents, serve, type Ev, type Served } from "./api-audit-support.js";
 
 const FILES = [RECORDED_V125, SECURITY_SCENARIO, V124_SCENARIO, join(AUDIT_SAMPLES, "demo.log")];
@@ -231,5 +232,33 @@ test("an empty store: zero counts, no range, no buckets, no rows, no lanes (not 
     assert.deepEqual((await empty.get("insights/who-deleted")).body.rows, []);
   } finally {
     await empty.close();
+  }
+});
+
+test("a request whose client went away while it waited for the store is not run; the next one is", async () => {
+  let release!: () => void;
+  const held = serialized(api.store, () => new Promise<void>((r) => (release = r)));
+  const ac = new AbortController();
+  const gone = fetch(`${api.base}/api/console/audit/summary`, { signal: ac.signal }).catch((err: unknown) => err);
+  await new Promise((r) => setTimeout(r, 500)); // it reaches the server and waits behind the held store
+  ac.abort();
+  assert.equal(((await gone) as Error).name, "AbortError");
+  await new Promise((r) => setTimeout(r, 300)); // the server sees the closed socket
+  const query = api.store.query;
+  const ran: string[] = [];
+  api.store.query = (sql, params) => {
+    ran.push(sql);
+    return query.call(api.store, sql, params);
+  };
+  try {
+    const next = api.get("summary");
+    release();
+    await held;
+    const r = await next;
+    assert.equal(r.status, 200);
+    assert.equal(r.body.events, requests.length);
+    assert.equal(ran.length, 1, "only the live request's summary query ran");
+  } finally {
+    api.store.query = query;
   }
 });

@@ -1,6 +1,7 @@
 // The audit area of the console's JSON API: GET /api/console/audit/<what> (docs/console.md,
 // "Audit API"). Every route reads the one shared store connection through serialized(); every
 // user-supplied value reaches DuckDB as a bound parameter.
+import type { IncomingMessage } from "node:http";
 import { serialized, type AuditStore } from "../../audit/public.js";
 import type { RouteHandler } from "../../core/http-server.js";
 import type { ConsoleContext } from "../context.js";
@@ -13,37 +14,51 @@ import { INSIGHTS, insight } from "./audit-insights.js";
 
 const PREFIX = "/api/console/audit";
 
+/** The client went away while its request waited for the store: its query is not run. */
+class ClientGone extends Error {}
+
+/** Runs `fn` on the store when the request's turn comes. */
+type WithStore = <T>(fn: (store: AuditStore) => Promise<T>) => Promise<T>;
+
 export function auditRoutes(ctx: ConsoleContext): Record<string, RouteHandler> {
-  const withStore = <T>(fn: (store: AuditStore) => Promise<T>): Promise<T> => {
-    const store = ctx.store;
-    if (!store) throw new NotConfigured("no audit store: start the console with --audit-db FILE");
-    return serialized(store, () => fn(store));
-  };
-  const route = (fn: (u: URLSearchParams) => Promise<unknown>): RouteHandler => jsonRoute(async (u) => fn(u));
+  const route = (fn: (u: URLSearchParams, withStore: WithStore) => Promise<unknown>): RouteHandler =>
+    jsonRoute(async (u, req: IncomingMessage) => {
+      const withStore: WithStore = (run) => {
+        const store = ctx.store;
+        if (!store) throw new NotConfigured("no audit store: start the console with --audit-db FILE");
+        // One connection serves every request in turn. A page that changed its filters aborted its
+        // older requests (their sockets are closed): their queries are skipped, not run ahead of the new ones.
+        return serialized(store, () => {
+          if (req.socket.destroyed) throw new ClientGone("client closed the connection");
+          return run(store);
+        });
+      };
+      return fn(u, withStore);
+    });
   const routes: Record<string, RouteHandler> = {
-    [`${PREFIX}/summary`]: route(() => withStore((s) => summary(s))),
-    [`${PREFIX}/histogram`]: route((u) => {
+    [`${PREFIX}/summary`]: route((_u, withStore) => withStore((s) => summary(s))),
+    [`${PREFIX}/histogram`]: route((u, withStore) => {
       const f = parseFilter(u);
       const buckets = int(u, "buckets", 10, 400, 120);
       return withStore((s) => histogram(s, f, buckets));
     }),
-    [`${PREFIX}/events`]: route((u) => {
+    [`${PREFIX}/events`]: route((u, withStore) => {
       const f = parseFilter(u);
       const offset = int(u, "offset", 0, 1_000_000_000, 0);
       const limit = int(u, "limit", 1, 1000, 200);
       return withStore((s) => events(s, f, offset, limit));
     }),
-    [`${PREFIX}/event`]: route((u) => {
+    [`${PREFIX}/event`]: route((u, withStore) => {
       const id = required(u, "audit_id");
       const stage = str(u, "stage");
       return withStore((s) => auditEvent(s, id, stage));
     }),
-    [`${PREFIX}/timeline`]: route((u) => {
+    [`${PREFIX}/timeline`]: route((u, withStore) => {
       const f = parseFilter(u);
       const lanes = int(u, "lanes", 1, 2000, 300);
       return withStore((s) => timeline(s, f, lanes));
     }),
-    [`${PREFIX}/history`]: route((u) => {
+    [`${PREFIX}/history`]: route((u, withStore) => {
       const resource = required(u, "resource");
       const name = required(u, "name");
       const namespace = str(u, "namespace");
@@ -51,7 +66,7 @@ export function auditRoutes(ctx: ConsoleContext): Record<string, RouteHandler> {
     }),
   };
   for (const kind of INSIGHTS) {
-    routes[`${PREFIX}/insights/${kind}`] = route((u) => {
+    routes[`${PREFIX}/insights/${kind}`] = route((u, withStore) => {
       const f = parseFilter(u);
       const limit = int(u, "limit", 1, 10_000, 1000);
       return withStore((s) => insight(s, kind, f, limit));
