@@ -21,8 +21,8 @@ class ClientGone extends Error {}
 type WithStore = <T>(fn: (store: AuditStore) => Promise<T>) => Promise<T>;
 
 export function auditRoutes(ctx: ConsoleContext): Record<string, RouteHandler> {
-  const route = (fn: (u: URLSearchParams, withStore: WithStore) => Promise<unknown>): RouteHandler =>
-    jsonRoute(async (u, req: IncomingMessage) => {
+  const route = (fn: (u: URLSearchParams, withStore: WithStore) => Promise<unknown>): RouteHandler => {
+    const handler = jsonRoute(async (u, req: IncomingMessage) => {
       const withStore: WithStore = (run) => {
         const store = ctx.store;
         if (!store) throw new NotConfigured("no audit store: start the console with --audit-db FILE");
@@ -35,6 +35,17 @@ export function auditRoutes(ctx: ConsoleContext): Record<string, RouteHandler> {
       };
       return fn(u, withStore);
     });
+    return async (req, res) => {
+      try {
+        await handler(req, res);
+      } catch (err) {
+        // Nobody reads the answer: 499 (client closed request) for the request metrics, not a 500.
+        if (!(err instanceof ClientGone)) throw err;
+        res.statusCode = 499;
+        res.end();
+      }
+    };
+  };
   const routes: Record<string, RouteHandler> = {
     [`${PREFIX}/summary`]: route((_u, withStore) => withStore((s) => summary(s))),
     [`${PREFIX}/histogram`]: route((u, withStore) => {
