@@ -9,7 +9,7 @@ import { storeRange } from "./audit-search.js";
 
 export const MAX_TIMELINE_EVENTS = 20_000;
 /** Candidate events the detection rules run on per timeline (newest first). */
-export const MAX_TIMELINE_DETECTION_SCAN = 5_000;
+export const MAX_TIMELINE_DETECTION_SCAN = 2_000;
 
 export interface LaneRevision {
   ts: string;
