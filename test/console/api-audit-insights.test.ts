@@ -88,11 +88,23 @@ test("insights/top-callers, errors and latency agree with `audit top --by user`,
   const wantErrors = await cli(["errors", "--limit", "1000"]);
   assert.ok(wantErrors.length > 3);
   assert.deepEqual(canon(errors.body.rows.map((x: Ev) => pick(x, errCols))), canon(wantErrors.map((x) => pick(x, errCols))));
+  const ERROR_CODES = [401, 403, 404, 409, 422, 429];
+  let oneObject = 0;
   for (const row of errors.body.rows) {
     const ev = all.find((e) => e.auditID === row.audit_id && e.stage === row.stage);
     assert.ok(ev, "each error group links to one of its events");
     assert.equal(ev.responseStatus.code, row.code);
+    // namespace/name are set exactly when every error of the group concerns one object.
+    const group = all.filter((e) => isRequest(e) && (ERROR_CODES.includes(e.responseStatus?.code) || e.responseStatus?.code >= 500) && e.responseStatus.code === row.code &&
+      (e.user?.username ?? null) === row.user && e.verb === row.verb && qualified(e) === row.resource);
+    assert.equal(group.length, row.count);
+    const objects = new Set(group.map((e) => `${e.objectRef?.namespace ?? ""}/${e.objectRef?.name ?? ""}`));
+    if (objects.size === 1) {
+      oneObject++;
+      assert.deepEqual([row.namespace, row.name], [group[0].objectRef?.namespace ?? null, group[0].objectRef?.name ?? null]);
+    } else assert.deepEqual([row.namespace, row.name], [null, null]);
   }
+  assert.ok(oneObject > 0 && oneObject < errors.body.rows.length);
   const shopErrors = await api.get("insights/errors", { namespace: "shop" });
   assert.deepEqual(canon(shopErrors.body.rows.map((x: Ev) => pick(x, errCols))), canon((await cli(["errors", "-n", "shop", "--limit", "1000"])).map((x) => pick(x, errCols))));
   const latCols = ["kind", "resource", "verb", "count", "p50_ms", "p95_ms", "p99_ms", "max_ms"];

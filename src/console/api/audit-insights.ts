@@ -79,16 +79,18 @@ async function topCallers(store: AuditStore, f: AuditFilter, limit: number): Pro
   return shape(["user", "requests", "errors", "share_pct", "top_user_agent", "user_agents"], rows);
 }
 
-/** `audit errors`: 401/403/404/409/422/429/5xx by code, user, verb and resource, with the likely cause and the latest such event. */
+/**
+ * `audit errors`: 401/403/404/409/422/429/5xx by code, user, verb and resource, with the likely cause
+ * and the latest such event; namespace and name when every error of the group concerns one object.
+ */
 async function errors(store: AuditStore, f: AuditFilter, limit: number): Promise<InsightResult> {
   const w = filterWhere(f).add(REQUEST_STAGE).add(ERROR_CODES_SQL);
   const rows = await store.query(
     `SELECT code, "user", verb, ${RESOURCE()} AS resource, count(*) AS count,
             coalesce(any_value(authz_reason), '') AS authz_reason, coalesce(any_value(status_message), any_value(status_reason), '') AS message,
             ${TS("max(ts)")} AS last_seen, arg_max(audit_id, ts) AS audit_id, arg_max(stage, ts) AS stage,
-            CASE WHEN count(DISTINCT coalesce(namespace, '') || '/' || coalesce(name, '')) = 1 THEN any_value(namespace) END AS namespace,
-            CASE WHEN count(DISTINCT coalesce(namespace, '') || '/' || coalesce(name, '')) = 1 THEN any_value(name) END AS name
-       FROM events ${w.sql()}
+            CASE WHEN min(obj) = max(obj) THEN arg_max(namespace, ts) END AS namespace, CASE WHEN min(obj) = max(obj) THEN arg_max(name, ts) END AS name
+       FROM (SELECT *, coalesce(namespace, '') || '/' || coalesce(name, '') AS obj FROM events ${w.sql()})
       GROUP BY code, "user", verb, 4 ORDER BY code, count DESC, "user", verb, resource LIMIT ?`,
     [...w.values, limit],
   );
