@@ -104,8 +104,15 @@ async function applyFilter([key, value, expected]) {
   const tDom = performance.now();
   await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
   const tPaint = performance.now();
-  const firstRow = document.querySelector('[data-testid="event-row"]')?.textContent ?? "";
-  return { total_ms: tPaint - t0, dom_ms: tDom - t0, after_url_ms: tPaint - window.__bench.urlChangedAt, firstRow };
+  const tUrl = window.__bench.urlChangedAt;
+  // Which API calls the change made, when they started and how long each took (Resource Timing;
+  // read after the measurement, once the calls still running have ended).
+  await new Promise((r) => setTimeout(r, 2000));
+  const api = performance
+    .getEntriesByType("resource")
+    .filter((e) => e.startTime >= t0 && e.name.includes("/api/"))
+    .map((e) => `${new URL(e.name).pathname.replace("/api/console/", "")} +${Math.round(e.startTime - tUrl)} ms, ${Math.round(e.duration)} ms`);
+  return { total_ms: tPaint - t0, dom_ms: tDom - t0, after_url_ms: tPaint - tUrl, api };
 }
 
 // In the page: scroll the timeline every frame for `ms`, sampling rAF timestamps.
@@ -172,6 +179,10 @@ async function prepare(info, label) {
   for (const [k, v] of FILTERS) s.expected.push([k, v, await apiTotal(c.url, { [k]: v })]);
   const t = await (await fetch(new URL(`/api/console/audit/timeline?namespace=${HOT_NAMESPACE}&lanes=300`, c.url))).json();
   s.store.timeline = { lanes: t.lanes.length, events: t.lanes.reduce((n, l) => n + l.revisions.length + l.marks.length, 0) };
+  // Every event of the hot namespace is a revision or a mark of its object's lane.
+  if (s.store.timeline.events !== info.hotEvents || s.store.timeline.lanes !== info.hotObjects) {
+    throw new Error(`${label}: the ${HOT_NAMESPACE} timeline has ${s.store.timeline.lanes} lanes and ${s.store.timeline.events} events, expected ${info.hotObjects} and ${info.hotEvents}`);
+  }
   return s;
 }
 
@@ -199,12 +210,15 @@ async function oneRun(browser, s, run) {
   res.filter = `${f[0]}=${f[1]} (${f[2]} rows)`;
   res.filter_ms = fr.total_ms;
   res.filter_after_url_ms = fr.after_url_ms;
+  res.filter_api = fr.api;
   // 3. The timeline of the hot namespace: load, then scroll.
   await page.goto(new URL(`?view=audit&tab=timeline&namespace=${HOT_NAMESPACE}`, c.url).href, { waitUntil: "commit" });
   await page.waitForFunction(() => window.__bench.timelineDrawn !== null, undefined, { timeout: 60_000 });
   res.timeline_load_ms = await page.evaluate(() => window.__bench.timelineDrawn);
   if (SCREENSHOTS && run === 0) await page.screenshot({ path: `bench/out/console-${label}-timeline.png` });
-  // The frame rate of this browser with the timeline shown and nothing moving: the ceiling.
+  // The frame rate of this browser with the timeline shown and nothing moving: the ceiling
+  // (after half a second, so the work that follows the first draw is over).
+  await page.waitForTimeout(500);
   const idle = await page.evaluate(scrollTimeline, [1000, 0]);
   res.idle_fps = (1000 * (idle.times.length - 1)) / (idle.times.at(-1) - idle.times[0]);
   const sc = await page.evaluate(scrollTimeline, [SCROLL_MS, PX_PER_FRAME]);
