@@ -15,7 +15,7 @@ export function rules(): Rule[] {
 export interface Hit {
   rule: Rule;
   event: DetectEvent;
-  /** When the event's objectRef had no name (a create with generateName): the created object's name. */
+  /** The object's name: objectRef.name, or for a create with generateName (no name logged) the created object's. */
   name: string | null;
 }
 

@@ -12,7 +12,7 @@ type Row = Record<string, unknown>;
 /** The columns an Event is rebuilt from; `b` is the bodies table. */
 export const EVENT_SELECT = `e.audit_id, e.stage, e.level, ${TS("e.ts")} AS stage_ts, ${TS("e.received_ts")} AS received_ts, e.verb, e.request_uri,
   e."user", e.user_groups, e.impersonated_user, e.user_agent, e.source_ip, e.namespace, e.resource, e.subresource, e.api_group, e.api_version,
-  e.name, e.code, e.status_reason, e.status_message, e.authz_decision, e.authz_reason, e.event_api_version,
+  e.name, e.code, e.status_reason, e.status_message, e.authz_decision, e.authz_reason,
   CAST(b.request_object AS VARCHAR) AS request_object, CAST(b.response_object AS VARCHAR) AS response_object`;
 
 function parseBody(v: unknown): unknown {
