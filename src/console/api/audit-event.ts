@@ -2,7 +2,7 @@
 // history of one object (`audit history`'s JSON). Bodies are redacted again on the way out: a store
 // ingested with --keep-secret-data holds Secret values, and they must not reach the page.
 import {
-  AmbiguousObjectError, REQUEST_STAGE, objectHistory, parseResource, redactBody, type AuditStore, type History,
+  AmbiguousObjectError, REDACTED, REQUEST_STAGE, objectHistory, parseResource, redactBody, type AuditStore, type History,
 } from "../../audit/public.js";
 import { BadRequest, NotFound } from "../http.js";
 import { TS } from "./audit-filter.js";
@@ -92,10 +92,39 @@ export async function auditEvent(store: AuditStore, auditId: string, stage: stri
   return rowToEvent(r);
 }
 
-/** `audit history RESOURCE NAME -n NAMESPACE -o json`; namespace "-" is a cluster-scoped object. */
+/** Leaf strings of `orig` where redaction put something else in `redacted` (the secret values it removed). */
+function removedValues(orig: unknown, redacted: unknown, out: Set<string>): void {
+  if (typeof orig === "string") {
+    if (orig === redacted || orig === "") return;
+    // A last-applied annotation is re-serialized with its values redacted: the values inside it go.
+    const inner = typeof redacted === "string" && redacted !== REDACTED ? [parseBody(orig), parseBody(redacted)] : undefined;
+    if (inner && inner[0] !== undefined && inner[1] !== undefined) removedValues(inner[0], inner[1], out);
+    else out.add(orig);
+    return;
+  }
+  if (orig === null || typeof orig !== "object" || redacted === null || typeof redacted !== "object") return;
+  if (Array.isArray(orig)) orig.forEach((v, i) => removedValues(v, (redacted as unknown[])[i], out));
+  else for (const [k, v] of Object.entries(orig)) removedValues(v, (redacted as Record<string, unknown>)[k], out);
+}
+
+/** Every string in `v` with each secret value in it replaced by the redaction marker. */
+function maskValues(v: unknown, secrets: string[]): unknown {
+  if (typeof v === "string") return secrets.reduce((text, sv) => (text.includes(sv) ? text.split(sv).join(REDACTED) : text), v);
+  if (Array.isArray(v)) return v.map((x) => maskValues(x, secrets));
+  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskValues(x, secrets)]));
+  return v;
+}
+
+/**
+ * `audit history RESOURCE NAME -n NAMESPACE -o json`; namespace "-" is a cluster-scoped object.
+ * A store ingested with --keep-secret-data holds Secret values, and a diff would show them (a
+ * changed `data.password`, a last-applied annotation): every value redaction would remove from a
+ * revision's object is masked wherever it appears in the answer.
+ */
 export async function history(store: AuditStore, resource: string, namespace: string | undefined, name: string): Promise<History> {
+  let h: History;
   try {
-    return await objectHistory(store, parseResource(resource), name, { namespace: namespace === "-" ? "" : namespace });
+    h = await objectHistory(store, parseResource(resource), name, { namespace: namespace === "-" ? "" : namespace, objects: true });
   } catch (err) {
     if (err instanceof AmbiguousObjectError) {
       // The CLI's advice names its flags; here the parameters are namespace and resource (plural.group).
@@ -105,4 +134,16 @@ export async function history(store: AuditStore, resource: string, namespace: st
     }
     throw err;
   }
+  const secrets = new Set<string>();
+  for (const rev of h.revisions) {
+    if (rev.object === null || rev.object === undefined) continue;
+    const copy = structuredClone(rev.object);
+    redactBody(copy, { resource: h.resource, subresource: rev.subresource }, {});
+    removedValues(rev.object, copy, secrets);
+    rev.object = null; // as `audit history` prints without --objects
+  }
+  if (secrets.size === 0) return h;
+  const values = [...secrets].sort((a, b) => b.length - a.length);
+  for (const rev of h.revisions) rev.changes = rev.changes === null ? null : (maskValues(rev.changes, values) as typeof rev.changes);
+  return h;
 }
