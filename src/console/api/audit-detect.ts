@@ -45,14 +45,17 @@ export async function scanDetections(store: AuditStore, w: Where, opts: { maxSca
        LEFT JOIN bodies b ON b.audit_id = e.audit_id AND b.stage = e.stage
       ORDER BY e.ts DESC, e.audit_id, e.stage`;
   const result = await store.connection.stream(sql, [...w.values, ...(since ? [String(bound!.ts)] : []), opts.maxScan + 1]);
-  for await (const batch of result.yieldRowObjectJs()) {
-    for (const row of batch) {
+  const names = result.columnNames();
+  for await (const batch of result.yieldRowsJs()) {
+    for (const values of batch) {
       if (out.scanned === opts.maxScan) {
         out.truncated = true;
         return out;
       }
       out.scanned++;
-      const raw = rowToEvent(row as Record<string, unknown>);
+      const row: Record<string, unknown> = {};
+      for (let c = 0; c < names.length; c++) row[names[c]!] = values[c];
+      const raw = rowToEvent(row);
       const ev = fromRawEvent(raw);
       for (const rule of active) {
         if (!matches(rule, ev)) continue;

@@ -3,7 +3,7 @@
 // `lanes` objects (those with the most events when there are more) and MAX_TIMELINE_EVENTS events
 // per answer, spread over the lanes newest first; `truncated` says when anything was left out.
 import { REQUEST_STAGE, type AuditStore } from "../../audit/public.js";
-import { RESOURCE, TS, filterWhere, type AuditFilter } from "./audit-filter.js";
+import { RESOURCE, TS, filterWhere, queryRows, type AuditFilter } from "./audit-filter.js";
 import { scanDetections } from "./audit-detect.js";
 import { storeRange } from "./audit-search.js";
 
@@ -154,7 +154,7 @@ export async function timeline(store: AuditStore, f: AuditFilter, lanes: number,
       namedValues = [...w.values, ...w.values];
     }
   }
-  const rows = objects.length === 0 ? [] : await store.query(
+  const rows = objects.length === 0 ? [] : await queryRows(store,
     `WITH ${LANES(cutoffs ? `,"cutoff":"VARCHAR"` : "")}
      SELECT c.audit_id, c.stage, ${TS("c.ts")} AS time, ${cutoffs ? "epoch_us(c.ts)" : "NULL"} AS us, c.verb, c."user", c.code, c.subresource, c.kind, l.i,
             CASE WHEN c.kind <> 'revision' THEN coalesce(c.status_message, c.status_reason, c.authz_reason) END AS why
