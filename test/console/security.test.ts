@@ -5,11 +5,12 @@
 // (`audit ingest --keep-secret-data` of the real v1.25 security scenario's Secret creates).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli } from "../support/cli.js";
+import { eventually, runCli, spawnCli, stopCli } from "../support/cli.js";
+import { freePorts } from "../support/ports.js";
 import { startConsole } from "../support/browser.js";
 import { buildStore, SECURITY_SCENARIO } from "../support/audit-store.js";
 
@@ -241,5 +242,41 @@ test("Secret values kept in the store (--keep-secret-data) never reach an API re
     for (const v of values) assert.ok(!det.body.includes(v), `insights/detections contains ${v}`);
   } finally {
     await c.stop();
+  }
+});
+
+test("audit serve's console: the same headers and CSP, /api/console behind its token, Secret values kept in its store never answered", async () => {
+  const secrets = secretEvents();
+  const values = [...new Set(secrets.flatMap((x) => x.values))].filter((v) => v.length >= 6);
+  // audit serve owns (writes) its store: a copy of the one that kept the Secret data.
+  const serveDb = join(dir, "serve.duckdb");
+  copyFileSync(secretStore, serveDb);
+  const [hook, http] = await freePorts(2);
+  const child = spawnCli(["audit", "serve", "--db", serveDb, "--listen", `127.0.0.1:${hook}`, "--http-listen", `127.0.0.1:${http}`, "--auth-token-file", tokenFile]);
+  try {
+    const base = `http://127.0.0.1:${http}/`;
+    const page = await eventually(() => get(base).catch(() => undefined), { timeoutMs: 30_000, what: "audit serve's page" });
+    assert.equal(page.status, 200, page.body.slice(0, 200));
+    assertSecurityHeaders(page, "audit serve /");
+    const csp = String(page.headers["content-security-policy"]);
+    assert.deepEqual(csp.split(";").map((d) => d.trim()).filter(Boolean).sort(), [...CSP_DIRECTIVES].sort(), `CSP: ${csp}`);
+    for (const p of assetPaths(page.body)) {
+      const r = await get(new URL(p, base).href);
+      assert.equal(r.status, 200, p);
+      assertSecurityHeaders(r, `audit serve ${p}`);
+    }
+    const info = new URL("/api/console/info", base).href;
+    assert.equal((await get(info)).status, 401);
+    const ok = await get(info, TOKEN);
+    assert.equal(ok.status, 200, ok.body);
+    assertSecurityHeaders(ok, "audit serve /api/console/info");
+    for (const x of secrets) {
+      const ev = await get(new URL(`/api/console/audit/event?${new URLSearchParams({ audit_id: x.auditID, stage: x.stage }).toString()}`, base).href, TOKEN);
+      assert.equal(ev.status, 200, ev.body.slice(0, 300));
+      assert.equal((JSON.parse(ev.body) as { auditID: string }).auditID, x.auditID);
+      for (const v of values) assert.ok(!ev.body.includes(v), `audit serve's event ${x.auditID} contains the secret value ${v}`);
+    }
+  } finally {
+    await stopCli(child);
   }
 });
