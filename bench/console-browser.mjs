@@ -16,8 +16,11 @@
 //                 percentile frame interval, frames over 20 ms and long tasks counted.
 //                 The same sampling for 1 s without scrolling gives the browser's idle frame rate (the
 //                 ceiling: headless Chromium draws at 60 Hz) in the same page.
+//   results scroll the unfiltered results table scrolled 48 px (2 rows) per frame for 3 s: fps and
+//                 the frames that showed rows still loading (issue item 2: "scrolls through
+//                 millions of rows smoothly"; no figure is set for it).
 // Usage: npm run build && node --import tsx bench/console-browser.mjs [--runs 5] [--events 1000000]
-//          [--baseline-events 10000] [--scroll-s 3] [--px-per-frame 12] [--screenshots]
+//          [--baseline-events 10000] [--scroll-s 3] [--px-per-frame 12] [--results-px-per-frame 48] [--screenshots]
 // Targets (issue 14): first paint <= 1 s, filter change <= 500 ms, timeline of 10k events >= 50 fps.
 /* global window, document, history, PerformanceObserver, MutationObserver, requestAnimationFrame, HTMLInputElement, Event */
 import { loadavg } from "node:os";
@@ -34,6 +37,7 @@ const EVENTS = Number(flag("--events", "1000000"));
 const BASE_EVENTS = Number(flag("--baseline-events", "10000"));
 const SCROLL_MS = Number(flag("--scroll-s", "3")) * 1000;
 const PX_PER_FRAME = Number(flag("--px-per-frame", "12"));
+const RESULTS_PX_PER_FRAME = Number(flag("--results-px-per-frame", "48"));
 const SCREENSHOTS = argv.includes("--screenshots");
 
 // Filters applied one per run (cycled): each a realistic question, from selective to broad.
@@ -153,6 +157,27 @@ async function scrollTimeline([ms, px]) {
   return { times, scrollRange: max, travelled, canvasPaints: Number(c.dataset.frames ?? 0) - frames0, longTasks, longMs };
 }
 
+// In the page: scroll the results table `px` per frame for `ms`; count the frames that show rows
+// still loading (the table's placeholder rows).
+async function scrollResults([ms, px]) {
+  const s = document.querySelector('[data-testid="results-scroller"]');
+  const times = [];
+  let pendingFrames = 0;
+  await new Promise((resolve) => {
+    let t0 = null;
+    const step = (t) => {
+      t0 ??= t;
+      times.push(t);
+      if (s.querySelector(".pending")) pendingFrames++;
+      s.scrollTop += px;
+      if (t - t0 < ms) requestAnimationFrame(step);
+      else resolve();
+    };
+    requestAnimationFrame(step);
+  });
+  return { times, pendingFrames, scrolledPx: s.scrollTop };
+}
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -237,10 +262,23 @@ async function oneRun(browser, s, run) {
     scroll_range_px: sc.scrollRange,
     travelled_px: sc.travelled,
   };
+  // 4. The unfiltered results table scrolled (default 48 px = 2 rows per frame, ~2,900 px/s) for 3 s.
+  await page.goto(new URL("?view=audit&tab=search", c.url).href, { waitUntil: "commit" });
+  await page.waitForSelector('[data-testid="event-row"]', { timeout: 60_000 });
+  await page.waitForTimeout(500);
+  const rs = await page.evaluate(scrollResults, [SCROLL_MS, RESULTS_PX_PER_FRAME]);
+  const rdts = rs.times.slice(1).map((t, i) => t - rs.times[i]);
+  res.results_scroll = {
+    fps: (1000 * rdts.length) / (rs.times.at(-1) - rs.times[0]),
+    fps_p5: 1000 / pct(rdts, 95),
+    frames: rs.times.length,
+    frames_with_loading_rows: rs.pendingFrames,
+    scrolled_px: rs.scrolledPx,
+  };
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
   await context.close();
   s.runs.push(res);
-  console.error(`${label} run ${run + 1}/${RUNS} (load ${res.load_before}): rows ${r1(res.rows_ms)} ms, filter ${res.filter} ${r1(res.filter_ms)} ms, timeline ${r1(res.timeline_load_ms)} ms, scroll ${r1(res.scroll.fps)} fps (p5 ${r1(res.scroll.fps_p5)}, idle ${r1(res.idle_fps)})`);
+  console.error(`${label} run ${run + 1}/${RUNS} (load ${res.load_before}): rows ${r1(res.rows_ms)} ms, filter ${res.filter} ${r1(res.filter_ms)} ms, timeline ${r1(res.timeline_load_ms)} ms, scroll ${r1(res.scroll.fps)} fps (p5 ${r1(res.scroll.fps_p5)}, idle ${r1(res.idle_fps)}), results scroll ${r1(res.results_scroll.fps)} fps, ${res.results_scroll.frames_with_loading_rows}/${res.results_scroll.frames} frames with loading rows`);
 }
 
 function summarize(s) {
@@ -259,6 +297,8 @@ function summarize(s) {
       scroll_fps_p5: m((r) => r.scroll.fps_p5),
       scroll_frames_over_20ms: m((r) => r.scroll.frames_over_20ms),
       scroll_long_tasks: m((r) => r.scroll.long_tasks),
+      results_scroll_fps: m((r) => r.results_scroll.fps),
+      results_scroll_loading_frames_pct: m((r) => (100 * r.results_scroll.frames_with_loading_rows) / r.results_scroll.frames),
     },
     filters: s.runs.map((r) => `${r.filter}: ${r1(r.filter_ms)} ms`),
   };
