@@ -4,12 +4,12 @@
 // raft round), all pages at one revision (a consistent snapshot while it is not compacted), a token
 // bucket on keys per second, a deadline on every call. A probe on its own connection measures
 // etcd's answer time before (idle) and during the scan.
-import * as grpc from "@grpc/grpc-js";
-import { DEFAULT_TIMEOUT_MS, MAX_RECEIVE_BYTES, checkConnection, describeError, readTls, type TlsMaterial } from "./connection.js";
+import { DEFAULT_TIMEOUT_MS, checkConnection, describeError, readTls, type TlsMaterial } from "./connection.js";
 import { parseRoot } from "./keys.js";
 import { AdaptiveWindow } from "./window.js";
+import { GrpcStatus, H2RangeCaller } from "./h2.js";
 import { UsageAggregator } from "./usage.js";
-import { decodeRangeResponse, encodeRangeRequest, type KvVisitor, type RangePage } from "./wire.js";
+import { encodeRangeRequest, type KvVisitor, type RangePage } from "./wire.js";
 import type { EtcdConnection, EtcdUsage, LatencySummary, ScanOptions } from "./types.js";
 
 export const SCAN_DEFAULTS = {
@@ -110,37 +110,9 @@ class LatencyProbe {
   }
 }
 
-class RangeCaller {
-  private readonly client: grpc.Client;
-  constructor(endpoint: URL, tls: TlsMaterial) {
-    const creds =
-      endpoint.protocol === "https:" ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : grpc.credentials.createInsecure();
-    this.client = new grpc.Client(endpoint.host, creds, {
-      "grpc.max_receive_message_length": MAX_RECEIVE_BYTES,
-      "grpc.use_local_subchannel_pool": 1,
-    });
-  }
-  /**
-   * One Range call; the answer's bytes are decoded (and counted) only once the call succeeded, so
-   * a page that arrives and then fails (deadline) and is retried is never counted twice.
-   */
-  async range(req: Buffer, visit: KvVisitor, timeoutMs: number): Promise<RangePage> {
-    const raw = await new Promise<Buffer>((resolve, reject) => {
-      this.client.makeUnaryRequest(
-        "/etcdserverpb.KV/Range",
-        (b: Buffer) => b,
-        (b: Buffer) => b,
-        req,
-        { deadline: Date.now() + timeoutMs },
-        (err, b) => (err ? reject(err) : resolve(b!)),
-      );
-    });
-    return decodeRangeResponse(raw, visit);
-  }
-  close(): void {
-    this.client.close();
-  }
-}
+/** The Range calls of the scan and of the probe (node:http2; see h2.ts). */
+type RangeCaller = H2RangeCaller;
+const newCaller = (endpoint: URL, tls: TlsMaterial): RangeCaller => new H2RangeCaller(endpoint, tls);
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -177,7 +149,7 @@ export function scanSettings(opts: ScanOptions): Required<Pick<ScanOptions, "pre
 const isCompacted = (err: unknown): boolean => err instanceof Error && /required revision has been compacted/.test(err.message);
 const isRetryable = (err: unknown): boolean => {
   const code = (err as { code?: number }).code;
-  return code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED;
+  return code === GrpcStatus.UNAVAILABLE || code === GrpcStatus.DEADLINE_EXCEEDED;
 };
 
 /** The first endpoint that answers a serializable one-key read within the deadline. */
@@ -185,7 +157,7 @@ async function firstAnswering(urls: URL[], tls: TlsMaterial, key: Buffer, timeou
   const failures: string[] = [];
   const req = encodeRangeRequest({ key, serializable: true, keysOnly: true });
   for (const u of urls) {
-    const caller = new RangeCaller(u, tls);
+    const caller = newCaller(u, tls);
     try {
       await caller.range(req, () => undefined, timeoutMs);
       return { endpoint: u, caller, failures };
@@ -242,8 +214,8 @@ export async function scanEtcdUsage(conn: EtcdConnection, opts: ScanOptions = {}
   const endpoint = pick.endpoint;
   for (const f of pick.failures) warnings.push(`${f}: scanned ${endpoint.origin} instead`);
   const caller = pick.caller!;
-  // its own channel (grpc.use_local_subchannel_pool): the probe does not queue behind scan pages
-  const probeCaller = new RangeCaller(endpoint, tls);
+  // its own connection: the probe does not queue behind scan pages
+  const probeCaller = newCaller(endpoint, tls);
   const probe = new LatencyProbe(probeCaller, prefix, cfg.probeIntervalMs, timeoutMs);
 
   let idle: LatencySummary = { samples: 0, failures: 0 };
