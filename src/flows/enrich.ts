@@ -50,7 +50,11 @@ function fromEventPod(p: EventPod): Peer {
   return { namespace: p.namespace, workload: guess.workload, kind: guess.workloadKind, pod: p.name, ...(release ? { release } : {}), services: [], ignored: false };
 }
 
-const MEMO_MAX = 50_000;
+// Memoised peers (local pods and remote addresses). A node's working set is its pods (≤ 250 by
+// kubelet's limits) and the addresses they talk to; 20 000 holds the 11 000 of the throughput
+// benchmark with room. When processes outnumber it (100k distinct ones), the memo only fills and
+// is dropped: a larger one (it was 50 000) held ~8 MiB more for nothing (docs/flows.md, Memory).
+const MEMO_MAX = 20_000;
 
 /**
  * Maps addresses and event-carried pod identities to peers: the live cache first (owner chain,
@@ -61,7 +65,9 @@ export class Enricher {
   private memo = new Map<string, Peer>();
   private memoVersion = -1;
   // Pods from the Tetragon parser's head cache are the same object for every event of a process.
-  private podMemo = new Map<EventPod, Peer>();
+  // Weak: an entry lives as long as its pod object, i.e. as long as the parser remembers the head
+  // (a strong map kept up to MEMO_MAX pods whose heads were long gone: ~7 MiB at 100k processes).
+  private podMemo = new WeakMap<EventPod, Peer>();
   private memoGeneration = 0;
   // Admission: a key is memoised on its second sighting (see Doorkeeper).
   private readonly admit = new Doorkeeper(1 << 14);
@@ -75,7 +81,7 @@ export class Enricher {
     const v = this.resolver?.ready ? this.resolver.version : -1;
     if (v !== this.memoVersion || this.memo.size > MEMO_MAX) {
       this.memo = new Map();
-      this.podMemo = new Map();
+      this.podMemo = new WeakMap();
       this.memoVersion = v;
       this.memoGeneration++;
     }
@@ -120,8 +126,7 @@ export class Enricher {
       peer.memo = true;
       memo.set(key, peer);
     }
-    // Pods parsed afresh are new objects every time: bound the map without dropping the peers.
-    if (this.podMemo.size >= MEMO_MAX) this.podMemo = new Map();
+    // Pods parsed afresh are new objects every time: they leave the weak map with the event.
     this.podMemo.set(pod, peer);
     return peer;
   }

@@ -60,9 +60,24 @@ const SEP = "\u0000";
 // Connections we saw this side open (tcp_connect): their later sends/receives are the client's.
 const CLIENT_SOCKETS_MAX = 200_000;
 
-// Bounds the identity cache of tcp rows; peers are memoised per generation, so this only
-// matters with more peer pairs than series.
+// Bounds the identity cache of tcp rows (source peers); peers are memoised per generation, so
+// this only matters with more source peers than the enricher's memo holds.
 const ROW_CACHE_MAX = 100_000;
+// Destinations remembered per source peer (most talk to a few; beyond, the label key finds the row).
+const ROW_WAYS = 4;
+
+/**
+ * The tcp rows a source peer reached lately: up to ROW_WAYS (destination, service, row) triples
+ * in one flat array, replaced round-robin. One small array per source instead of two nested Maps
+ * per source (~450 B each, which at 100k processes was the largest part of the heap after the
+ * remembered heads).
+ */
+interface RowWays {
+  /** dst0, service0, row0, dst1, service1, row1, ... */
+  e: (Peer | string | Row)[];
+  /** The next way to replace once all are used. */
+  next: number;
+}
 
 function socketKey(ev: TcpEvent): string {
   return `${ev.localIp}:${ev.localPort}>${ev.remoteIp}:${ev.remotePort}`;
@@ -100,8 +115,7 @@ export class FlowProcessor {
   private unenrichedReason: string | undefined;
   private unenrichedTotal = 0;
   private readonly clientSockets = new Map<string, true>();
-  private rowCache = new Map<Peer, Map<Peer, Map<string, Row>>>();
-  private rowCacheSize = 0;
+  private rowCache = new Map<Peer, RowWays>();
   private rowCacheGeneration = -1;
   readonly tetragon = new TetragonLineParser();
   private readonly enricher: Enricher;
@@ -281,22 +295,28 @@ export class FlowProcessor {
     if (src.memo !== true || dst.memo !== true) {
       return this.tcp.row(this.tcpKey(src, dst, service), () => (this.podLabels ? [src.namespace, src.workload, dst.namespace, dst.workload, service, src.pod ?? "", dst.pod ?? ""] : [src.namespace, src.workload, dst.namespace, dst.workload, service]));
     }
-    if (this.rowCacheGeneration !== this.enricher.generation || this.rowCacheSize > ROW_CACHE_MAX) {
+    if (this.rowCacheGeneration !== this.enricher.generation || this.rowCache.size >= ROW_CACHE_MAX) {
       this.rowCache = new Map();
-      this.rowCacheSize = 0;
       this.rowCacheGeneration = this.enricher.generation;
     }
-    let bySrc = this.rowCache.get(src);
-    if (bySrc === undefined) this.rowCache.set(src, (bySrc = new Map()));
-    let byDst = bySrc.get(dst);
-    if (byDst === undefined) bySrc.set(dst, (byDst = new Map()));
-    let row = byDst.get(service);
-    if (row === undefined) {
-      const srcPod = src.pod ?? "";
-      const dstPod = dst.pod ?? "";
-      row = this.tcp.row(this.tcpKey(src, dst, service), () => (this.podLabels ? [src.namespace, src.workload, dst.namespace, dst.workload, service, srcPod, dstPod] : [src.namespace, src.workload, dst.namespace, dst.workload, service]));
-      byDst.set(service, row);
-      this.rowCacheSize++;
+    const ways = this.rowCache.get(src);
+    if (ways !== undefined) {
+      const e = ways.e;
+      for (let i = 0; i < e.length; i += 3) if (e[i] === dst && e[i + 1] === service) return e[i + 2] as Row;
+    }
+    const srcPod = src.pod ?? "";
+    const dstPod = dst.pod ?? "";
+    const row = this.tcp.row(this.tcpKey(src, dst, service), () => (this.podLabels ? [src.namespace, src.workload, dst.namespace, dst.workload, service, srcPod, dstPod] : [src.namespace, src.workload, dst.namespace, dst.workload, service]));
+    if (ways === undefined) {
+      this.rowCache.set(src, { e: [dst, service, row], next: 0 });
+    } else if (ways.e.length < ROW_WAYS * 3) {
+      ways.e.push(dst, service, row);
+    } else {
+      const i = ways.next * 3;
+      ways.e[i] = dst;
+      ways.e[i + 1] = service;
+      ways.e[i + 2] = row;
+      ways.next = (ways.next + 1) % ROW_WAYS;
     }
     return row;
   }

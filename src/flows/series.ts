@@ -2,6 +2,16 @@ import { Registry } from "prom-client";
 
 export const OVERFLOW = "overflow";
 
+/**
+ * The same text as one flat string. Keys and label texts are built by concatenation, which V8
+ * keeps as a tree of ~30-byte cons strings (one per `+`); a table keeps them for good, and at
+ * 10 000 rows the trees were 6 MiB of the tcp table's 11. Used once per row, never per event.
+ */
+export function flat(s: string): string {
+  // slice() of a concatenation flattens it into one new string (and returns a view of that).
+  return (" " + s).slice(1);
+}
+
 /** A row of a table: its label values and one or more accumulated numbers. */
 export interface Row {
   labels: string[];
@@ -34,7 +44,7 @@ export class SeriesTable {
     if (r) return r;
     if (this.rows.size < this.maxSeries) {
       const nr = { labels: labels(), values: new Float64Array(this.width) };
-      this.rows.set(key, nr);
+      this.rows.set(flat(key), nr);
       return nr;
     }
     this.folded++;
@@ -78,7 +88,7 @@ function labelText(names: readonly string[], row: Row): string {
   if (row.text !== undefined) return row.text;
   let t = "";
   for (let i = 0; i < names.length; i++) t += `${i ? "," : ""}${names[i]}="${escapeLabel(row.labels[i]!)}"`;
-  return (row.text = t);
+  return (row.text = flat(t));
 }
 
 /**

@@ -250,15 +250,27 @@ function detached(s: string): string {
   return (" " + s).slice(1);
 }
 
+/**
+ * A remembered head: its text is `own + shared`, kept in two parts so that the part from
+ * `,"parent":` on (the parent process, the same for every child of a container's shim or of a
+ * server's master) is one string shared by all heads that have it. Both parts are copies, so the
+ * line they came from is not kept alive (a slice would keep the whole line: ~30 % more).
+ */
 interface KnownHead {
-  text: string;
+  own: string;
+  shared: string;
   pod: EventPod | null;
-  /** What it holds on to: a sliced string keeps its whole line alive. */
+  /** Characters this head holds on its own (a shared part is counted once, when first seen, and never subtracted). */
   chars: number;
 }
 
+// Where the shared part of a head starts.
+const PARENT_KEY = ',"parent":';
+// Distinct shared parts kept (they are counted in the head budget too).
+const SHARED_MAX = 4096;
+
 export interface TetragonLineParserOptions {
-  /** Bound on the remembered heads' text, in characters (default 16 Mi). */
+  /** Bound on the remembered heads' text, in characters (default 12 Mi). */
   maxHeadChars?: number;
 }
 
@@ -268,6 +280,7 @@ export interface TetragonLineParserOptions {
  */
 export class TetragonLineParser {
   private heads = new Map<string, KnownHead>();
+  private shared = new Map<string, string>();
   private headChars = 0;
   // Processes seen once (by exec_id hash): a head is remembered on the second sighting.
   private readonly seenOnce = new Doorkeeper(SEEN_ONCE_MAX);
@@ -278,7 +291,7 @@ export class TetragonLineParser {
   fastTails = 0;
 
   constructor(opts: TetragonLineParserOptions = {}) {
-    this.maxHeadChars = opts.maxHeadChars ?? 16 << 20;
+    this.maxHeadChars = opts.maxHeadChars ?? 12 << 20;
   }
 
   /** Throws InvalidEventError (reason "json" for unparseable text). */
@@ -289,8 +302,10 @@ export class TetragonLineParser {
     const known = this.heads.get(id);
     if (known !== undefined) {
       // A remembered head starts with KPROBE_HEAD, so equal text implies this line does too.
-      const cut = known.text.length;
-      if (line.startsWith(FUNCTION_KEY, cut) && line.slice(0, cut) === known.text) {
+      const split = known.own.length;
+      const cut = split + known.shared.length;
+      // Slices and ===, not startsWith(text, pos): V8 compares those char by char (~5 µs for 1 KB).
+      if (line.startsWith(FUNCTION_KEY, cut) && line.slice(0, split) === known.own && line.slice(split, cut) === known.shared) {
         const fast = decodeCommonTail(line, cut, known.pod);
         if (fast !== undefined) {
           this.headHits++;
@@ -349,13 +364,28 @@ export class TetragonLineParser {
       const tail = this.parseTail(line, cut);
       if (tail === undefined || (tail.process_kprobe as Json).function_name !== obj.process_kprobe.function_name) return;
     }
-    if (this.headChars + line.length > this.maxHeadChars) {
+    if (this.headChars + cut > this.maxHeadChars) {
       this.heads = new Map();
+      this.shared = new Map();
       this.headChars = 0;
     }
     const old = this.heads.get(id);
     if (old !== undefined) this.headChars -= old.chars;
-    this.heads.set(detached(id), { text: line.slice(0, cut), pod: eventPod(obj.process_kprobe.process) ?? null, chars: line.length });
-    this.headChars += line.length;
+    const p = line.lastIndexOf(PARENT_KEY, cut);
+    const split = p > 0 ? p : cut;
+    let shared = "";
+    if (split < cut) {
+      const text = line.slice(split, cut);
+      const known = this.shared.get(text);
+      if (known !== undefined) shared = known;
+      else {
+        if (this.shared.size >= SHARED_MAX) this.shared = new Map();
+        shared = detached(text);
+        this.shared.set(shared, shared);
+        this.headChars += shared.length;
+      }
+    }
+    this.heads.set(detached(id), { own: detached(line.slice(0, split)), shared, pod: eventPod(obj.process_kprobe.process) ?? null, chars: split });
+    this.headChars += split;
   }
 }
