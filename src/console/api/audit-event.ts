@@ -67,8 +67,14 @@ export function rowToEvent(r: Row): Record<string, unknown> {
   if (s(r.authz_decision)) annotations["authorization.k8s.io/decision"] = String(r.authz_decision);
   if (s(r.authz_reason)) annotations["authorization.k8s.io/reason"] = String(r.authz_reason);
   if (Object.keys(annotations).length > 0) ev.annotations = annotations;
-  // JSON leaves undefined out: the Event carries only what was logged.
-  return JSON.parse(JSON.stringify(ev)) as Record<string, unknown>;
+  // The Event carries only what was logged: no undefined fields (the bodies are left as parsed).
+  for (const k of ["user", "objectRef", "responseStatus"]) if (ev[k] !== undefined) ev[k] = defined(ev[k] as Row);
+  return defined(ev);
+}
+
+function defined(o: Row): Row {
+  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+  return o;
 }
 
 /** The event with this audit ID (and stage; without one, the request's completion event). NotFound when unknown. */
