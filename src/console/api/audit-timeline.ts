@@ -1,7 +1,8 @@
 // The timeline (KHI-like): one lane per object, its revisions (successful writes, as `audit
 // history` counts them) and marks (deletes, errors, denials, detections). Bounded work: at most
 // `lanes` objects (those with the most events when there are more) and MAX_TIMELINE_EVENTS events
-// per answer, spread over the lanes newest first; `truncated` says when anything was left out.
+// per answer, shared out evenly, each lane keeping its newest; detection rules run on at most
+// MAX_TIMELINE_DETECTION_SCAN candidate events; `truncated` says when anything was left out.
 import { REQUEST_STAGE, type AuditStore } from "../../audit/public.js";
 import { RESOURCE, TS, filterWhere, queryRows, type AuditFilter } from "./audit-filter.js";
 import { scanDetections } from "./audit-detect.js";
