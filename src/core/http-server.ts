@@ -36,6 +36,30 @@ export interface OpsServerOptions {
   auth?: HttpAuth;
   /** Serve HTTPS with this certificate and key (PEM): bearer tokens then never cross the network in clear. */
   tls?: { cert: Buffer; key: Buffer };
+  /**
+   * Writes the /metrics text in pieces instead of `registry.metrics()` as one string (large
+   * expositions: `flows`' TableRegistry.writeMetrics). Each piece's promise resolves when the socket
+   * has taken it; it rejects if the client went away.
+   */
+  writeMetrics?: (write: (chunk: string) => Promise<void> | void) => Promise<void>;
+}
+
+/** Writes a piece of a streamed body; waits for 'drain' when the socket's buffer is full. */
+function writePiece(res: ServerResponse, chunk: string): Promise<void> | void {
+  if (res.destroyed) throw new Error("client closed the connection");
+  if (res.write(chunk)) return;
+  return new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => {
+      res.off("close", onClose);
+      resolve();
+    };
+    const onClose = (): void => {
+      res.off("drain", onDrain);
+      reject(new Error("client closed the connection"));
+    };
+    res.once("drain", onDrain);
+    res.once("close", onClose);
+  });
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -78,6 +102,12 @@ export class OpsServer {
     }
     const open = path === "/healthz" || path === "/readyz" || (path === "/metrics" && !this.opts.auth?.protectMetrics);
     if (this.opts.auth && !open && !(await this.opts.auth.guard(req, res))) return;
+    if (path === "/metrics" && this.opts.writeMetrics) {
+      res.writeHead(200, { "content-type": this.opts.registry.contentType });
+      if (req.method !== "HEAD") await this.opts.writeMetrics((chunk) => writePiece(res, chunk));
+      res.end();
+      return;
+    }
     if (path === "/metrics") {
       const body = await this.opts.registry.metrics();
       res.writeHead(200, { "content-type": this.opts.registry.contentType });

@@ -9,6 +9,7 @@ import { Enricher } from "../../src/flows/enrich.js";
 import { TableRegistry } from "../../src/flows/series.js";
 import { SAMPLES_DIR, hubbleResponse, tetragonTcp } from "./samples.js";
 import { promtoolCheck } from "./promtool.js";
+import { OpsServer } from "../../src/core/http-server.js";
 
 function feed(registry: Registry): FlowProcessor {
   const p = new FlowProcessor({ registry, enricher: new Enricher(undefined), maxSeries: 3, podLabels: true });
@@ -38,4 +39,36 @@ test("TableRegistry's exposition equals prom-client's for the same tables (count
   assert.notEqual(again, b);
   assert.match(again, /watch_auditor_flows_tcp_connections_total\{src_namespace="we\\"ird\\\\ns",src_workload="x\\"y",dst_namespace="",dst_workload="world",dst_service="",src_pod="a\\nb",dst_pod=""\} 2/);
   assert.equal(promtoolCheck(again), "");
+});
+
+test("writeMetrics streams metrics()' text in ~64 KiB pieces, and /metrics serves it streamed", async () => {
+  const registry = new TableRegistry();
+  const p = new FlowProcessor({ registry, enricher: new Enricher(undefined), maxSeries: 2000, podLabels: false });
+  // 2500 workloads over a 2000-series cap: ~0.6 MB of text over several pieces, with an overflow row.
+  for (let i = 0; i < 2500; i++) {
+    for (const fn of ["tcp_connect", "tcp_sendmsg"]) p.handleLine("tetragon", tetragonTcp({ fn, saddr: `10.1.${i >> 8}.${i & 255}`, daddr: "93.184.216.34", sport: 40000 + i, dport: 443, size: 100 + i, ns: `ns${i % 7}`, pod: `w${i}-5c7d8b9f6-x2z4w`, workload: `w${i}` }));
+  }
+  const whole = await registry.metrics();
+  assert.ok(whole.length > 300_000, `${whole.length} characters`);
+  assert.ok(whole.includes('src_namespace="overflow"'));
+  const pieces: string[] = [];
+  await registry.writeMetrics((chunk) => {
+    pieces.push(chunk);
+  });
+  assert.ok(pieces.length >= 4, `${pieces.length} pieces`);
+  assert.ok(pieces.slice(0, -1).every((c) => c.length >= 64 << 10 && c.length < (64 << 10) + 1000));
+  assert.equal(pieces.join(""), whole);
+  const server = new OpsServer({ registry, port: 0, host: "127.0.0.1", writeMetrics: (write) => registry.writeMetrics(write) });
+  const port = await server.listen();
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.equal(res.headers.get("content-type"), registry.contentType);
+    const body = await res.text();
+    assert.equal(body, whole);
+    assert.equal(promtoolCheck(body), "");
+    const head = await fetch(`http://127.0.0.1:${port}/metrics`, { method: "HEAD" });
+    assert.equal(head.status, 200);
+  } finally {
+    await server.close();
+  }
 });
