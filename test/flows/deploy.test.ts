@@ -55,4 +55,6 @@ test("deploy/flows: the DaemonSet is non-root, read-only, capability-free, reads
   assert.deepEqual(c.securityContext.capabilities.drop, ["ALL"]);
   assert.ok(c.volumeMounts.every((m) => m.readOnly));
   assert.equal(c.env.find((e) => e.name === "WATCH_AUDITOR_FLOWS_NODE")?.valueFrom?.fieldRef?.fieldPath, "spec.nodeName");
+  // glibc reads it at process start only (docs/flows.md, Memory).
+  assert.equal((c.env.find((e) => e.name === "MALLOC_ARENA_MAX") as { value?: string } | undefined)?.value, "2");
 });
