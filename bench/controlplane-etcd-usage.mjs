@@ -5,9 +5,14 @@
 // each scan, all in the same run. Baseline: the same paged scan with the etcd3 client decoding
 // every page (values as Buffers, dropped), as a plain script would do it.
 //
-// Usage: npm run build && node bench/controlplane-etcd-usage.mjs [KEYS=200000] [--fresh]
+// Usage: npm run build && node bench/controlplane-etcd-usage.mjs [KEYS=200000] [--fresh] [--runs N]
+//        [--base DIR]
 // Each scan has its own 4 s idle window just before it; ratios are given against that window and
 // against the quietest idle window of the run (the machine's own noise moves the idle p99).
+// --runs N repeats every CLI scan N times (interleaved, so a busy minute hits all variants); the
+// summary gives the median and range per variant. --base DIR also runs another build of the CLI
+// (a checkout with its own `dist/`, e.g. the previous commit built in /tmp) the same way, for a
+// before/after in one run on one etcd.
 // The etcd data dir lives in bench/out/etcd-usage-<KEYS>/ and is reused between runs (filling takes
 // a few minutes); --fresh removes it first.
 import { spawn, spawnSync } from "node:child_process";
@@ -48,7 +53,16 @@ if (process.argv[2] === "--etcd3-scan") {
 }
 
 if (!existsSync(cli)) throw new Error("run `npm run build` first");
-const KEYS = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 200_000);
+const flag = (name) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const RUNS = Number(flag("--runs") ?? 1);
+const BASE = flag("--base");
+if (!(RUNS >= 1)) throw new Error("--runs: a number >= 1");
+const baseCli = BASE === undefined ? undefined : join(BASE, "dist/cli/main.js");
+if (baseCli !== undefined && !existsSync(baseCli)) throw new Error(`--base: ${baseCli} does not exist (build it first)`);
+const KEYS = Number(process.argv.slice(2).find((a, i, all) => /^\d+$/.test(a) && !["--runs", "--base"].includes(all[i - 1])) ?? 200_000);
 const dataDir = join(root, `bench/out/etcd-usage-${KEYS}`);
 if (process.argv.includes("--fresh")) rmSync(dataDir, { recursive: true, force: true });
 mkdirSync(dataDir, { recursive: true });
@@ -185,56 +199,81 @@ const idleBefore = async () => {
   return w;
 };
 const idle = await idleBefore();
-const results = {};
 const base = await measured([fileURLToPath(import.meta.url), "--etcd3-scan", url, "/registry/", "1000"]);
 const b = JSON.parse(base.stdout);
-results.baseline_etcd3_page1000 = { keys: b.keys, valueBytes: b.bytes, keysPerSecond: Math.round((b.keys * 1000) / b.durationMs), peakRssMB: base.peakRssMB, idleBefore: idle, probeDuring: base.probe, p99DuringOverIdleBefore: +(base.probe.p99Ms / idle.p99Ms).toFixed(2) };
-const runs = [
-  ["cli_defaults", []],
-  ["cli_unthrottled_page1000", ["--max-keys-per-second", "1000000", "--page-size", "1000"]],
-  ["cli_gentle_5000_per_s", ["--max-keys-per-second", "5000"]],
+const etcd3Baseline = { keys: b.keys, valueBytes: b.bytes, keysPerSecond: Math.round((b.keys * 1000) / b.durationMs), peakRssMB: base.peakRssMB, idleBefore: idle, probeDuring: base.probe, p99DuringOverIdleBefore: +(base.probe.p99Ms / idle.p99Ms).toFixed(2) };
+const configs = [
+  ["defaults", []],
+  ["unthrottled_page1000", ["--max-keys-per-second", "1000000", "--page-size", "1000"]],
+  ["gentle_5000_per_s", ["--max-keys-per-second", "5000"]],
 ];
-for (const [name, extra] of runs) {
-  const before = await idleBefore();
-  const r = await measured([cli, "controlplane", "etcd-usage", "--etcd-endpoints", url, "-o", "json", ...extra]);
-  if (r.code !== 0) throw new Error(`${name}: exit ${r.code}: ${r.stderr}`);
-  const u = JSON.parse(r.stdout);
-  results[name] = {
-    args: extra.join(" ") || "(defaults: --page-size 500 --max-keys-per-second 20000)",
-    keys: u.scannedKeys, valueBytes: u.scannedBytes, complete: u.complete, keysPerSecond: u.keysPerSecond, scanMs: u.durationMs,
-    peakRssMB: r.peakRssMB, idleBefore: before, probeDuring: r.probe, p99DuringOverIdleBefore: +(r.probe.p99Ms / before.p99Ms).toFixed(2),
-    selfReported: u.latency, topResource: u.resources[0],
-  };
-}
+const builds = [["cli", cli], ...(baseCli !== undefined ? [["base", baseCli]] : [])];
+const runs = []; // every scan: { build, config, run, ... }
+for (let run = 1; run <= RUNS; run++)
+  for (const [config, extra] of configs)
+    for (const [build, path] of run % 2 === 1 ? builds : [...builds].reverse()) {
+      const before = await idleBefore();
+      const r = await measured([path, "controlplane", "etcd-usage", "--etcd-endpoints", url, "-o", "json", ...extra]);
+      if (r.code !== 0) throw new Error(`${build} ${config}: exit ${r.code}: ${r.stderr}`);
+      const u = JSON.parse(r.stdout);
+      runs.push({
+        build, config, run, args: extra.join(" ") || "(defaults: --page-size 500 --max-keys-per-second 20000)",
+        keys: u.scannedKeys, valueBytes: u.scannedBytes, complete: u.complete, keysPerSecond: u.keysPerSecond, scanMs: u.durationMs,
+        peakRssMB: r.peakRssMB, idleBefore: before, probeDuring: r.probe, p99DuringOverIdleBefore: +(r.probe.p99Ms / before.p99Ms).toFixed(2),
+        selfReported: u.latency, topResource: u.resources[0], loadAverage1m: +loadavg()[0].toFixed(2),
+      });
+    }
 const idleAfter = await idleBefore();
 const quietest = Math.min(...idles.map((w) => w.p99Ms));
-for (const r of Object.values(results)) r.p99DuringOverQuietestIdle = +(r.probeDuring.p99Ms / quietest).toFixed(2);
+for (const r of [etcd3Baseline, ...runs]) r.p99DuringOverQuietestIdle = +(r.probeDuring.p99Ms / quietest).toFixed(2);
 const bareR = await measured(["-e", ""], false);
 const etcd3R = await measured(["--input-type=module", "-e", "await import('etcd3')"], false);
 clearInterval(timer);
 client.close();
 const du = spawnSync("du", ["-sh", "node_modules/etcd3", "node_modules/@grpc", "node_modules/protobufjs", "node_modules/cockatiel"], { cwd: root, encoding: "utf8" }).stdout.trim().split("\n").map((l) => l.replace("\t", " "));
 
-const cliDef = results.cli_defaults;
-const cliFast = results.cli_unthrottled_page1000;
+const median = (xs) => { const s = [...xs].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : +((s[s.length / 2 - 1] + s[s.length / 2]) / 2).toFixed(2); };
+const spread = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+const bySetup = {};
+for (const [build] of builds)
+  for (const [config] of configs) {
+    const rs = runs.filter((r) => r.build === build && r.config === config);
+    bySetup[`${build}_${config}`] = {
+      runs: rs.length,
+      keysPerSecond: spread(rs.map((r) => r.keysPerSecond)),
+      peakRssMB: spread(rs.map((r) => r.peakRssMB)),
+      p99DuringMs: spread(rs.map((r) => r.probeDuring.p99Ms)),
+      p99DuringOverIdleBefore: spread(rs.map((r) => r.p99DuringOverIdleBefore)),
+      p99DuringOverQuietestIdle: spread(rs.map((r) => r.p99DuringOverQuietestIdle)),
+    };
+  }
+const s = (config) => bySetup[`cli_${config}`];
 console.log(JSON.stringify({
-  etcd: { version: status.version, dbSizeBytes: Number(status.dbSize), keys: cliFast.keys, valueBytes: cliFast.valueBytes },
+  etcd: { version: status.version, dbSizeBytes: Number(status.dbSize), keys: runs[0].keys, valueBytes: runs[0].valueBytes },
   loadAverage1m: { before: +load0.toFixed(2), after: +loadavg()[0].toFixed(2) },
   idleWindowsP99Ms: idles.map((w) => w.p99Ms), quietestIdleP99Ms: quietest, idleAfter,
-  ...results,
+  baseline_etcd3_page1000: etcd3Baseline,
+  ...(BASE !== undefined ? { base: BASE } : {}),
+  summary: bySetup,
   ratios: {
-    unthrottledKeysPerSecondVsEtcd3Baseline: +(cliFast.keysPerSecond / results.baseline_etcd3_page1000.keysPerSecond).toFixed(2),
-    unthrottledRssVsEtcd3Baseline: +(cliFast.peakRssMB / results.baseline_etcd3_page1000.peakRssMB).toFixed(2),
+    unthrottledKeysPerSecondVsEtcd3Baseline: +(s("unthrottled_page1000").keysPerSecond.median / etcd3Baseline.keysPerSecond).toFixed(2),
+    unthrottledRssVsEtcd3Baseline: +(s("unthrottled_page1000").peakRssMB.median / etcd3Baseline.peakRssMB).toFixed(2),
+    ...(BASE !== undefined
+      ? Object.fromEntries(configs.flatMap(([c]) => [
+          [`${c}_keysPerSecondVsBase`, +(s(c).keysPerSecond.median / bySetup[`base_${c}`].keysPerSecond.median).toFixed(2)],
+          [`${c}_peakRssVsBase`, +(s(c).peakRssMB.median / bySetup[`base_${c}`].peakRssMB.median).toFixed(2)],
+        ]))
+      : {}),
   },
   targets: {
-    keysPerSecondAtLeast50k: cliFast.keysPerSecond >= 50_000,
-    rssAtMost100MB: Math.max(cliDef.peakRssMB, cliFast.peakRssMB, results.cli_gentle_5000_per_s.peakRssMB) <= 100,
-    p99DuringAtMost2xIdleBefore_defaults: cliDef.p99DuringOverIdleBefore <= 2,
-    p99DuringAtMost2xIdleBefore_unthrottled: cliFast.p99DuringOverIdleBefore <= 2,
-    p99DuringAtMost2xIdleBefore_gentle: results.cli_gentle_5000_per_s.p99DuringOverIdleBefore <= 2,
-    p99DuringAtMost2xQuietestIdle_defaults: cliDef.p99DuringOverQuietestIdle <= 2,
+    keysPerSecondAtLeast50k_unthrottledMedian: s("unthrottled_page1000").keysPerSecond.median >= 50_000,
+    rssAtMost100MB_everyRun: runs.filter((r) => r.build === "cli").every((r) => r.peakRssMB <= 100),
+    p99DuringAtMost2xIdleBefore_defaultsMedian: s("defaults").p99DuringOverIdleBefore.median <= 2,
+    p99DuringAtMost2xIdleBefore_unthrottledMedian: s("unthrottled_page1000").p99DuringOverIdleBefore.median <= 2,
+    p99DuringAtMost2xIdleBefore_gentleMedian: s("gentle_5000_per_s").p99DuringOverIdleBefore.median <= 2,
   },
   cost: { bareNodePeakRssMB: bareR.peakRssMB, nodeImportingEtcd3PeakRssMB: etcd3R.peakRssMB, installSize: du },
+  runs,
 }, null, 2));
 stopEtcd();
 process.exit(0);
