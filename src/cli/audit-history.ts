@@ -28,7 +28,7 @@ export function registerHistory(
     .argument("<resource>", "resource: plural, plural.group, short name or kind (deploy, deployments.apps)")
     .argument("<name>", "object name")
     .addOption(db)
-    .option("-n, --namespace <ns>", "the object's namespace (needed when the name exists in several)")
+    .option("-n, --namespace <ns>", "the object's namespace (needed when the name exists in several; - for a cluster-scoped object)")
     .option("--since <time>", "only events at or after this RFC3339 time or duration ago (e.g. 1h)", (v) => parseTimeArg(v))
     .option("--until <time>", "only events before this RFC3339 time or duration ago", (v) => parseTimeArg(v))
     .option("--all-fields", "also show metadata.managedFields and metadata.resourceVersion changes")
@@ -37,7 +37,7 @@ export function registerHistory(
     .action(async (resource: string, name: string, o: HistoryCliOpts) => {
       await withReadOnlyStore(o.db, async (s) => {
         try {
-          const h = await objectHistory(s, parseResource(resource), name, { namespace: o.namespace, since: o.since, until: o.until, allFields: o.allFields === true, objects: o.objects === true });
+          const h = await objectHistory(s, parseResource(resource), name, { namespace: o.namespace === "-" ? "" : o.namespace, since: o.since, until: o.until, allFields: o.allFields === true, objects: o.objects === true });
           process.stdout.write(o.output === "json" ? JSON.stringify(h, null, 2) + "\n" : renderHistory(h, o.allFields === true));
         } catch (err) {
           if (err instanceof AmbiguousObjectError) throw new UsageError(err.message);

@@ -291,6 +291,25 @@ test("timeline: a revision's diff equals `audit history -o json`, a mark opens i
   await page.close();
 });
 
+test("timeline: a cluster-scoped object's revision (a Namespace also logged under its own name as namespace) shows its history, not an ambiguity error", async () => {
+  // Events on the Namespace "rec" come with objectRef.namespace "rec" (gets, deletes) and without (its create):
+  // only namespace "-" (cluster-scoped) names the object itself.
+  const create = requests().find((e) => e.verb === "create" && e.objectRef?.resource === "namespaces" && e.objectRef.name === "rec" && e.responseStatus?.code === 201);
+  assert.ok(create, "the recorded scenario creates the Namespace rec");
+  const r = await runCli(["audit", "history", "namespaces", "rec", "-n", "-", "--db", db, "-o", "json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const cli = JSON.parse(r.stdout) as { revisions: { audit_id: string; index: number; verb: string }[] };
+  const rev = cli.revisions.find((v) => v.audit_id === create.auditID);
+  assert.ok(rev, "audit history lists the create as a revision");
+
+  const page = await open(`/?view=audit&tab=timeline&sel=namespaces/-/rec&rev=${create.auditID}`);
+  await page.getByTestId("diff-meta").waitFor({ timeout: 15_000 });
+  assert.match((await page.getByTestId("diff-meta").textContent()) ?? "", new RegExp(`^#${rev.index} .*create`));
+  assert.equal(await page.locator('[data-testid="diff-panel"] .error').count(), 0);
+  assert.deepEqual(pageErrors(page), []);
+  await page.close();
+});
+
 test("timeline: clicking a bar on the canvas itself selects that revision and shows its diff from `audit history`", async () => {
   const r = await runCli(["audit", "history", "deployments.apps", "web", "-n", "rec", "--db", db, "-o", "json"]);
   assert.equal(r.code, 0, r.stderr);

@@ -184,7 +184,7 @@ export async function objectHistory(store: AuditStore, ref: ResourceRef, name: s
     values,
   );
   const namespaces = [...new Set(rows.map((r) => (r.namespace as string | null) ?? ""))];
-  if (namespaces.length > 1) throw new AmbiguousObjectError(`${ref.resource} ${name} exists in several namespaces (${namespaces.map((n) => n || "<cluster>").join(", ")}): give -n NAMESPACE`);
+  if (namespaces.length > 1) throw new AmbiguousObjectError(`${ref.resource} ${name} exists in several namespaces (${namespaces.map((n) => n || "<cluster>").join(", ")}): give -n NAMESPACE (- for <cluster>)`);
   const groups = [...new Set(rows.map((r) => (r.api_group as string | null) ?? ""))];
   if (groups.length > 1) throw new AmbiguousObjectError(`${ref.resource} ${name} exists in several API groups (${groups.map((g) => g || "core").join(", ")}): give RESOURCE.GROUP`);
 

@@ -135,7 +135,7 @@ export async function history(store: AuditStore, resource: string, namespace: st
     if (err instanceof AmbiguousObjectError) {
       // The CLI's advice names its flags; here the parameters are namespace and resource (plural.group).
       const byNamespace = /several namespaces/.test(err.message);
-      const message = err.message.replace(/: give -n NAMESPACE$/, ": give namespace (\"-\" for cluster-scoped)").replace(/: give RESOURCE\.GROUP$/, ": give resource as plural.group");
+      const message = err.message.replace(/: give -n NAMESPACE \(- for <cluster>\)$/, ": give namespace (\"-\" for cluster-scoped)").replace(/: give RESOURCE\.GROUP$/, ": give resource as plural.group");
       throw new BadRequest(`query parameter ${byNamespace ? "namespace" : "resource"}: ${message}`);
     }
     throw err;

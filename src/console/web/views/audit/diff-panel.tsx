@@ -25,7 +25,7 @@ export function DiffPanel({ sel, rev, lane, setState }: { sel: string; rev: stri
       return;
     }
     const ac = new AbortController();
-    getJson<HistoryResult>("audit/history", { resource, namespace: obj.namespace ?? undefined, name: obj.name }, ac.signal)
+    getJson<HistoryResult>("audit/history", { resource, namespace: obj.namespace ?? "-", name: obj.name }, ac.signal)
       .then((h) => setHistoryOf({ key: hkey, history: h }))
       .catch((err: unknown) => {
         if (!isAbort(err)) setErrorOf({ key: hkey, error: errorText(err) });

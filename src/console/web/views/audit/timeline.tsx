@@ -45,7 +45,7 @@ function useTimeline(state: State, lanes: number): { data: TimelineResult | null
     const obj = sel ? parseObjectKey(sel) : null;
     if (!missing || !data || !obj) return;
     const ac = new AbortController();
-    getJson<TimelineResult>("audit/timeline", { from: data.from, to: data.to, resource: obj.resource, namespace: obj.namespace ?? undefined, name: obj.name, lanes: 1 }, ac.signal)
+    getJson<TimelineResult>("audit/timeline", { from: data.from, to: data.to, resource: obj.resource, namespace: obj.namespace ?? "-", name: obj.name, lanes: 1 }, ac.signal)
       .then((one) => setExtra(one.lanes.find((l) => l.key === sel) ?? null))
       .catch(() => setExtra(null));
     return () => ac.abort();
