@@ -15,18 +15,31 @@ export { LATENCY_ANNOTATION_PREFIX, ANNOTATION_THRESHOLD_MS } from "./latency-an
  * write lock, in which case the error says so.
  */
 export async function openAuditStoreReadOnly(path: string): Promise<AuditStore> {
+  const [store] = await openAuditStoreReadOnlyConnections(path, 1);
+  return store!;
+}
+
+/**
+ * The same, with `count` connections to the one read-only database (the web console queues rows and
+ * aggregates apart). The settings are locked after every connection exists: a connection made later
+ * could not set its time zone.
+ */
+export async function openAuditStoreReadOnlyConnections(path: string, count: number): Promise<AuditStore[]> {
   const store = await openStore(path, { readOnly: true });
+  const all = [store];
   try {
+    for (let i = 1; i < count; i++) all.push(await store.duplicate());
     await store.run("SET enable_external_access = false");
     await store.run("SET lock_configuration = true");
     const t = await store.query("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'events'");
     const v = await store.query("SELECT count(*) AS n FROM duckdb_views() WHERE view_name = 'events'");
     if (Number(t[0]?.n ?? 0) + Number(v[0]?.n ?? 0) === 0) throw new Error(`${path} is not an audit store (no table events)`);
   } catch (err) {
+    for (const c of all.slice(1)) c.close();
     store.close();
     throw err;
   }
-  return store;
+  return all;
 }
 
 // For the web console (src/console): the request-completion predicate, one-connection serialization,

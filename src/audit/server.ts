@@ -36,7 +36,7 @@ export interface AuditServerOptions {
    * the CLI so that audit does not import it): public ones (the page) skip the gate, the rest
    * are behind it like /api/v1; headers go on every response.
    */
-  extraRoutes?: (reader: AuditStore, registry: Registry) => { routes: Record<string, RouteHandler>; publicRoutes?: Record<string, RouteHandler>; headers?: Record<string, string> };
+  extraRoutes?: (reader: AuditStore, registry: Registry) => Promise<{ routes: Record<string, RouteHandler>; publicRoutes?: Record<string, RouteHandler>; headers?: Record<string, string> }>;
 }
 
 class BodyTooLarge extends Error {}
@@ -260,7 +260,7 @@ export async function runAuditServer(opts: AuditServerOptions): Promise<void> {
     if (opts.httpListen) {
       reader = await store.duplicate();
       const httpTls = opts.httpTls ? { cert: readFileSync(opts.httpTls.certFile), key: readFileSync(opts.httpTls.keyFile) } : undefined;
-      const extra = opts.extraRoutes?.(reader, registry);
+      const extra = await opts.extraRoutes?.(reader, registry);
       ops = new OpsServer({
         registry,
         host: opts.httpListen.host,

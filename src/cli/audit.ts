@@ -251,9 +251,12 @@ async function consoleRoutesFor(o: ConsoleCliOpts & { logLevel: "debug" | "info"
   const [{ consoleRoutes, SECURITY_HEADERS, readTokenFile }, { createLogger }] = await Promise.all([import("../console/public.js"), import("../core/logger.js")]);
   const token = o.auditorTokenFile !== undefined ? readTokenFile(o.auditorTokenFile, "--auditor-token-file") : undefined;
   const log = createLogger(o.logLevel, "console");
-  return (reader, registry) => {
+  return async (reader, registry) => {
+    // The aggregate routes get a connection of their own (the process ends with the server, and it with the store).
+    const aggregateStore = await reader.duplicate();
     const r = consoleRoutes({
       store: reader,
+      aggregateStore,
       log,
       fetchTimeoutMs: 10_000,
       ...(o.prometheus ? { prometheus: o.prometheus } : {}),

@@ -6,6 +6,8 @@ import type { AuditStore } from "../audit/public.js";
 export interface ConsoleContext {
   /** A connection of its own: every use goes through serialized(store, fn). */
   store?: AuditStore;
+  /** A second connection to the same store for the aggregate routes (else they queue on `store`). */
+  aggregateStore?: AuditStore;
   /** Base URL of Prometheus' HTTP API (flows, control-plane and auditor metrics). */
   prometheus?: string;
   /** The auditor's /status URL and, when it needs one, the bearer token to read it. */

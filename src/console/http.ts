@@ -1,7 +1,7 @@
 // Route plumbing shared by the console's JSON routes: parameter parsing that names the parameter
 // in its 400 answer, and the error classes that map to 400/404/502/503.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { sendJson, type RouteHandler } from "../core/http-server.js";
+import type { RouteHandler } from "../core/http-server.js";
 
 export class BadRequest extends Error {}
 export class NotFound extends Error {}
@@ -9,6 +9,13 @@ export class NotFound extends Error {}
 export class UpstreamError extends Error {}
 /** The source this route reads was not configured (flag missing): 503. */
 export class NotConfigured extends Error {}
+
+/** Compact JSON (a timeline answer is megabytes: indentation would add a third). */
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
 
 export function jsonRoute(fn: (u: URLSearchParams, req: IncomingMessage) => Promise<unknown>): RouteHandler {
   return async (req: IncomingMessage, res: ServerResponse) => {

@@ -7,7 +7,7 @@ import { OpsServer } from "../core/http-server.js";
 import { createHttpAuth, type HttpAuthConfig } from "../core/http-auth.js";
 import { UsageError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
-import { openAuditStoreReadOnly, type AuditStore } from "../audit/public.js";
+import { openAuditStoreReadOnlyConnections, type AuditStore } from "../audit/public.js";
 import type { ConsoleContext } from "./context.js";
 import { consoleRoutes } from "./routes.js";
 import { SECURITY_HEADERS } from "./static.js";
@@ -54,12 +54,20 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
   const registry = new Registry();
   const gate = opts.auth.mode === "none" ? { close: () => {}, describe: { auth: "none (loopback)" } } : await createHttpAuth(opts.auth, registry, opts.log);
   let store: AuditStore | undefined;
+  let aggregateStore: AuditStore | undefined;
+  const closeStores = (): void => {
+    aggregateStore?.close();
+    store?.close();
+  };
   try {
-    if (opts.auditDb) store = await openAuditStoreReadOnly(opts.auditDb);
+    if (opts.auditDb) {
+      [store, aggregateStore] = await openAuditStoreReadOnlyConnections(opts.auditDb, 2);
+    }
     const ctx: ConsoleContext = {
       log: opts.log,
       fetchTimeoutMs: opts.fetchTimeoutMs,
       ...(store ? { store } : {}),
+      ...(aggregateStore ? { aggregateStore } : {}),
       ...(opts.prometheus ? { prometheus: opts.prometheus } : {}),
       ...(opts.auditor ? { auditor: { url: opts.auditor.url, ...(opts.auditor.tokenFile ? { token: readTokenFile(opts.auditor.tokenFile, "--auditor-token-file") } : {}) } } : {}),
       ...(opts.etcdUsageFile ? { etcdUsageFile: opts.etcdUsageFile } : {}),
@@ -88,12 +96,12 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
       close: async () => {
         await server.close();
         gate.close();
-        store?.close();
+        closeStores();
       },
     };
   } catch (err) {
     gate.close();
-    store?.close();
+    closeStores();
     throw err;
   }
 }

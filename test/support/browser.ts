@@ -52,10 +52,16 @@ export async function startConsole(args: string[], opts: { env?: Record<string, 
   const withListen = args.includes("--listen") ? args : [...args, "--listen", "127.0.0.1:0"];
   const child = spawnCli(["console", ...withListen], opts.env ? { env: opts.env } : {});
   let exited = false;
-  child.on("exit", () => (exited = true));
-  const url = await eventually(
+  // A console that exits (bad flag, unreadable store) fails the start at once, with its output.
+  const exit = new Promise<never>((_resolve, reject) =>
+    child.on("exit", () => {
+      exited = true;
+      reject(new Error(`console exited: ${child.output.stderr}${child.output.stdout}`));
+    }),
+  );
+  const listening = eventually(
     () => {
-      if (exited) throw new Error(`console exited: ${child.output.stderr}${child.output.stdout}`);
+      if (exited) return "exited";
       for (const line of child.output.stderr.split("\n")) {
         if (!line.includes('"console listening"')) continue;
         return (JSON.parse(line) as { url: string }).url;
@@ -64,6 +70,8 @@ export async function startConsole(args: string[], opts: { env?: Record<string, 
     },
     { timeoutMs: 30_000, what: "console listening" },
   );
+  exit.catch(() => undefined); // the exit at stop() rejects it again, unobserved
+  const url = await Promise.race([listening, exit]);
   return {
     url,
     output: child.output,

@@ -21,10 +21,15 @@ class ClientGone extends Error {}
 type WithStore = <T>(fn: (store: AuditStore) => Promise<T>) => Promise<T>;
 
 export function auditRoutes(ctx: ConsoleContext): Record<string, RouteHandler> {
-  const route = (fn: (u: URLSearchParams, withStore: WithStore) => Promise<unknown>): RouteHandler => {
+  /**
+   * Rows (the results table, one event, a history) and aggregates (summary, histogram, timeline,
+   * insights) queue on two connections: a filter change's first rows never wait behind the scans
+   * of the histogram and summary a page asks for at the same time.
+   */
+  const route = (fn: (u: URLSearchParams, withStore: WithStore) => Promise<unknown>, queue: "rows" | "aggregates" = "aggregates"): RouteHandler => {
     const handler = jsonRoute(async (u, req: IncomingMessage) => {
       const withStore: WithStore = (run) => {
-        const store = ctx.store;
+        const store = queue === "aggregates" ? (ctx.aggregateStore ?? ctx.store) : ctx.store;
         if (!store) throw new NotConfigured("no audit store: start the console with --audit-db FILE");
         // One connection serves every request in turn. A page that changed its filters aborted its
         // older requests (their sockets are closed): their queries are skipped, not run ahead of the new ones.
@@ -58,12 +63,12 @@ export function auditRoutes(ctx: ConsoleContext): Record<string, RouteHandler> {
       const offset = int(u, "offset", 0, 1_000_000_000, 0);
       const limit = int(u, "limit", 1, 1000, 200);
       return withStore((s) => events(s, f, offset, limit));
-    }),
+    }, "rows"),
     [`${PREFIX}/event`]: route((u, withStore) => {
       const id = required(u, "audit_id");
       const stage = str(u, "stage");
       return withStore((s) => auditEvent(s, id, stage));
-    }),
+    }, "rows"),
     [`${PREFIX}/timeline`]: route((u, withStore) => {
       const f = parseFilter(u);
       const lanes = int(u, "lanes", 1, 2000, 300);
@@ -74,7 +79,7 @@ export function auditRoutes(ctx: ConsoleContext): Record<string, RouteHandler> {
       const name = required(u, "name");
       const namespace = str(u, "namespace");
       return withStore((s) => history(s, resource, namespace, name));
-    }),
+    }, "rows"),
   };
   for (const kind of INSIGHTS) {
     routes[`${PREFIX}/insights/${kind}`] = route((u, withStore) => {
