@@ -147,3 +147,23 @@ test("invalid lines are counted by reason and returned for logging", async () =>
   assert.equal(sample(text, "watch_auditor_flows_events_invalid_total", '{source="tetragon",reason="json"}'), 1);
   assert.equal(sample(text, "watch_auditor_flows_events_invalid_total", '{source="hubble",reason="field"}'), 1);
 });
+
+test("a source talking to more destinations than the row cache's slots per source: every row counts exactly", async () => {
+  // Six named networks: six destination rows for one pod; the row cache keeps four per source,
+  // so lookups cycle through hits, replacements and the label-key path.
+  const names = ["a", "b", "c", "d", "e", "f"];
+  const { p, registry } = processor({ cidrs: names.map((n, i) => `10.${i + 1}.0.0/16=${n}`) });
+  for (let round = 0; round < 10; round++) {
+    names.forEach((_, i) => {
+      p.handleLine("tetragon", tetragonTcp({ fn: "tcp_connect", saddr: "10.0.0.5", daddr: `10.${i + 1}.0.9`, sport: 40000 + i, dport: 443, ns: "shop", pod: "api-5c7d8b9f6-x2z4w", workload: "api" }));
+      p.handleLine("tetragon", tetragonTcp({ fn: "tcp_sendmsg", saddr: "10.0.0.5", daddr: `10.${i + 1}.0.9`, sport: 40000 + i, dport: 443, size: 100 + i, ns: "shop", pod: "api-5c7d8b9f6-x2z4w", workload: "api" }));
+    });
+  }
+  const text = await registry.metrics();
+  names.forEach((n, i) => {
+    const labels = `{src_namespace="shop",src_workload="api",dst_namespace="",dst_workload="${n}",dst_service=""}`;
+    assert.equal(sample(text, "watch_auditor_flows_tcp_connections_total", labels), 10, n);
+    assert.equal(sample(text, "watch_auditor_flows_tcp_sent_bytes_total", labels), 10 * (100 + i), n);
+  });
+  assert.equal(p.tcp.rows.size, 6);
+});

@@ -10,6 +10,7 @@ import { TableRegistry } from "../../src/flows/series.js";
 import { SAMPLES_DIR, hubbleResponse, tetragonTcp } from "./samples.js";
 import { promtoolCheck } from "./promtool.js";
 import { OpsServer } from "../../src/core/http-server.js";
+import { get } from "node:http";
 
 function feed(registry: Registry): FlowProcessor {
   const p = new FlowProcessor({ registry, enricher: new Enricher(undefined), maxSeries: 3, podLabels: true });
@@ -68,6 +69,48 @@ test("writeMetrics streams metrics()' text in ~64 KiB pieces, and /metrics serve
     assert.equal(promtoolCheck(body), "");
     const head = await fetch(`http://127.0.0.1:${port}/metrics`, { method: "HEAD" });
     assert.equal(head.status, 200);
+  } finally {
+    await server.close();
+  }
+});
+
+test("a scraper that goes away mid-stream: the writer's wait ends with an error, and the next scrape is served", async () => {
+  const registry = new TableRegistry();
+  const piece = "x".repeat(64 << 10);
+  const outcomes: string[] = [];
+  let n = 0;
+  const server = new OpsServer({
+    registry,
+    port: 0,
+    host: "127.0.0.1",
+    writeMetrics: async (write) => {
+      // The first scrape: 16 MiB, far more than the socket buffers, so writing waits for drain.
+      const pieces = n++ === 0 ? 256 : 1;
+      try {
+        for (let i = 0; i < pieces; i++) await write(piece);
+        outcomes.push("done");
+      } catch (err) {
+        outcomes.push((err as Error).message);
+        throw err;
+      }
+    },
+  });
+  const port = await server.listen();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const req = get(`http://127.0.0.1:${port}/metrics`, (res) => {
+        res.once("data", () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on("error", (err) => (err.message.includes("aborted") || (err as NodeJS.ErrnoException).code === "ECONNRESET" ? resolve() : reject(err)));
+    });
+    for (let i = 0; i < 50 && outcomes.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(outcomes, ["client closed the connection"]);
+    const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert.equal(body, piece);
+    assert.deepEqual(outcomes, ["client closed the connection", "done"]);
   } finally {
     await server.close();
   }
