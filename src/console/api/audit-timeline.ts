@@ -7,55 +7,12 @@ import { REQUEST_STAGE, type AuditStore } from "../../audit/public.js";
 import { RESOURCE, TS, filterWhere, queryRows, type AuditFilter } from "./audit-filter.js";
 import { scanDetections } from "./audit-detect.js";
 import { storeRange } from "./audit-search.js";
+import type { LaneRevision, MarkType, LaneMark, Lane, Timeline } from "../shapes.js";
+export type { LaneRevision, MarkType, LaneMark, Lane, Timeline };
 
 export const MAX_TIMELINE_EVENTS = 20_000;
 /** Candidate events the detection rules run on per timeline (newest first). */
 export const MAX_TIMELINE_DETECTION_SCAN = 2_000;
-
-export interface LaneRevision {
-  ts: string;
-  audit_id: string;
-  stage: string;
-  verb: string;
-  subresource: string | null;
-  user: string | null;
-  code: number | null;
-}
-
-export type MarkType = "delete" | "error" | "denied" | "detection";
-
-export interface LaneMark {
-  ts: string;
-  audit_id: string;
-  stage: string;
-  type: MarkType;
-  label: string;
-}
-
-export interface Lane {
-  /** `resource/namespace/name`: resource as `plural` or `plural.group`, namespace "-" when cluster-scoped. */
-  key: string;
-  /** `plural` for the core group, `plural.group` otherwise (what `history?resource=` takes). */
-  resource: string;
-  /** "" for the core group. */
-  apiGroup: string;
-  namespace: string | null;
-  name: string;
-  revisions: LaneRevision[];
-  marks: LaneMark[];
-}
-
-export interface Timeline {
-  from: string | null;
-  to: string | null;
-  /** Objects with at least one revision or mark under the filter (lanes holds at most `lanes` of them). */
-  totalObjects: number;
-  /** Lanes or events were left out (more objects than lanes, more events than MAX_TIMELINE_EVENTS, detection scan bound). */
-  truncated: boolean;
-  /** Events returned over all lanes (revisions + delete/error/denied marks, without detections). */
-  events: number;
-  lanes: Lane[];
-}
 
 /** What a request event is on its object's lane, or NULL when it is neither a revision nor a mark. */
 const KIND_SQL = `CASE

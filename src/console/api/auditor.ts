@@ -8,61 +8,14 @@ import type { RouteHandler } from "../../core/http-server.js";
 import type { ConsoleContext } from "../context.js";
 import { jsonRoute, NotConfigured, UpstreamError } from "../http.js";
 import { readLimited } from "./prometheus.js";
+import type { AuditorCheck, AuditorRoll, AuditorProbe, AuditorStatus } from "../shapes.js";
+export type { AuditorCheck, AuditorRoll, AuditorProbe, AuditorStatus };
 
 /** The auditor's status is small (10 checks per probe); anything near this is not it. */
 export const MAX_STATUS_BYTES = 4 * 1024 * 1024;
 
 // The shapes read here, declared here (src/auditor's types are its own): see src/auditor/auditor.ts
 // status() and src/auditor/probe-runner.ts ProbeStatus.
-export interface AuditorCheck {
-  probe: string;
-  runId: string;
-  canary: string;
-  namespace: string;
-  result: "pass" | "fail" | "inconclusive";
-  reason: string;
-  inconclusive?: string;
-  startedAt: string;
-  endedAt: string;
-  durationMs: number;
-  timings: { created?: number; running?: number; mainExited?: number; done?: number };
-  reactionSeconds?: number;
-  cleanup: "deleted" | "failed";
-  cleanupError?: string;
-  reaction?: unknown;
-}
-
-export interface AuditorRoll {
-  at: string;
-  method: string;
-  deployments: string[];
-  workloads?: string[];
-  podsDeleted: string[];
-  errors: string[];
-}
-
-export interface AuditorProbe {
-  name: string;
-  kind: "sidecar" | "reaction";
-  stimulus?: string;
-  expect?: string[];
-  mode: string;
-  every: number;
-  consecutiveFailures: number;
-  failureThreshold: number;
-  lastSuccess?: string;
-  lastCompleted?: string;
-  rollsLastHour: number;
-  rolls: AuditorRoll[];
-  checks: AuditorCheck[];
-}
-
-export interface AuditorStatus {
-  identity: string;
-  leader: boolean;
-  leadingSince?: string;
-  probes: Record<string, AuditorProbe>;
-}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);

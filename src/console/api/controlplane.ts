@@ -10,6 +10,8 @@ import type { RouteHandler } from "../../core/http-server.js";
 import type { ConsoleContext } from "../context.js";
 import { jsonRoute, NotConfigured, time, UpstreamError } from "../http.js";
 import { PrometheusClient, type PromSample } from "./prometheus.js";
+import type { HealthCheckRow, UsageRow, LargestObject, EtcdUsageSummary, ControlPlaneOverview } from "../shapes.js";
+export type { HealthCheckRow, UsageRow, LargestObject, EtcdUsageSummary, ControlPlaneOverview };
 
 const P = "watch_auditor_controlplane_";
 /** Rows of the etcd-usage file's lists sent to the page. */
@@ -19,77 +21,6 @@ export const MAX_USAGE_FILE_BYTES = 32 * 1024 * 1024;
 /** The DB size history drawn next to the bar. */
 export const HISTORY_SECONDS = 6 * 3600;
 export const HISTORY_POINTS = 120;
-
-export interface HealthCheckRow {
-  endpoint: string;
-  check: string;
-  ok: boolean;
-}
-
-export interface UsageRow {
-  resource?: string;
-  namespace?: string;
-  keys: number;
-  bytes: number;
-}
-
-export interface LargestObject {
-  key: string;
-  resource: string;
-  namespace?: string;
-  name: string;
-  bytes: number;
-}
-
-export interface EtcdUsageSummary {
-  file: string;
-  modifiedAt: string;
-  endpoint: string;
-  prefix: string;
-  revision: number | null;
-  complete: boolean;
-  error: string | null;
-  warnings: string[];
-  scannedKeys: number;
-  scannedBytes: number;
-  clusterScoped: { keys: number; bytes: number };
-  /** Largest first, at most USAGE_ROWS. */
-  namespaces: UsageRow[];
-  pairs: UsageRow[];
-  largest: LargestObject[];
-  totals: { namespaces: number; pairs: number; largest: number };
-}
-
-export interface ControlPlaneOverview {
-  prometheus: string;
-  at: string;
-  /** 1/0, null when no exporter reports it. */
-  apiserverUp: number | null;
-  statusCodes: { endpoint: string; code: number }[];
-  health: HealthCheckRow[];
-  database: {
-    sizeBytes: number | null;
-    quotaBytes: number | null;
-    /** size / quota, when both are known. */
-    usedRatio: number | null;
-    /** The exporter's linear forecast: seconds until the quota; null when not growing or unknown. */
-    fullSeconds: number | null;
-    fullAt: string | null;
-    /** [unix seconds, bytes], the last HISTORY_SECONDS. */
-    history: [number, number][];
-  };
-  objects: { resource: string; count: number }[];
-  etcd: {
-    usage: { resource: string; bytes: number; keys: number | null }[];
-    /** 1 when the last scan covered the whole prefix; null when no scan was exported. */
-    complete: boolean | null;
-    scannedAt: string | null;
-  };
-  nodes: { node: string; ready: boolean }[];
-  sources: { source: string; lastSuccess: string | null; errors: number | null }[];
-  /** The --etcd-usage file, when given. */
-  etcdUsageFile: EtcdUsageSummary | null;
-}
 
 function single(rows: PromSample[]): number | null {
   const v = rows[0]?.value;

@@ -14,6 +14,8 @@ import type { RouteHandler } from "../../core/http-server.js";
 import type { ConsoleContext } from "../context.js";
 import { jsonRoute, NotConfigured, str, time } from "../http.js";
 import { durationParam, namespaceParam, PrometheusClient, promString, type PromSample } from "./prometheus.js";
+import type { TrafficNode, TrafficEdge, TrafficGraph } from "../shapes.js";
+export type { TrafficNode, TrafficEdge, TrafficGraph };
 
 const F = "watch_auditor_flows_";
 const PAIR = "src_namespace, src_workload, dst_namespace, dst_workload";
@@ -25,38 +27,6 @@ export const DNS_ERROR_RCODES = ["SERVFAIL", "REFUSED", "FORMERR", "NOTIMP"];
 export const MAX_EDGES = 2000;
 export const WINDOW_MIN_SECONDS = 60;
 export const WINDOW_MAX_SECONDS = 7 * 86400;
-
-export interface TrafficNode {
-  id: string;
-  namespace: string;
-  workload: string;
-  /** HTTP requests served in the window (Hubble L7), and the share answered 5xx. */
-  httpRequests: number;
-  httpErrorRatio: number;
-}
-
-export interface TrafficEdge {
-  source: string;
-  target: string;
-  bytes: number;
-  requests: number;
-  drops: number;
-  errors: number;
-  errorRatio: number;
-}
-
-export interface TrafficGraph {
-  prometheus: string;
-  at: string;
-  window: string;
-  ns: string | null;
-  /** Every namespace with traffic in the window (for the filter), sorted. */
-  namespaces: string[];
-  nodes: TrafficNode[];
-  edges: TrafficEdge[];
-  /** True when more than MAX_EDGES edges matched (the lightest were left out). */
-  truncated: boolean;
-}
 
 export const nodeId = (namespace: string, workload: string): string => `${namespace}/${workload}`;
 

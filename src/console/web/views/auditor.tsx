@@ -6,51 +6,8 @@ import type { ViewProps } from "../types.js";
 import { usePolled } from "./ops-fetch.js";
 import { formatMs, formatTime } from "./ops-format.js";
 import "./auditor.css";
-
-// The auditor's /status, as far as this page reads it (src/console/api/auditor.ts declares it too).
-export interface Check {
-  runId: string;
-  canary: string;
-  namespace: string;
-  result: "pass" | "fail" | "inconclusive";
-  reason: string;
-  inconclusive?: string;
-  startedAt: string;
-  endedAt: string;
-  durationMs: number;
-  reactionSeconds?: number;
-  cleanup: string;
-  cleanupError?: string;
-}
-export interface Roll {
-  at: string;
-  method: string;
-  deployments: string[];
-  workloads?: string[];
-  podsDeleted: string[];
-  errors: string[];
-}
-export interface Probe {
-  name: string;
-  kind: string;
-  stimulus?: string;
-  expect?: string[];
-  mode: string;
-  every: number;
-  consecutiveFailures: number;
-  failureThreshold: number;
-  lastSuccess?: string;
-  lastCompleted?: string;
-  rollsLastHour: number;
-  rolls: Roll[];
-  checks: Check[];
-}
-export interface Status {
-  identity: string;
-  leader: boolean;
-  leadingSince?: string;
-  probes: Record<string, Probe>;
-}
+import type { AuditorCheck as Check, AuditorProbe as Probe, AuditorRoll as Roll, AuditorStatus as Status } from "../../shapes.js";
+export type { Check, Probe, Roll, Status };
 
 const REFRESH_MS = 5000;
 

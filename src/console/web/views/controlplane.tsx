@@ -6,41 +6,7 @@ import type { ViewProps } from "../types.js";
 import { usePolled } from "./ops-fetch.js";
 import { formatBytes, formatCount, formatPercent, formatSpan, formatTime } from "./ops-format.js";
 import "./controlplane.css";
-
-interface UsageRow {
-  resource?: string;
-  namespace?: string;
-  keys: number;
-  bytes: number;
-}
-interface Overview {
-  prometheus: string;
-  at: string;
-  apiserverUp: number | null;
-  statusCodes: { endpoint: string; code: number }[];
-  health: { endpoint: string; check: string; ok: boolean }[];
-  database: { sizeBytes: number | null; quotaBytes: number | null; usedRatio: number | null; fullSeconds: number | null; fullAt: string | null; history: [number, number][] };
-  objects: { resource: string; count: number }[];
-  etcd: { usage: { resource: string; bytes: number; keys: number | null }[]; complete: boolean | null; scannedAt: string | null };
-  nodes: { node: string; ready: boolean }[];
-  sources: { source: string; lastSuccess: string | null; errors: number | null }[];
-  etcdUsageFile: {
-    file: string;
-    modifiedAt: string;
-    endpoint: string;
-    revision: number | null;
-    complete: boolean;
-    error: string | null;
-    warnings: string[];
-    scannedKeys: number;
-    scannedBytes: number;
-    clusterScoped: { keys: number; bytes: number };
-    namespaces: UsageRow[];
-    pairs: UsageRow[];
-    largest: { key: string; resource: string; namespace?: string; name: string; bytes: number }[];
-    totals: { namespaces: number; pairs: number; largest: number };
-  } | null;
-}
+import type { ControlPlaneOverview as Overview } from "../../shapes.js";
 
 const REFRESH_MS = 30_000;
 

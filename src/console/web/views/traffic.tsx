@@ -9,33 +9,8 @@ import type { ViewProps } from "../types.js";
 import { usePolled } from "./ops-fetch.js";
 import { formatBytes, formatCount, formatPercent, formatTime } from "./ops-format.js";
 import "./traffic.css";
-
-export interface TrafficNode {
-  id: string;
-  namespace: string;
-  workload: string;
-  httpRequests: number;
-  httpErrorRatio: number;
-}
-export interface TrafficEdge {
-  source: string;
-  target: string;
-  bytes: number;
-  requests: number;
-  drops: number;
-  errors: number;
-  errorRatio: number;
-}
-interface Graph {
-  prometheus: string;
-  at: string;
-  window: string;
-  ns: string | null;
-  namespaces: string[];
-  nodes: TrafficNode[];
-  edges: TrafficEdge[];
-  truncated: boolean;
-}
+import type { TrafficEdge, TrafficGraph as Graph, TrafficNode } from "../../shapes.js";
+export type { TrafficEdge, TrafficNode };
 
 export const ERROR_RATIO_RED = 0.05;
 const WINDOWS = ["5m", "15m", "1h", "6h", "1d"];

@@ -86,8 +86,9 @@ export function TimelineTab({ state, setState }: { state: State; setState: SetSt
   const rangeTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const [hover, setHover] = useState<{ text: string; kind: string }>({ text: "", kind: "" });
 
-  const fromMs = data ? Date.parse(data.from) : 0;
-  const toMs = data ? Date.parse(data.to) : 1;
+  // An empty store (or filter) has no range: from/to are null.
+  const fromMs = data?.from ? Date.parse(data.from) : 0;
+  const toMs = data?.to ? Date.parse(data.to) : 1;
   const rows: Row[] = useMemo(() => (data ? buildRows(data.lanes, toMs) : []), [data]);
   const contentH = AXIS_H + rows.length * LANE_H;
   const viewH = Math.min(VIEW_H, Math.max(contentH, 120));

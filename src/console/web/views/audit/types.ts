@@ -1,5 +1,7 @@
 // Shapes of the audit API (/api/console/audit/*) as the views read them (see docs/console.md).
 import type { ViewProps } from "../../types.js";
+import type { Lane, LaneMark, LaneRevision, MarkType, Timeline as TimelineResult } from "../../../shapes.js";
+export type { Lane, LaneMark, LaneRevision, MarkType, TimelineResult };
 
 export type { ViewProps };
 export type State = ViewProps["state"];
@@ -44,43 +46,6 @@ export interface EventsPage {
   total: number;
   offset: number;
   rows: EventRow[];
-}
-
-export interface LaneRevision {
-  ts: string;
-  audit_id: string;
-  stage: string;
-  verb: string;
-  user: string | null;
-  code: number | null;
-}
-
-export type MarkType = "delete" | "error" | "denied" | "detection";
-
-export interface LaneMark {
-  ts: string;
-  audit_id: string;
-  stage: string;
-  type: MarkType;
-  label: string;
-}
-
-export interface Lane {
-  key: string;
-  resource: string;
-  apiGroup: string | null;
-  namespace: string | null;
-  name: string;
-  revisions: LaneRevision[];
-  marks: LaneMark[];
-}
-
-export interface TimelineResult {
-  from: string;
-  to: string;
-  totalObjects: number;
-  truncated: boolean;
-  lanes: Lane[];
 }
 
 export interface Change {
