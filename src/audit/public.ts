@@ -21,14 +21,17 @@ export async function openAuditStoreReadOnly(path: string): Promise<AuditStore> 
 
 /**
  * The same, with `count` connections to the one read-only database (the web console queues rows and
- * aggregates apart). The settings are locked after every connection exists: a connection made later
- * could not set its time zone.
+ * aggregates apart), and optionally a cap on DuckDB's memory (queries that need more fail with
+ * DuckDB's "Out of Memory" error). The settings are locked after every connection exists: a
+ * connection made later could not set its time zone.
  */
-export async function openAuditStoreReadOnlyConnections(path: string, count: number): Promise<AuditStore[]> {
+export async function openAuditStoreReadOnlyConnections(path: string, count: number, opts: { memoryLimitBytes?: number } = {}): Promise<AuditStore[]> {
   const store = await openStore(path, { readOnly: true });
   const all = [store];
   try {
     for (let i = 1; i < count; i++) all.push(await store.duplicate());
+    // DuckDB's buffer cache otherwise grows to 80 % of the machine's (or the cgroup's) memory.
+    if (opts.memoryLimitBytes !== undefined) await store.run(`SET memory_limit = '${Math.floor(opts.memoryLimitBytes)}B'`);
     await store.run("SET enable_external_access = false");
     await store.run("SET lock_configuration = true");
     const t = await store.query("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'events'");

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { Option, type Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { createLogger, type LogLevel } from "../core/logger.js";
-import { durationParser } from "../core/options.js";
+import { durationParser, sizeParser } from "../core/options.js";
 import { untilTerminated } from "../core/signals.js";
 import { parseListen } from "../audit/time-arg.js";
 import { addAuthOptions, authConfigFrom, type AuthCliOpts } from "./http-auth-flags.js";
@@ -20,6 +20,7 @@ interface ConsoleCliOpts extends AuthCliOpts {
   tlsCert?: string;
   tlsKey?: string;
   fetchTimeout: number;
+  memoryLimit?: number;
   open?: boolean;
   logLevel: LogLevel;
 }
@@ -66,12 +67,15 @@ export function register(program: Command): void {
       .option("--tls-cert <file>", "TLS certificate (PEM); with --tls-key serves HTTPS")
       .option("--tls-key <file>", "TLS private key (PEM)")
       .option("--fetch-timeout <duration>", "timeout of each call to Prometheus or the auditor", durationParser({ min: 100 }), 10_000)
+      .option("--memory-limit <size>", "cap on the audit store's query memory (DuckDB's buffer cache; a query needing more fails with an error) (default: DuckDB's, 80 % of the machine's or container's memory)", sizeParser)
       .option("--open", "open the page in the desktop's browser")
       .addOption(new Option("--log-level <level>", "log level").choices(["debug", "info", "warn", "error"]).default("info")),
     CONSOLE_SERVICE,
   ).action(async (o: ConsoleCliOpts) => {
     if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new UsageError("--tls-cert and --tls-key must be given together");
     if (o.auditorTokenFile !== undefined && o.auditor === undefined) throw new UsageError("--auditor-token-file needs --auditor URL");
+    if (o.memoryLimit !== undefined && o.memoryLimit < 16 * 1024 * 1024) throw new UsageError("--memory-limit: at least 16MiB (DuckDB needs room for one query's blocks)");
+    if (o.memoryLimit !== undefined && o.auditDb === undefined) throw new UsageError("--memory-limit applies to the audit store: give --audit-db FILE");
     // Loopback without auth flags: no token (a laptop). Otherwise the gate, kubernetes by default.
     const loopbackOpen = isLoopback(o.listen.host) && o.auth === undefined && o.authTokenFile === undefined;
     const auth = loopbackOpen ? ({ mode: "none" } as const) : authConfigFrom(o, CONSOLE_SERVICE);
@@ -86,6 +90,7 @@ export function register(program: Command): void {
       ...(o.tlsCert && o.tlsKey ? { tls: { certFile: o.tlsCert, keyFile: o.tlsKey } } : {}),
       auth,
       fetchTimeoutMs: o.fetchTimeout,
+      ...(o.memoryLimit !== undefined ? { memoryLimitBytes: o.memoryLimit } : {}),
       log,
     });
     // The address for a person at a terminal (the JSON log on stderr has it too).

@@ -21,6 +21,8 @@ export interface ConsoleOptions {
   auth: HttpAuthConfig;
   tls?: { certFile: string; keyFile: string };
   fetchTimeoutMs: number;
+  /** DuckDB's memory cap for the store (default: DuckDB's, 80 % of the machine's or cgroup's memory). */
+  memoryLimitBytes?: number;
   log: Logger;
 }
 
@@ -61,7 +63,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
   };
   try {
     if (opts.auditDb) {
-      [store, aggregateStore] = await openAuditStoreReadOnlyConnections(opts.auditDb, 2);
+      [store, aggregateStore] = await openAuditStoreReadOnlyConnections(opts.auditDb, 2, opts.memoryLimitBytes !== undefined ? { memoryLimitBytes: opts.memoryLimitBytes } : {});
     }
     const ctx: ConsoleContext = {
       log: opts.log,

@@ -51,6 +51,25 @@ test("console rejects a bad --prometheus URL and a token file without --auditor"
   assert.match(stray.stderr, /--auditor-token-file needs --auditor URL/);
 });
 
+test("--memory-limit: a bad or too small size is a usage error naming the flag; a console with a cap serves its store", async () => {
+  const bad = await runCli(["console", "--audit-db", db, "--memory-limit", "lots"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--memory-limit/);
+  const small = await runCli(["console", "--audit-db", db, "--memory-limit", "1MiB"]);
+  assert.equal(small.code, 2);
+  assert.match(small.stderr, /--memory-limit: at least 16MiB/);
+  const c = await startConsole(["--audit-db", db, "--memory-limit", "64MiB"]);
+  try {
+    const page = (await (await fetch(new URL("/api/console/audit/events?limit=5", c.url))).json()) as { total: number; rows: unknown[] };
+    const requests = readFileSync(SECURITY_SCENARIO, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as { stage: string; verb: string; responseStatus?: { code?: number } })
+      .filter((e) => e.stage === "ResponseComplete" || e.stage === "Panic" || (e.stage === "ResponseStarted" && (e.responseStatus?.code ?? 0) >= 400 && e.verb !== "watch"));
+    assert.equal(page.total, requests.length);
+    assert.equal(page.rows.length, 5);
+  } finally {
+    await c.stop();
+  }
+});
+
 test("console on a store that does not exist fails naming the file", async () => {
   const missing = join(dir, "nope.duckdb");
   const r = await runCli(["console", "--audit-db", missing, "--listen", "127.0.0.1:0"]);
