@@ -2,6 +2,24 @@
 // only (no imports, no code): the server (tsconfig.json) and the page (tsconfig.web.json, bundled
 // by esbuild, which drops type imports) compile this file alike.
 
+// Audit: the filter bar's summary and the histogram (GET /api/console/audit/summary, /histogram).
+export interface Summary {
+  events: number;
+  from: string | null;
+  to: string | null;
+  verbs: string[];
+  resources: string[];
+  namespaces: string[];
+  codes: number[];
+}
+
+export interface Histogram {
+  from: string | null;
+  to: string | null;
+  stepMs: number;
+  buckets: { t: string; count: number; errors: number }[];
+}
+
 // Audit: the timeline (GET /api/console/audit/timeline).
 export interface LaneRevision {
   ts: string;

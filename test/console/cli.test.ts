@@ -155,3 +155,23 @@ test("in Chromium: a console behind a token asks for it, then shows the views; a
     await c.stop();
   }
 });
+
+test("in Chromium: an empty store shows every audit tab without an error (no range, no rows, no lanes)", async () => {
+  const empty = join(dir, "empty.jsonl");
+  writeFileSync(empty, "");
+  const emptyDb = await buildStore(dir, [empty], { name: "empty.duckdb" });
+  const c = await startConsole(["--audit-db", emptyDb]);
+  const page = await newPage(browser);
+  try {
+    for (const tab of ["search", "timeline", "insights"]) {
+      await page.goto(new URL(`/?view=audit&tab=${tab}`, c.url).toString());
+      await page.waitForSelector("[data-testid=view-audit]");
+      if (tab === "search") await eventually(async () => ((await page.getByTestId("results-total").getAttribute("data-total")) === "0" ? true : undefined), { what: "total 0" });
+      else await page.waitForLoadState("networkidle");
+    }
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await page.close();
+    await c.stop();
+  }
+});

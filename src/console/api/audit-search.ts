@@ -3,16 +3,8 @@
 // (at most 400 buckets or 1000 rows) reaches JS.
 import { REQUEST_STAGE, type AuditStore } from "../../audit/public.js";
 import { RESOURCE, TS, filterWhere, type AuditFilter } from "./audit-filter.js";
-
-export interface Summary {
-  events: number;
-  from: string | null;
-  to: string | null;
-  verbs: string[];
-  resources: string[];
-  namespaces: string[];
-  codes: number[];
-}
+import type { Histogram, Summary } from "../shapes.js";
+export type { Histogram, Summary };
 
 /** What the filter bar offers: the whole store's range and values (one request-completion row per request). */
 export async function summary(store: AuditStore): Promise<Summary> {
@@ -40,13 +32,6 @@ export async function summary(store: AuditStore): Promise<Summary> {
     namespaces: namespaces.sort(byText),
     codes: pick("by_code", "code").map((r) => Number(r.code)).sort((a, b) => a - b),
   };
-}
-
-export interface Histogram {
-  from: string | null;
-  to: string | null;
-  stepMs: number;
-  buckets: { t: string; count: number; errors: number }[];
 }
 
 /**

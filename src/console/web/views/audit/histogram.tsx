@@ -49,7 +49,9 @@ export function Histogram({ state, setState }: { state: State; setState: SetStat
 
   useEffect(() => {
     const el = box.current;
-    if (!el || !data) return;
+    // An empty store (or filter) has no range to draw: from/to are null and there are no buckets.
+    if (!el || !data || data.from === null || data.to === null) return;
+    const [from, to] = [data.from, data.to];
     const xs = data.buckets.map((b) => Date.parse(b.t) / 1000);
     const counts = data.buckets.map((b) => b.count);
     const errors = data.buckets.map((b) => b.errors);
@@ -61,7 +63,7 @@ export function Histogram({ state, setState }: { state: State; setState: SetStat
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
-      scales: { x: { time: true, range: () => [Date.parse(data.from) / 1000, Date.parse(data.to) / 1000] } },
+      scales: { x: { time: true, range: () => [Date.parse(from) / 1000, Date.parse(to) / 1000] } },
       axes: [{ space: 90, values: (_u, splits) => axisLabels(splits) }, { size: 50 }],
       series: [
         {},

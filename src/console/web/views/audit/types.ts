@@ -1,28 +1,11 @@
 // Shapes of the audit API (/api/console/audit/*) as the views read them (see docs/console.md).
 import type { ViewProps } from "../../types.js";
-import type { Lane, LaneMark, LaneRevision, MarkType, Timeline as TimelineResult } from "../../../shapes.js";
-export type { Lane, LaneMark, LaneRevision, MarkType, TimelineResult };
+import type { Histogram as HistogramResult, Lane, LaneMark, LaneRevision, MarkType, Summary, Timeline as TimelineResult } from "../../../shapes.js";
+export type { HistogramResult, Lane, LaneMark, LaneRevision, MarkType, Summary, TimelineResult };
 
 export type { ViewProps };
 export type State = ViewProps["state"];
 export type SetState = ViewProps["setState"];
-
-export interface Summary {
-  events: number;
-  from: string | null;
-  to: string | null;
-  verbs: string[];
-  resources: string[];
-  namespaces: string[];
-  codes: number[];
-}
-
-export interface HistogramResult {
-  from: string;
-  to: string;
-  stepMs: number;
-  buckets: { t: string; count: number; errors: number }[];
-}
 
 export interface EventRow {
   audit_id: string;
