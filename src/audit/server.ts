@@ -11,6 +11,7 @@ import { StreamMetrics } from "./stream-metrics.js";
 import { KEEP_SECRET_DATA_WARNING, RedactionMetrics } from "./redaction-metrics.js";
 import { apiRoutes } from "./http-api.js";
 import { untilTerminated } from "../core/signals.js";
+import { isLoopbackHost } from "../core/loopback.js";
 import { createHttpAuth, type HttpAuthConfig } from "../core/http-auth.js";
 import { DetectionMetrics } from "./detect/metrics.js";
 import { loadRules, type Rule } from "./detect/rules.js";
@@ -41,7 +42,6 @@ export interface AuditServerOptions {
 
 class BodyTooLarge extends Error {}
 
-const isLoopback = (host: string): boolean => host === "localhost" || host === "::1" || host.startsWith("127.");
 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -275,7 +275,7 @@ export async function runAuditServer(opts: AuditServerOptions): Promise<void> {
       httpPort = await ops.listen();
     }
     if (!opts.tls) log.warn("webhook listens over plain HTTP: pass --tls-cert/--tls-key (and --client-ca for mTLS) outside a test setup");
-    if (opts.httpListen && !opts.httpTls && opts.auth?.mode !== "none" && !isLoopback(opts.httpListen.host)) {
+    if (opts.httpListen && !opts.httpTls && opts.auth?.mode !== "none" && !isLoopbackHost(opts.httpListen.host)) {
       log.warn("the JSON API takes bearer tokens over plain HTTP: pass --http-tls-cert/--http-tls-key unless a mesh (mTLS) already encrypts pod traffic");
     }
     log.info({ webhookPort, httpPort, db: opts.db, tls: opts.tls !== undefined, mtls: opts.tls?.clientCaFile !== undefined, httpTls: opts.httpTls !== undefined }, "audit receiver listening");

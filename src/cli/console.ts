@@ -4,6 +4,7 @@ import { UsageError } from "../core/errors.js";
 import { createLogger, type LogLevel } from "../core/logger.js";
 import { durationParser, sizeParser } from "../core/options.js";
 import { untilTerminated } from "../core/signals.js";
+import { isLoopbackHost } from "../core/loopback.js";
 import { parseListen } from "../audit/time-arg.js";
 import { addAuthOptions, authConfigFrom, type AuthCliOpts } from "./http-auth-flags.js";
 
@@ -39,7 +40,6 @@ function httpUrl(flag: string): (v: string) => string {
   };
 }
 
-const isLoopback = (host: string): boolean => host === "localhost" || host === "::1" || host.startsWith("127.");
 
 /** Opens the page in the desktop's browser; a failure is only logged (a server has no desktop). */
 function openBrowser(url: string, warn: (msg: string) => void): void {
@@ -77,7 +77,7 @@ export function register(program: Command): void {
     if (o.memoryLimit !== undefined && o.memoryLimit < 16 * 1024 * 1024) throw new UsageError("--memory-limit: at least 16MiB (DuckDB needs room for one query's blocks)");
     if (o.memoryLimit !== undefined && o.auditDb === undefined) throw new UsageError("--memory-limit applies to the audit store: give --audit-db FILE");
     // Loopback without auth flags: no token (a laptop). Otherwise the gate, kubernetes by default.
-    const loopbackOpen = isLoopback(o.listen.host) && o.auth === undefined && o.authTokenFile === undefined;
+    const loopbackOpen = isLoopbackHost(o.listen.host) && o.auth === undefined && o.authTokenFile === undefined;
     const auth = loopbackOpen ? ({ mode: "none" } as const) : authConfigFrom(o, CONSOLE_SERVICE);
     const log = createLogger(o.logLevel, "console");
     const { startConsole } = await import("../console/server.js");

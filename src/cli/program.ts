@@ -1,9 +1,7 @@
-import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { UsageError } from "../core/errors.js";
+import { PACKAGE_VERSION as VERSION } from "../core/package-version.js";
 import { registerCommands } from "./commands.js";
-
-const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 function overrideExits(cmd: Command): void {
   cmd.exitOverride();

@@ -1,8 +1,8 @@
 // Every route of the console: the page (public: it holds no data) and the JSON under
 // /api/console/ (behind the same gate as the rest of the process's API).
-import { readFileSync } from "node:fs";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { RouteHandler } from "../core/http-server.js";
+import { PACKAGE_VERSION } from "../core/package-version.js";
 import type { ConsoleContext } from "./context.js";
 import { jsonRoute } from "./http.js";
 import { loadStaticAssets } from "./static.js";
@@ -11,7 +11,6 @@ import { auditorRoutes } from "./api/auditor.js";
 import { controlplaneRoutes } from "./api/controlplane.js";
 import { trafficRoutes } from "./api/traffic.js";
 
-const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export interface ConsoleRoutes {
   /** The page and its files: served without a token. */
@@ -53,7 +52,7 @@ function instrument(routes: Record<string, RouteHandler>, registry: Registry): R
 export function consoleRoutes(ctx: ConsoleContext, registry?: Registry): ConsoleRoutes {
   const assets = loadStaticAssets();
   const info = {
-    version: VERSION,
+    version: PACKAGE_VERSION,
     sources: { audit: ctx.store !== undefined, prometheus: ctx.prometheus !== undefined, auditor: ctx.auditor !== undefined, etcdUsage: ctx.etcdUsageFile !== undefined },
   };
   const routes: Record<string, RouteHandler> = {

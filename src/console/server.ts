@@ -6,6 +6,7 @@ import { Registry } from "prom-client";
 import { OpsServer } from "../core/http-server.js";
 import { createHttpAuth, type HttpAuthConfig } from "../core/http-auth.js";
 import { UsageError } from "../core/errors.js";
+import { isLoopbackHost } from "../core/loopback.js";
 import type { Logger } from "../core/logger.js";
 import { openAuditStoreReadOnlyConnections, type AuditStore } from "../audit/public.js";
 import type { ConsoleContext } from "./context.js";
@@ -26,7 +27,6 @@ export interface ConsoleOptions {
   log: Logger;
 }
 
-export const isLoopback = (host: string): boolean => host === "localhost" || host === "::1" || host.startsWith("127.");
 
 export interface RunningConsole {
   url: string;
@@ -47,7 +47,7 @@ export function readTokenFile(file: string, flag: string): string {
 }
 
 export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole> {
-  if (opts.auth.mode === "none" && !isLoopback(opts.listen.host)) {
+  if (opts.auth.mode === "none" && !isLoopbackHost(opts.listen.host)) {
     throw new UsageError(`--listen ${opts.listen.host}: not a loopback address, so the console needs authentication (--auth=kubernetes or --auth-token-file FILE), not --auth=none`);
   }
   if (!opts.auditDb && !opts.prometheus && !opts.auditor && !opts.etcdUsageFile) {
@@ -89,7 +89,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     const host = opts.listen.host.includes(":") ? `[${opts.listen.host}]` : opts.listen.host;
     const url = `${opts.tls ? "https" : "http"}://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}/`;
     opts.log.info({ url, ...gate.describe, auditDb: opts.auditDb, prometheus: opts.prometheus, auditor: opts.auditor?.url, pageBytes: r.size }, "console listening");
-    if (!opts.tls && opts.auth.mode !== "none" && !isLoopback(opts.listen.host)) {
+    if (!opts.tls && opts.auth.mode !== "none" && !isLoopbackHost(opts.listen.host)) {
       opts.log.warn("the console takes bearer tokens over plain HTTP: pass --tls-cert/--tls-key unless a mesh (mTLS) already encrypts pod traffic");
     }
     return {
