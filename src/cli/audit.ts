@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { UsageError } from "../core/errors.js";
-import { durationParser, intParser, sizeParser } from "../core/options.js";
+import { durationParser, httpUrlParser, intParser, sizeParser } from "../core/options.js";
 import { registerPolicy } from "./audit-policy.js";
 import { registerHistory } from "./audit-history.js";
 import { openStore, type AuditStore } from "../audit/store.js";
@@ -218,8 +218,8 @@ export function register(program: Command): void {
       .option("--http-tls-key <file>", "TLS private key (PEM) for --http-listen")
       .option("--detect-rules <file>", "YAML rule file merged over the built-in detection rules (watch_auditor_audit_detections_total)")
       .option("--no-console", "do not serve the web console (the page at / and /api/console/...; same token as the JSON API)")
-      .option("--prometheus <url>", "console: Prometheus HTTP API base URL for the traffic and control-plane views")
-      .option("--auditor <url>", "console: the auditor's /status URL for the auditor view")
+      .option("--prometheus <url>", "console: Prometheus HTTP API base URL for the traffic and control-plane views", httpUrlParser("--prometheus"))
+      .option("--auditor <url>", "console: the auditor's /status URL for the auditor view", httpUrlParser("--auditor"))
       .option("--auditor-token-file <file>", "console: bearer token to read --auditor with")
       .option("--etcd-usage <file>", "console: JSON of `controlplane etcd-usage --output json`"),
     AUDIT_SERVICE,
@@ -245,9 +245,6 @@ interface ConsoleCliOpts {
 /** `audit serve`'s web console over its reader connection (src/console, through its public entry). */
 async function consoleRoutesFor(o: ConsoleCliOpts & { logLevel: "debug" | "info" | "warn" | "error" }): Promise<NonNullable<Parameters<typeof runAuditServer>[0]["extraRoutes"]>> {
   if (o.auditorTokenFile !== undefined && o.auditor === undefined) throw new UsageError("--auditor-token-file needs --auditor URL");
-  for (const [flag, v] of [["--prometheus", o.prometheus], ["--auditor", o.auditor]] as const) {
-    if (v !== undefined && !/^https?:\/\/[^\s@]+$/.test(v)) throw new UsageError(`${flag}: expected an http:// or https:// URL without credentials, got "${v}"`);
-  }
   const [{ consoleRoutes, SECURITY_HEADERS, readTokenFile }, { createLogger }] = await Promise.all([import("../console/public.js"), import("../core/logger.js")]);
   const token = o.auditorTokenFile !== undefined ? readTokenFile(o.auditorTokenFile, "--auditor-token-file") : undefined;
   const log = createLogger(o.logLevel, "console");

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { Option, type Command } from "commander";
 import { UsageError } from "../core/errors.js";
 import { createLogger, type LogLevel } from "../core/logger.js";
-import { durationParser, sizeParser } from "../core/options.js";
+import { durationParser, httpUrlParser, sizeParser } from "../core/options.js";
 import { untilTerminated } from "../core/signals.js";
 import { isLoopbackHost } from "../core/loopback.js";
 import { parseListen } from "../audit/time-arg.js";
@@ -26,19 +26,6 @@ interface ConsoleCliOpts extends AuthCliOpts {
   logLevel: LogLevel;
 }
 
-function httpUrl(flag: string): (v: string) => string {
-  return (v) => {
-    let u: URL;
-    try {
-      u = new URL(v);
-    } catch {
-      throw new UsageError(`${flag}: not a URL: "${v}"`);
-    }
-    if (u.protocol !== "http:" && u.protocol !== "https:") throw new UsageError(`${flag}: must be http:// or https://, got "${v}"`);
-    if (u.username || u.password) throw new UsageError(`${flag}: credentials in the URL would end up in logs; use a token file`);
-    return v;
-  };
-}
 
 
 /** Opens the page in the desktop's browser; a failure is only logged (a server has no desktop). */
@@ -60,8 +47,8 @@ export function register(program: Command): void {
       .description("Web console: investigate the audit store (search, timeline, diffs), the auditor's checks, the control plane and workload traffic in a browser")
       .option("--audit-db <file>", "audit store to investigate (opened read-only; `audit serve` serves the console itself next to its JSON API)")
       .option("--listen <addr>", "listen address HOST:PORT; on a loopback address no token is needed, on any other one --auth is required", parseListen, { host: "127.0.0.1", port: 8088 })
-      .option("--prometheus <url>", "Prometheus HTTP API base URL: the traffic (flows) and control-plane views", httpUrl("--prometheus"))
-      .option("--auditor <url>", "the auditor's /status URL (watch-auditor serve), for the auditor view", httpUrl("--auditor"))
+      .option("--prometheus <url>", "Prometheus HTTP API base URL: the traffic (flows) and control-plane views", httpUrlParser("--prometheus"))
+      .option("--auditor <url>", "the auditor's /status URL (watch-auditor serve), for the auditor view", httpUrlParser("--auditor"))
       .option("--auditor-token-file <file>", "bearer token to read --auditor with (when serve runs with --auth)")
       .option("--etcd-usage <file>", "JSON of `controlplane etcd-usage --output json`: etcd usage by namespace and the largest objects")
       .option("--tls-cert <file>", "TLS certificate (PEM); with --tls-key serves HTTPS")

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option } from "commander";
 import { parseDuration } from "./duration.js";
+import { UsageError } from "./errors.js";
 
 // Parsers for commander options. Commander names the flag in its error
 // ("option '-p, --port <int>' argument '70000' is invalid. ...") and the CLI maps it to exit 2.
@@ -42,4 +43,22 @@ export function envOption(flags: string, description: string, env: string): Opti
 
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+/**
+ * An http:// or https:// URL of a service this process calls (Prometheus, the auditor). No
+ * user:password in it: URLs end up in logs and answers; credentials come from token files.
+ */
+export function httpUrlParser(flag: string): (v: string) => string {
+  return (v) => {
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      throw new UsageError(`${flag}: not a URL: "${v}"`);
+    }
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new UsageError(`${flag}: must be http:// or https://, got "${v}"`);
+    if (u.username || u.password) throw new UsageError(`${flag}: credentials in the URL would end up in logs; use a token file`);
+    return v;
+  };
 }

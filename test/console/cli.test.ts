@@ -49,6 +49,10 @@ test("console rejects a bad --prometheus URL and a token file without --auditor"
   const stray = await runCli(["console", "--audit-db", db, "--auditor-token-file", tokens]);
   assert.equal(stray.code, 2);
   assert.match(stray.stderr, /--auditor-token-file needs --auditor URL/);
+  // audit serve's console flags take the same checks
+  const serve = await runCli(["audit", "serve", "--db", join(dir, "x.duckdb"), "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--auth", "none", "--auditor", "http://user:pw@auditor:8080/status"]);
+  assert.equal(serve.code, 2);
+  assert.match(serve.stderr, /--auditor: credentials in the URL would end up in logs/);
 });
 
 test("--memory-limit: a bad or too small size is a usage error naming the flag; a console with a cap serves its store", async () => {
