@@ -3,11 +3,10 @@
 // --auditor-token-file when given, within the fetch timeout, at most MAX_STATUS_BYTES, no redirects
 // (the token goes to the configured URL only). 503 when --auditor is not given, 502 when the
 // auditor cannot be read or answers something that is not its status.
-import { errorMessage } from "../../core/errors.js";
 import type { RouteHandler } from "../../core/http-server.js";
 import type { ConsoleContext } from "../context.js";
 import { jsonRoute, NotConfigured, UpstreamError } from "../http.js";
-import { readLimited } from "./prometheus.js";
+import { fetchUpstream } from "./upstream.js";
 import type { AuditorCheck, AuditorRoll, AuditorProbe, AuditorStatus } from "../shapes.js";
 export type { AuditorCheck, AuditorRoll, AuditorProbe, AuditorStatus };
 
@@ -38,27 +37,8 @@ export async function fetchAuditorStatus(ctx: ConsoleContext): Promise<AuditorSt
   const where = `auditor ${a.url}`;
   const headers: Record<string, string> = { accept: "application/json" };
   if (a.token) headers.authorization = `Bearer ${a.token}`;
-  const signal = AbortSignal.timeout(ctx.fetchTimeoutMs);
-  let res: Response;
-  try {
-    res = await fetch(a.url, { headers, signal, redirect: "manual" });
-  } catch (err) {
-    const e = err as Error;
-    throw new UpstreamError(`${where}: ${e.name === "TimeoutError" ? `no answer within ${ctx.fetchTimeoutMs} ms` : errorMessage((e as { cause?: unknown }).cause ?? e)}`);
-  }
-  if (res.status >= 300 && res.status < 400) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new UpstreamError(`${where}: HTTP ${res.status} redirect (not followed: the token goes to the configured URL only)`);
-  }
-  let text: string;
-  try {
-    text = await readLimited(res, MAX_STATUS_BYTES, where);
-  } catch (err) {
-    if (err instanceof UpstreamError) throw err;
-    const e = err as Error;
-    throw new UpstreamError(`${where}: ${e.name === "TimeoutError" ? `answer not complete within ${ctx.fetchTimeoutMs} ms` : errorMessage(e)}`);
-  }
-  if (res.status !== 200) throw new UpstreamError(`${where}: HTTP ${res.status}${res.status === 401 || res.status === 403 ? " (check --auditor-token-file)" : ""}: ${text.slice(0, 200)}`);
+  const { status, text } = await fetchUpstream(a.url, { where, timeoutMs: ctx.fetchTimeoutMs, maxBytes: MAX_STATUS_BYTES, headers });
+  if (status !== 200) throw new UpstreamError(`${where}: HTTP ${status}${status === 401 || status === 403 ? " (check --auditor-token-file)" : ""}: ${text.slice(0, 200)}`);
   let body: unknown;
   try {
     body = JSON.parse(text);

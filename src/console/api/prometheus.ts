@@ -3,8 +3,8 @@
 // only values from the browser that reach PromQL are label values that passed labelValue() and
 // durations that passed promDuration(). Any failure (unreachable, timeout, non-2xx, an answer that
 // is not Prometheus' JSON, an error status) is an UpstreamError naming the URL (502).
-import { errorMessage } from "../../core/errors.js";
 import { BadRequest, UpstreamError } from "../http.js";
+import { fetchUpstream } from "./upstream.js";
 
 /** One series of an instant vector. */
 export interface PromSample {
@@ -29,30 +29,6 @@ interface PromAnswer {
   data?: { resultType?: string; result?: unknown };
 }
 
-/** Reads a response body up to `limit` bytes; throws naming the URL when it is larger. */
-export async function readLimited(res: Response, limit: number, what: string): Promise<string> {
-  const declared = Number(res.headers.get("content-length") ?? "NaN");
-  if (Number.isFinite(declared) && declared > limit) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new UpstreamError(`${what}: answer of ${declared} bytes is larger than the limit of ${limit} bytes`);
-  }
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw new UpstreamError(`${what}: answer is larger than the limit of ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 function toNumber(v: unknown): number {
   // Prometheus sends sample values as strings: "1.5", "NaN", "+Inf".
   if (typeof v !== "string" && typeof v !== "number") return Number.NaN;
@@ -75,38 +51,23 @@ export class PrometheusClient {
 
   private async call(path: "/api/v1/query" | "/api/v1/query_range", params: Record<string, string>): Promise<PromAnswer["data"]> {
     const where = `Prometheus ${this.base}${path}`;
-    const body = new URLSearchParams(params);
-    let res: Response;
-    try {
-      // POST: long queries do not hit URL length limits (Prometheus accepts form-encoded POSTs).
-      res = await fetch(this.base + path, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-        body,
-        signal: AbortSignal.timeout(this.timeoutMs),
-        redirect: "error",
-      });
-    } catch (err) {
-      const e = err as Error;
-      const why = e.name === "TimeoutError" ? `no answer within ${this.timeoutMs} ms` : errorMessage((e as { cause?: unknown }).cause ?? e);
-      throw new UpstreamError(`${where}: ${why}`);
-    }
-    let text: string;
-    try {
-      text = await readLimited(res, MAX_PROMETHEUS_BYTES, where);
-    } catch (err) {
-      if (err instanceof UpstreamError) throw err;
-      const e = err as Error;
-      throw new UpstreamError(`${where}: ${e.name === "TimeoutError" ? `answer not complete within ${this.timeoutMs} ms` : errorMessage(e)}`);
-    }
+    // POST: long queries do not hit URL length limits (Prometheus accepts form-encoded POSTs).
+    const { status, text } = await fetchUpstream(this.base + path, {
+      where,
+      timeoutMs: this.timeoutMs,
+      maxBytes: MAX_PROMETHEUS_BYTES,
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      body: new URLSearchParams(params),
+    });
     let answer: PromAnswer;
     try {
       answer = JSON.parse(text) as PromAnswer;
     } catch {
-      throw new UpstreamError(`${where}: HTTP ${res.status}, not JSON: ${JSON.stringify(text.slice(0, 200))}`);
+      throw new UpstreamError(`${where}: HTTP ${status}, not JSON: ${JSON.stringify(text.slice(0, 200))}`);
     }
-    if (answer === null || typeof answer !== "object") throw new UpstreamError(`${where}: HTTP ${res.status}, not a Prometheus answer`);
-    if (answer.status !== "success") throw new UpstreamError(`${where}: HTTP ${res.status}, ${answer.errorType ?? "error"}: ${answer.error ?? "no error message"}`);
+    if (answer === null || typeof answer !== "object") throw new UpstreamError(`${where}: HTTP ${status}, not a Prometheus answer`);
+    if (answer.status !== "success") throw new UpstreamError(`${where}: HTTP ${status}, ${answer.errorType ?? "error"}: ${answer.error ?? "no error message"}`);
     if (!answer.data || !Array.isArray(answer.data.result)) throw new UpstreamError(`${where}: answer without data.result`);
     return answer.data;
   }
