@@ -1,34 +1,20 @@
 // The console's audit insights against the audit CLI's own answers on the same store (who-deleted,
 // top, errors, latency, detect with -o json) and a plain pass over the raw events (who-changed);
 // then the audit API through the real `watch-auditor console` process.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { runCli } from "../support/cli.js";
 import { startConsole } from "../support/browser.js";
-import { buildStore, RECORDED_V125, SECURITY_SCENARIO, V124_SCENARIO } from "../support/audit-store.js";
-import { isRequest, qualified, readEvents, serve, type Ev, type Served } from "./api-audit-support.js";
+import { RECORDED_V125, SECURITY_SCENARIO, V124_SCENARIO } from "../support/audit-store.js";
+import { isRequest, qualified, readEvents, servedStore, type Ev } from "./api-audit-support.js";
 
 const FILES = [RECORDED_V125, SECURITY_SCENARIO, V124_SCENARIO];
 const all = readEvents(FILES);
 
-let dir: string;
-let db: string;
-let api: Served;
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "console-api-audit-insights-"));
-  db = await buildStore(dir, FILES);
-  api = await serve(db);
-});
-after(async () => {
-  await api?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = servedStore("insights", FILES);
 
 async function cli(args: string[]): Promise<Ev[]> {
-  const r = await runCli(["audit", ...args, "--db", db, "-o", "json"]);
+  const r = await runCli(["audit", ...args, "--db", fx.db, "-o", "json"]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -38,7 +24,7 @@ const canon = (rows: Ev[]): string[] => rows.map((r) => JSON.stringify(r)).sort(
 
 test("insights/who-deleted with a resource filter is `audit who-deleted RESOURCE -o json` (resource as plural.group), plus each event's audit ID", async () => {
   for (const [resource, name] of [["configmaps", undefined], ["deployments.apps", undefined], ["pods", undefined], ["deployments", "cart"]] as const) {
-    const r = await api.get("insights/who-deleted", { resource, ...(name ? { name } : {}) });
+    const r = await fx.api.get("insights/who-deleted", { resource, ...(name ? { name } : {}) });
     assert.equal(r.status, 200, r.text);
     const want = await cli(["who-deleted", resource, ...(name ? [name] : []), "--limit", "1000"]);
     assert.ok(want.length > 0, `${resource}: the scenarios delete some`);
@@ -52,7 +38,7 @@ test("insights/who-deleted with a resource filter is `audit who-deleted RESOURCE
       assert.equal(row.resource, qualified(ev));
     }
   }
-  const everything = await api.get("insights/who-deleted");
+  const everything = await fx.api.get("insights/who-deleted");
   assert.equal(everything.body.rows.length, all.filter((e) => isRequest(e) && ["delete", "deletecollection"].includes(e.verb)).length);
 });
 
@@ -66,25 +52,25 @@ test("insights/who-changed: successful writes per object and user, as counted fr
     g.verbs.add(e.verb);
     groups.set(k, g);
   }
-  const r = await api.get("insights/who-changed", { limit: 10000 });
+  const r = await fx.api.get("insights/who-changed", { limit: 10000 });
   assert.equal(r.status, 200);
   assert.deepEqual(
     canon(r.body.rows.map((x: Ev) => [x.resource, x.namespace, x.name, x.user, x.changes, x.verbs])),
     canon([...groups.entries()].map(([k, g]) => [...JSON.parse(k), g.changes, [...g.verbs].sort().join(",")])),
   );
-  const dana = await api.get("insights/who-changed", { user: "dana", namespace: "shop" });
+  const dana = await fx.api.get("insights/who-changed", { user: "dana", namespace: "shop" });
   assert.ok(dana.body.rows.length > 0);
   assert.ok(dana.body.rows.every((x: Ev) => x.user === "dana" && x.namespace === "shop"));
 });
 
 test("insights/top-callers, errors and latency agree with `audit top --by user`, `audit errors`, `audit latency --by resource,verb`", async () => {
-  const top = await api.get("insights/top-callers");
+  const top = await fx.api.get("insights/top-callers");
   assert.deepEqual(
     top.body.rows.map((x: Ev) => pick(x, ["user", "requests", "errors", "share_pct"])),
     (await cli(["top", "--by", "user", "--limit", "1000"])).map((x) => pick(x, ["user", "requests", "errors", "share_pct"])),
   );
   const errCols = ["code", "user", "verb", "resource", "count", "likely_cause", "last_seen"];
-  const errors = await api.get("insights/errors");
+  const errors = await fx.api.get("insights/errors");
   const wantErrors = await cli(["errors", "--limit", "1000"]);
   assert.ok(wantErrors.length > 3);
   assert.deepEqual(canon(errors.body.rows.map((x: Ev) => pick(x, errCols))), canon(wantErrors.map((x) => pick(x, errCols))));
@@ -105,17 +91,17 @@ test("insights/top-callers, errors and latency agree with `audit top --by user`,
     } else assert.deepEqual([row.namespace, row.name], [null, null]);
   }
   assert.ok(oneObject > 0 && oneObject < errors.body.rows.length);
-  const shopErrors = await api.get("insights/errors", { namespace: "shop" });
+  const shopErrors = await fx.api.get("insights/errors", { namespace: "shop" });
   assert.deepEqual(canon(shopErrors.body.rows.map((x: Ev) => pick(x, errCols))), canon((await cli(["errors", "-n", "shop", "--limit", "1000"])).map((x) => pick(x, errCols))));
   const latCols = ["kind", "resource", "verb", "count", "p50_ms", "p95_ms", "p99_ms", "max_ms"];
-  const lat = await api.get("insights/latency");
+  const lat = await fx.api.get("insights/latency");
   assert.deepEqual(canon(lat.body.rows.map((x: Ev) => pick(x, latCols))), canon((await cli(["latency", "--by", "resource,verb", "--limit", "1000"])).map((x) => pick(x, latCols))));
 });
 
 test("insights/detections: the hits of `audit detect -o json` (rule, event), with the object they concern", async () => {
   const want = await cli(["detect"]);
   assert.ok(want.length > 0);
-  const r = await api.get("insights/detections", { limit: 10000 });
+  const r = await fx.api.get("insights/detections", { limit: 10000 });
   assert.equal(r.status, 200);
   assert.equal(r.body.truncated, false);
   assert.deepEqual(canon(r.body.rows.map((x: Ev) => [x.audit_id, x.rule, x.severity, x.user, x.verb, x.namespace, x.code, x.time])), canon(want.map((x) => [x.audit_id, x.rule, x.severity, x.user, x.verb, x.namespace, x.code, x.time])));
@@ -125,7 +111,7 @@ test("insights/detections: the hits of `audit detect -o json` (rule, event), wit
     assert.equal(row.resource, qualified(ev));
     assert.equal(row.name, ev.objectRef?.name ?? ev.responseObject?.metadata?.name ?? null);
   }
-  const newest = await api.get("insights/detections", { limit: 2 });
+  const newest = await fx.api.get("insights/detections", { limit: 2 });
   assert.equal(newest.body.rows.length, 2);
   assert.equal(newest.body.truncated, true);
   const times = want.map((x) => x.time as string).sort().reverse();
@@ -133,14 +119,14 @@ test("insights/detections: the hits of `audit detect -o json` (rule, event), wit
 });
 
 test("the audit API through the real `watch-auditor console --audit-db` process answers as the routes do in-process", async () => {
-  const c = await startConsole(["--audit-db", db]);
+  const c = await startConsole(["--audit-db", fx.db]);
   try {
     for (const [path, params] of [["summary", {}], ["events", { limit: "50", namespace: "shop" }], ["insights/who-deleted", { resource: "configmaps" }], ["timeline", { name: "cart" }]] as const) {
       const url = new URL(`/api/console/audit/${path}?${new URLSearchParams(params).toString()}`, c.url);
       const r = await fetch(url);
       assert.equal(r.status, 200, path);
       assert.equal(r.headers.get("cache-control"), "no-store");
-      assert.deepEqual(await r.json(), (await api.get(path, params)).body, path);
+      assert.deepEqual(await r.json(), (await fx.api.get(path, params)).body, path);
     }
     const bad = await fetch(new URL("/api/console/audit/events?code=abc", c.url));
     assert.equal(bad.status, 400);

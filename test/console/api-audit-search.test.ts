@@ -2,36 +2,26 @@
 // real audit logs (the recorded v1.25 API server, the v1.24 and v1.25 scenarios, the old-format
 // demo log), served by a real node:http server and called with fetch. Expected values come from a
 // plain pass over the raw events.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildStore, RECORDED_V125, SECURITY_SCENARIO, V124_SCENARIO } from "../support/audit-store.js";
 import { AUDIT_SAMPLES } from "../support/samples.js";
 import { serialized } from "../../src/audit/public.js";
-import { isRequest, isoMicros, micros, newestFirst, qualified, readEvents, serve, type Ev, type Served } from "./api-audit-support.js";
+import { isRequest, isoMicros, micros, newestFirst, qualified, readEvents, serve, servedStore, type Ev } from "./api-audit-support.js";
 
 const FILES = [RECORDED_V125, SECURITY_SCENARIO, V124_SCENARIO, join(AUDIT_SAMPLES, "demo.log")];
 const all = readEvents(FILES);
 const requests = all.filter(isRequest);
 
-let dir: string;
-let api: Served;
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "console-api-audit-search-"));
-  api = await serve(await buildStore(dir, FILES));
-});
-after(async () => {
-  await api?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = servedStore("search", FILES);
 
 const sortedUnique = <T>(xs: T[], by?: (a: T, b: T) => number): T[] => [...new Set(xs)].sort(by);
 const ms = (ev: Ev): number => Math.floor(micros(ev) / 1000);
 
 test("summary: request count, first and last time, verbs, resources (plural.group), namespaces and codes of the whole store", async () => {
-  const r = await api.get("summary");
+  const r = await fx.api.get("summary");
   assert.equal(r.status, 200);
   assert.match(r.type, /^application\/json/);
   const byTime = [...requests].sort((a, b) => micros(a) - micros(b));
@@ -47,7 +37,7 @@ test("summary: request count, first and last time, verbs, resources (plural.grou
 });
 
 test("histogram without a range spans the store's first to last request; every request lands in its bucket, errors are code >= 400", async () => {
-  const r = await api.get("histogram");
+  const r = await fx.api.get("histogram");
   assert.equal(r.status, 200);
   const lo = Math.min(...requests.map(ms));
   const hi = Math.max(...requests.map(ms)) + 1;
@@ -75,7 +65,7 @@ test("histogram with from/to, buckets and filters counts only matching requests 
   const from = Math.min(...sec.map(ms)) + 1000;
   const to = Math.max(...sec.map(ms)) - 1000;
   const params = { from: new Date(from).toISOString(), to: String(to), buckets: 50, useragent: "KUBECTL", code: "2xx" };
-  const r = await api.get("histogram", params);
+  const r = await fx.api.get("histogram", params);
   assert.equal(r.status, 200);
   const step = Math.ceil((to - from) / 50);
   assert.equal(r.body.stepMs, step);
@@ -93,7 +83,7 @@ async function allPages(params: Record<string, string>, limit: number): Promise<
   const rows: Ev[] = [];
   let total = -1;
   for (let offset = 0; ; offset += limit) {
-    const r = await api.get("events", { ...params, offset, limit });
+    const r = await fx.api.get("events", { ...params, offset, limit });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.offset, offset);
     if (total >= 0) assert.equal(r.body.total, total);
@@ -111,7 +101,7 @@ test("events: pages of any size, concatenated, are every request newest first (t
     assert.equal(total, requests.length);
     assert.deepEqual(rows.map((r) => `${r.audit_id}/${r.stage}`), expected.map((e) => `${e.auditID}/${e.stage}`));
   }
-  const page = await api.get("events", { offset: 40, limit: 60 });
+  const page = await fx.api.get("events", { offset: 40, limit: 60 });
   for (const [i, row] of page.body.rows.entries()) {
     const e = expected[40 + i];
     assert.deepEqual(
@@ -128,7 +118,7 @@ test("events: pages of any size, concatenated, are every request newest first (t
       assert.ok(Math.abs(row.latency_ms - want) < 0.001, `latency of ${e.auditID}: ${row.latency_ms} vs ${want}`);
     }
   }
-  const past = await api.get("events", { offset: requests.length, limit: 10 });
+  const past = await fx.api.get("events", { offset: requests.length, limit: 10 });
   assert.deepEqual(past.body, { total: requests.length, offset: requests.length, rows: [] });
 });
 
@@ -161,7 +151,7 @@ test("events filters: user, user agent (substring, any case), verb, resource (pl
     const { total, rows } = await allPages(params, 1000);
     assert.equal(total, expected.length, JSON.stringify(params));
     assert.deepEqual(rows.map((r) => `${r.audit_id}/${r.stage}`), expected.map((e) => `${e.auditID}/${e.stage}`), JSON.stringify(params));
-    const h = await api.get("histogram", params);
+    const h = await fx.api.get("histogram", params);
     assert.equal(h.body.buckets.reduce((n: number, b: Ev) => n + b.count, 0), expected.length, `histogram ${JSON.stringify(params)}`);
   }
 });
@@ -190,18 +180,18 @@ test("bad parameters answer 400 naming the parameter; nothing is run", async () 
     ["history", { name: "cart" }, /^query parameter resource is required/],
   ];
   for (const [path, params, want] of cases) {
-    const r = await api.get(path, params);
+    const r = await fx.api.get(path, params);
     assert.equal(r.status, 400, `${path} ${JSON.stringify(params)}: ${r.text}`);
     assert.match(r.body.error, want, `${path} ${JSON.stringify(params)}`);
   }
-  assert.equal((await api.get("insights/nope")).status, 404);
+  assert.equal((await fx.api.get("insights/nope")).status, 404);
   // User text is data, never SQL: quotes and SQL in a value just match nothing.
   for (const [k, v] of [["user", "x' OR '1'='1"], ["q", "%' OR 1=1 --"], ["name", "'; DROP TABLE events; --"]] as const) {
-    const r = await api.get("events", { [k]: v });
+    const r = await fx.api.get("events", { [k]: v });
     assert.equal(r.status, 200);
     assert.equal(r.body.total, 0, `${k}=${v}`);
   }
-  assert.equal((await api.get("summary")).body.events, requests.length);
+  assert.equal((await fx.api.get("summary")).body.events, requests.length);
 });
 
 test("without an audit store the routes answer 503 naming --audit-db", async () => {
@@ -218,9 +208,9 @@ test("without an audit store the routes answer 503 naming --audit-db", async () 
 });
 
 test("an empty store: zero counts, no range, no buckets, no rows, no lanes (not errors)", async () => {
-  const file = join(dir, "empty.jsonl");
+  const file = join(fx.dir, "empty.jsonl");
   writeFileSync(file, "");
-  const empty = await serve(await buildStore(dir, [file], { name: "empty.duckdb" }));
+  const empty = await serve(await buildStore(fx.dir, [file], { name: "empty.duckdb" }));
   try {
     assert.deepEqual((await empty.get("summary")).body, { events: 0, from: null, to: null, verbs: [], resources: [], namespaces: [], codes: [] });
     assert.deepEqual((await empty.get("histogram")).body, { from: null, to: null, stepMs: 0, buckets: [] });
@@ -237,21 +227,21 @@ test("an empty store: zero counts, no range, no buckets, no rows, no lanes (not 
 
 test("a request whose client went away while it waited for the store is not run; the next one is", async () => {
   let release!: () => void;
-  const held = serialized(api.store, () => new Promise<void>((r) => (release = r)));
+  const held = serialized(fx.api.store, () => new Promise<void>((r) => (release = r)));
   const ac = new AbortController();
-  const gone = fetch(`${api.base}/api/console/audit/summary`, { signal: ac.signal }).catch((err: unknown) => err);
+  const gone = fetch(`${fx.api.base}/api/console/audit/summary`, { signal: ac.signal }).catch((err: unknown) => err);
   await new Promise((r) => setTimeout(r, 500)); // it reaches the server and waits behind the held store
   ac.abort();
   assert.equal(((await gone) as Error).name, "AbortError");
   await new Promise((r) => setTimeout(r, 300)); // the server sees the closed socket
-  const query = api.store.query;
+  const query = fx.api.store.query;
   const ran: string[] = [];
-  api.store.query = (sql, params) => {
+  fx.api.store.query = (sql, params) => {
     ran.push(sql);
-    return query.call(api.store, sql, params);
+    return query.call(fx.api.store, sql, params);
   };
   try {
-    const next = api.get("summary");
+    const next = fx.api.get("summary");
     release();
     await held;
     const r = await next;
@@ -259,6 +249,6 @@ test("a request whose client went away while it waited for the store is not run;
     assert.equal(r.body.events, requests.length);
     assert.equal(ran.length, 1, "only the live request's summary query ran");
   } finally {
-    api.store.query = query;
+    fx.api.store.query = query;
   }
 });

@@ -1,6 +1,10 @@
 // Shared by the audit API tests: the real routes on a real node:http server over a store opened
 // read-only, and an independent reference built by a plain pass over the raw audit events.
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { after, before } from "node:test";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildStore } from "../support/audit-store.js";
 import { Registry } from "prom-client";
 import { OpsServer } from "../../src/core/http-server.js";
 import { createLogger } from "../../src/core/logger.js";
@@ -49,6 +53,29 @@ export async function serve(db: string | undefined): Promise<Served> {
       store?.close();
     },
   };
+}
+
+export interface ServedStore {
+  /** The temp directory (removed after the file's tests). */
+  dir: string;
+  /** The store built by the real `audit ingest` from the files. */
+  db: string;
+  api: Served;
+}
+
+/** For a test file: before its tests, a store built from `files` and served; after them, closed and removed. */
+export function servedStore(name: string, files: string[]): ServedStore {
+  const fx = {} as ServedStore;
+  before(async () => {
+    fx.dir = mkdtempSync(join(tmpdir(), `console-api-audit-${name}-`));
+    fx.db = await buildStore(fx.dir, files);
+    fx.api = await serve(fx.db);
+  });
+  after(async () => {
+    await fx.api?.close();
+    if (fx.dir) rmSync(fx.dir, { recursive: true, force: true });
+  });
+  return fx;
 }
 
 /** Every event of the files (JSON lines), first of each (auditID, stage) kept, as `audit ingest` de-duplicates. */

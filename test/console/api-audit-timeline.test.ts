@@ -1,31 +1,18 @@
 // The console's timeline API: lanes per object with revisions and marks, against a plain pass over
 // the real recorded events (and `audit detect -o json` for the detection marks); its bounds (lanes,
 // events per answer) on a generated store larger than the cap.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../support/cli.js";
 import { buildStore, RECORDED_V125, SECURITY_SCENARIO, V124_SCENARIO } from "../support/audit-store.js";
 import { writeJsonl } from "../audit/fixtures.js";
-import { cmp, isRequest, isoMicros, micros, qualified, readEvents, serve, type Ev, type Served } from "./api-audit-support.js";
+import { cmp, isRequest, isoMicros, micros, qualified, readEvents, serve, servedStore, type Ev } from "./api-audit-support.js";
 
 const FILES = [RECORDED_V125, SECURITY_SCENARIO, V124_SCENARIO];
 const all = readEvents(FILES);
 
-let dir: string;
-let db: string;
-let api: Served;
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "console-api-audit-timeline-"));
-  db = await buildStore(dir, FILES);
-  api = await serve(db);
-});
-after(async () => {
-  await api?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = servedStore("timeline", FILES);
 
 const WRITES = ["create", "update", "patch", "apply"];
 const ok = (e: Ev): boolean => e.responseStatus?.code >= 200 && e.responseStatus.code < 300;
@@ -71,7 +58,7 @@ const byTime = (a: Ev, b: Ev): number => micros(a) - micros(b) || cmp(a.auditID,
 
 test("timeline: one lane per object with its revisions and delete/error/denied marks, as a plain pass over the raw events finds them", async () => {
   const ref = reference(all);
-  const r = await api.get("timeline", { lanes: 2000 });
+  const r = await fx.api.get("timeline", { lanes: 2000 });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.body.totalObjects, ref.size);
   assert.equal(r.body.truncated, false);
@@ -109,12 +96,12 @@ test("timeline: one lane per object with its revisions and delete/error/denied m
 });
 
 test("timeline detection marks are the hits of `audit detect -o json` on the objects shown, labelled with the rule", async () => {
-  const cli = await runCli(["audit", "detect", "--db", db, "-o", "json"]);
+  const cli = await runCli(["audit", "detect", "--db", fx.db, "-o", "json"]);
   assert.equal(cli.code, 0, cli.stderr);
   const hits = JSON.parse(cli.stdout) as { audit_id: string; rule: string }[];
   assert.ok(hits.length > 0);
   const byId = new Map(all.filter((e) => e.stage === "ResponseComplete" || e.stage === "Panic" || e.responseStatus?.code === 401).map((e) => [e.auditID, e]));
-  const r = await api.get("timeline", { lanes: 2000 });
+  const r = await fx.api.get("timeline", { lanes: 2000 });
   const lanes = new Set(r.body.lanes.map((l: Ev) => l.key));
   const expected = hits
     .map((h) => ({ h, e: byId.get(h.audit_id) }))
@@ -138,7 +125,7 @@ test("timeline filters: namespace, name, user, time range narrow the lanes and t
   ];
   for (const { params, keep } of cases) {
     const ref = reference(all, keep);
-    const r = await api.get("timeline", { ...params, lanes: 2000 });
+    const r = await fx.api.get("timeline", { ...params, lanes: 2000 });
     assert.ok(ref.size > 0, JSON.stringify(params));
     assert.equal(r.body.totalObjects, ref.size, JSON.stringify(params));
     assert.deepEqual(r.body.lanes.map((l: Ev) => l.key).sort(), [...ref.keys()].sort(), JSON.stringify(params));
@@ -151,7 +138,7 @@ test("timeline filters: namespace, name, user, time range narrow the lanes and t
 test("timeline with fewer lanes than objects: the objects with the most events, truncated says so", async () => {
   const ref = reference(all);
   const count = (l: RefLane): number => l.revisions.length + l.marks.length;
-  const r = await api.get("timeline", { lanes: 5 });
+  const r = await fx.api.get("timeline", { lanes: 5 });
   assert.equal(r.body.lanes.length, 5);
   assert.equal(r.body.truncated, true);
   assert.equal(r.body.totalObjects, ref.size);
@@ -163,9 +150,9 @@ test("timeline with fewer lanes than objects: the objects with the most events, 
 });
 
 test("timeline bounds its answer to 20000 events over a larger store, each lane keeping its newest events", async () => {
-  const file = join(dir, "generated.jsonl");
+  const file = join(fx.dir, "generated.jsonl");
   await writeJsonl(file, 80_000, { seed: 7 });
-  const big = await serve(await buildStore(dir, [file], { name: "generated.duckdb" }));
+  const big = await serve(await buildStore(fx.dir, [file], { name: "generated.duckdb" }));
   try {
     const events = readEvents([file]);
     const ref = reference(events);
