@@ -5,6 +5,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
+import { get as httpsGet } from "node:https";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { eventually, runCli, spawnCli, stopCli } from "../support/cli.js";
@@ -178,4 +180,41 @@ test("in Chromium: an empty store shows every audit tab without an error (no ran
     await page.close();
     await c.stop();
   }
+});
+
+test("console --tls-cert/--tls-key serves the page and the API over HTTPS; the URL it prints says https", async () => {
+  const openssl = (args: string[]): void => void execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  writeFileSync(join(dir, "tls.ext"), "subjectAltName=IP:127.0.0.1\n");
+  openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=console-ca", "-keyout", "tls-ca.key", "-out", "tls-ca.crt"]);
+  openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "tls.key", "-out", "tls.csr"]);
+  openssl(["x509", "-req", "-in", "tls.csr", "-CA", "tls-ca.crt", "-CAkey", "tls-ca.key", "-CAcreateserial", "-days", "1", "-out", "tls.crt", "-extfile", "tls.ext"]);
+  const c = await startConsole(["--audit-db", db, "--tls-cert", join(dir, "tls.crt"), "--tls-key", join(dir, "tls.key")]);
+  const ca = readFileSync(join(dir, "tls-ca.crt"));
+  const get = (path: string): Promise<{ status: number; csp: string | undefined; body: string }> =>
+    new Promise((resolve, reject) => {
+      httpsGet(new URL(path, c.url), { ca }, (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (d: string) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, csp: res.headers["content-security-policy"] as string | undefined, body }));
+      }).on("error", reject);
+    });
+  try {
+    assert.match(c.url, /^https:\/\/127\.0\.0\.1:\d+\/$/);
+    const page = await get("/");
+    assert.equal(page.status, 200);
+    assert.match(page.csp ?? "", /default-src 'none'/);
+    const info = await get("/api/console/info");
+    assert.equal(info.status, 200);
+    assert.equal((JSON.parse(info.body) as { sources: { audit: boolean } }).sources.audit, true);
+    // plain HTTP on the same port is not answered as HTTP
+    await assert.rejects(fetch(c.url.replace("https:", "http:") + "api/console/info"));
+  } finally {
+    await c.stop();
+  }
+});
+
+test("console --tls-cert without --tls-key is a usage error", async () => {
+  const r = await runCli(["console", "--audit-db", db, "--tls-cert", join(dir, "tls.crt")]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--tls-cert and --tls-key must be given together/);
 });
